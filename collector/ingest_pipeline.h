@@ -1,0 +1,63 @@
+// The sharded ingest pipeline: validates the spans of an export request, routes them by trace
+// ID to their storage shard, queues them (bounded, in bytes) and waits until each shard's
+// writer has group-committed them to the write-ahead log.
+//
+// Threads: Export() is called concurrently by receiver threads; each shard has one writer
+// thread that drains its queue and commits everything waiting as one batch.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/metrics.h"
+#include "config/config.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "storage/span_store.h"
+
+namespace skua::collector {
+
+struct ExportResult {
+  int64_t accepted = 0;
+  int64_t rejected = 0;            // invalid spans, reported through OTLP partial success
+  std::string rejection_message;  // set when rejected > 0
+};
+
+class IngestPipeline {
+ public:
+  IngestPipeline(storage::SpanStore& store, const config::CollectorConfig& config,
+                 common::MetricsRegistry& metrics);
+  ~IngestPipeline();
+  IngestPipeline(const IngestPipeline&) = delete;
+  IngestPipeline& operator=(const IngestPipeline&) = delete;
+
+  // Stores the valid spans of `request`; returns once they are durable. `transport` labels the
+  // metrics ("grpc", "http"). Invalid spans (bad trace or span ID) are skipped and counted.
+  // Errors (nothing of the request is stored):
+  //   kResourceExhausted  a shard queue is full; retry after config.retry_after
+  //   kUnavailable        storage failed or the pipeline is stopping; retry
+  // REQUIRES: `request` is not modified until Export returns.
+  absl::StatusOr<ExportResult> Export(
+      const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& request,
+      std::string_view transport);
+
+  // Refuses new exports, commits everything queued, stops the writers. Idempotent.
+  void Stop();
+
+  // Bytes currently queued (including the batch being committed) on a shard.
+  uint64_t QueuedBytes(int shard) const;
+
+ private:
+  class ShardWriter;
+  struct Waiter;
+
+  storage::SpanStore& store_;
+  config::CollectorConfig config_;
+  common::MetricsRegistry& metrics_;
+  std::vector<std::unique_ptr<ShardWriter>> shards_;
+};
+
+}  // namespace skua::collector

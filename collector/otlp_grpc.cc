@@ -1,0 +1,121 @@
+#include "collector/otlp_grpc.h"
+#include "common/status_macros.h"
+
+#include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/resource_quota.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "common/http_server.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+
+namespace skua::collector {
+namespace {
+
+namespace otlp_collector = ::opentelemetry::proto::collector::trace::v1;
+
+// Bound on concurrently served calls (each holds one decoded request in memory).
+constexpr int kMaxServerThreads = 64;
+constexpr auto kStopDeadline = std::chrono::seconds(10);
+
+grpc::Status ToGrpc(const absl::Status& st, std::chrono::milliseconds retry_after,
+                    grpc::ServerContext* context) {
+  auto code = static_cast<grpc::StatusCode>(st.code());
+  std::string message(st.message());
+  if (st.code() != absl::StatusCode::kResourceExhausted &&
+      st.code() != absl::StatusCode::kUnavailable) {
+    return grpc::Status(code, message);
+  }
+  // Retryable: RetryInfo in the rich status details (read by most OTLP exporters) and, for
+  // exporters that read it from trailing metadata, in google.rpc.retryinfo-bin too.
+  google::rpc::RetryInfo retry;
+  retry.mutable_retry_delay()->set_seconds(retry_after.count() / 1000);
+  retry.mutable_retry_delay()->set_nanos(static_cast<int32_t>(retry_after.count() % 1000) *
+                                         1000000);
+  google::rpc::Status rich;
+  rich.set_code(static_cast<int32_t>(code));
+  rich.set_message(message);
+  rich.add_details()->PackFrom(retry);
+  context->AddTrailingMetadata("google.rpc.retryinfo-bin", retry.SerializeAsString());
+  return grpc::Status(code, message, rich.SerializeAsString());
+}
+
+class TraceServiceImpl final : public otlp_collector::TraceService::Service {
+ public:
+  TraceServiceImpl(IngestPipeline& pipeline, std::chrono::milliseconds retry_after)
+      : pipeline_(pipeline), retry_after_(retry_after) {}
+
+  grpc::Status Export(grpc::ServerContext* context,
+                      const otlp_collector::ExportTraceServiceRequest* request,
+                      otlp_collector::ExportTraceServiceResponse* response) override {
+    auto result = pipeline_.Export(*request, "grpc");
+    if (!result.ok()) {
+      SPDLOG_DEBUG("otlp-grpc export from {} refused: {}", context->peer(),
+                   result.status().message());
+      return ToGrpc(result.status(), retry_after_, context);
+    }
+    if (result->rejected > 0) {
+      auto* ps = response->mutable_partial_success();
+      ps->set_rejected_spans(result->rejected);
+      ps->set_error_message(result->rejection_message);
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  IngestPipeline& pipeline_;
+  std::chrono::milliseconds retry_after_;
+};
+
+class ReceiverImpl final : public OtlpGrpcReceiver {
+ public:
+  ReceiverImpl(std::unique_ptr<TraceServiceImpl> service, std::unique_ptr<grpc::Server> server,
+               std::string address)
+      : service_(std::move(service)), server_(std::move(server)), address_(std::move(address)) {}
+  ~ReceiverImpl() override { Stop(); }
+  std::string address() const override { return address_; }
+  void Stop() override {
+    if (stopped_) return;
+    stopped_ = true;
+    server_->Shutdown(std::chrono::system_clock::now() + kStopDeadline);
+    server_->Wait();
+  }
+
+ private:
+  std::unique_ptr<TraceServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<OtlpGrpcReceiver>> OtlpGrpcReceiver::Start(
+    const config::CollectorConfig& config, IngestPipeline& pipeline) {
+  auto hp = common::SplitEndpoint(config.grpc_endpoint);
+  if (!hp.ok()) return hp.status();
+  auto service = std::make_unique<TraceServiceImpl>(pipeline, config.retry_after);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.grpc_endpoint, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      std::min<uint64_t>(config.grpc_max_recv_msg_size, std::numeric_limits<int>::max())));
+  grpc::ResourceQuota quota("otlp-grpc");
+  quota.SetMaxThreads(kMaxServerThreads);
+  builder.SetResourceQuota(quota);
+  builder.RegisterService(service.get());
+  auto server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    return absl::UnavailableError(
+        fmt::format("otlp-grpc: cannot listen on {}", config.grpc_endpoint));
+  }
+  std::string address = fmt::format("{}:{}", hp->first, port);
+  return std::unique_ptr<OtlpGrpcReceiver>(
+      new ReceiverImpl(std::move(service), std::move(server), address));
+}
+
+}  // namespace skua::collector

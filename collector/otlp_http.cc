@@ -1,0 +1,227 @@
+#include "collector/otlp_http.h"
+#include "common/status_macros.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "collector/otlp_json.h"
+#include "google/rpc/status.pb.h"
+
+namespace skua::collector {
+namespace {
+
+namespace otlp_collector = ::opentelemetry::proto::collector::trace::v1;
+
+enum class Encoding { kProtobuf, kJson };
+
+constexpr char kProtobufType[] = "application/x-protobuf";
+constexpr char kJsonType[] = "application/json";
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// A google.rpc.Status body in the request's encoding.
+common::HttpResponse StatusResponse(int http_status, Encoding enc, absl::StatusCode code,
+                                    std::string_view message) {
+  google::rpc::Status st;
+  st.set_code(static_cast<int32_t>(code));
+  st.set_message(std::string(message));
+  common::HttpResponse r;
+  r.status = http_status;
+  if (enc == Encoding::kProtobuf) {
+    r.content_type = kProtobufType;
+    r.body = st.SerializeAsString();
+  } else {
+    r.content_type = kJsonType;
+    std::string escaped;
+    for (char c : message) {
+      if (c == '"' || c == '\\') {
+        escaped.push_back('\\');
+        escaped.push_back(c);
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        escaped += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
+      } else {
+        escaped.push_back(c);
+      }
+    }
+    r.body = fmt::format("{{\"code\":{},\"message\":\"{}\"}}", static_cast<int>(code), escaped);
+  }
+  return r;
+}
+
+common::HttpResponse PlainText(int status, std::string body,
+                               std::vector<std::pair<std::string, std::string>> headers = {}) {
+  return {status, "text/plain; charset=utf-8", std::move(headers), std::move(body) + "\n"};
+}
+
+// Inflates gzip or zlib data. Fails with kResourceExhausted past `limit` output bytes.
+absl::StatusOr<std::string> Inflate(std::string_view in, uint64_t limit, bool gzip) {
+  z_stream zs{};
+  if (inflateInit2(&zs, gzip ? 16 + MAX_WBITS : MAX_WBITS) != Z_OK) {
+    return absl::InternalError("inflateInit2 failed");
+  }
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  std::string out;
+  char buf[64 * 1024];
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof(buf);
+    rc = inflate(&zs, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      inflateEnd(&zs);
+      return absl::InvalidArgumentError(
+          fmt::format("body is not valid {} data: {}", gzip ? "gzip" : "deflate",
+                      zs.msg ? zs.msg : "truncated"));
+    }
+    out.append(buf, sizeof(buf) - zs.avail_out);
+    if (out.size() > limit) {
+      inflateEnd(&zs);
+      return absl::ResourceExhaustedError(
+          fmt::format("decompressed body exceeds the limit of {} bytes", limit));
+    }
+    if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {
+      inflateEnd(&zs);
+      return absl::InvalidArgumentError(
+          fmt::format("body is not valid {} data: truncated", gzip ? "gzip" : "deflate"));
+    }
+  }
+  inflateEnd(&zs);
+  return out;
+}
+
+class Handler {
+ public:
+  Handler(IngestPipeline& pipeline, const config::CollectorConfig& config,
+          common::MetricsRegistry& metrics)
+      : pipeline_(pipeline),
+        config_(config),
+        bad_requests_(metrics.GetCounter("skua_otlp_http_bad_requests_total",
+                                         "OTLP/HTTP requests refused before decoding spans "
+                                         "(wrong path, method, type, size or body)")) {}
+
+  common::HttpResponse operator()(const common::HttpRequest& req) {
+    if (req.path != "/v1/traces") {
+      bad_requests_.Increment();
+      return PlainText(404, "404 page not found");
+    }
+    if (req.method != "POST") {
+      bad_requests_.Increment();
+      return PlainText(405, fmt::format("{} method not allowed, supported: [POST]", req.method),
+                       {{"Allow", "POST"}});
+    }
+    const std::string* ct = req.Header("content-type");
+    std::string media = ct ? Lower(Trim(std::string_view(*ct).substr(0, ct->find(';')))) : "";
+    Encoding enc;
+    if (media == kProtobufType) {
+      enc = Encoding::kProtobuf;
+    } else if (media == kJsonType) {
+      enc = Encoding::kJson;
+    } else {
+      bad_requests_.Increment();
+      return PlainText(415, "415 unsupported media type, supported: [application/json, "
+                            "application/x-protobuf]");
+    }
+    uint64_t limit = config_.http_max_request_body_size;
+    if (req.body_too_large) {
+      bad_requests_.Increment();
+      return StatusResponse(413, enc, absl::StatusCode::kResourceExhausted,
+                            fmt::format("request body exceeds the limit of {} bytes", limit));
+    }
+    const std::string* body = &req.body;
+    std::string inflated;
+    const std::string* ce = req.Header("content-encoding");
+    std::string coding = ce ? Lower(Trim(*ce)) : "";
+    if (coding == "gzip" || coding == "deflate" || coding == "x-gzip") {
+      auto out = Inflate(req.body, limit, coding != "deflate");
+      if (!out.ok()) {
+        bad_requests_.Increment();
+        bool too_big = out.status().code() == absl::StatusCode::kResourceExhausted;
+        return StatusResponse(too_big ? 413 : 400, enc, out.status().code(),
+                              common::Message(out.status()));
+      }
+      inflated = std::move(*out);
+      body = &inflated;
+    } else if (!coding.empty() && coding != "identity") {
+      bad_requests_.Increment();
+      return StatusResponse(415, enc, absl::StatusCode::kInvalidArgument,
+                            fmt::format("unsupported Content-Encoding '{}', supported: [gzip, "
+                                        "deflate, identity]",
+                                        coding));
+    }
+    if (body->size() > limit) {
+      bad_requests_.Increment();
+      return StatusResponse(413, enc, absl::StatusCode::kResourceExhausted,
+                            fmt::format("request body exceeds the limit of {} bytes", limit));
+    }
+
+    otlp_collector::ExportTraceServiceRequest request;
+    if (enc == Encoding::kProtobuf) {
+      if (!request.ParseFromString(*body)) {
+        bad_requests_.Increment();
+        return StatusResponse(400, enc, absl::StatusCode::kInvalidArgument,
+                              "body is not a valid protobuf ExportTraceServiceRequest");
+      }
+    } else if (absl::Status st = DecodeOtlpJson(*body, request); !st.ok()) {
+      bad_requests_.Increment();
+      return StatusResponse(400, enc, absl::StatusCode::kInvalidArgument,
+                            fmt::format("body is not a valid OTLP/JSON "
+                                        "ExportTraceServiceRequest: {}",
+                                        st.message()));
+    }
+
+    auto result = pipeline_.Export(request, "http");
+    if (!result.ok()) {
+      const auto& st = result.status();
+      bool full = st.code() == absl::StatusCode::kResourceExhausted;
+      auto r = StatusResponse(full ? 429 : 503, enc, st.code(), common::Message(st));
+      auto secs = std::max<int64_t>(1, (config_.retry_after.count() + 999) / 1000);
+      r.headers.emplace_back("Retry-After", std::to_string(secs));
+      return r;
+    }
+    otlp_collector::ExportTraceServiceResponse response;
+    if (result->rejected > 0) {
+      response.mutable_partial_success()->set_rejected_spans(result->rejected);
+      response.mutable_partial_success()->set_error_message(result->rejection_message);
+    }
+    common::HttpResponse r;
+    if (enc == Encoding::kProtobuf) {
+      r.content_type = kProtobufType;
+      r.body = response.SerializeAsString();
+    } else {
+      r.content_type = kJsonType;
+      r.body = EncodeExportResponseJson(response);
+    }
+    return r;
+  }
+
+ private:
+  IngestPipeline& pipeline_;
+  config::CollectorConfig config_;
+  common::Counter& bad_requests_;
+};
+
+}  // namespace
+
+common::HttpHandler MakeOtlpHttpHandler(IngestPipeline& pipeline,
+                                        const config::CollectorConfig& config,
+                                        common::MetricsRegistry& metrics) {
+  auto handler = std::make_shared<Handler>(pipeline, config, metrics);
+  return [handler](const common::HttpRequest& req) { return (*handler)(req); };
+}
+
+}  // namespace skua::collector

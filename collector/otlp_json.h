@@ -1,0 +1,26 @@
+// OTLP/JSON (the protobuf JSON mapping with OTLP's exceptions): hex trace and span IDs,
+// integer or named enums, 64-bit integers as strings or numbers, lowerCamelCase or snake_case
+// keys, unknown keys ignored.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+
+namespace skua::collector {
+
+namespace otlp_collector = ::opentelemetry::proto::collector::trace::v1;
+
+// Decodes an ExportTraceServiceRequest into `out` (cleared first). Errors are kInvalidArgument
+// with the path of the offending field, e.g.
+// "resourceSpans[0].scopeSpans[0].spans[3].traceId: not hex".
+// IDs of a wrong length are not decode errors: they reach the span validation, which rejects
+// those spans individually.
+absl::Status DecodeOtlpJson(std::string_view json, otlp_collector::ExportTraceServiceRequest& out);
+
+// {} or {"partialSuccess":{"rejectedSpans":"N","errorMessage":"…"}}.
+std::string EncodeExportResponseJson(const otlp_collector::ExportTraceServiceResponse& response);
+
+}  // namespace skua::collector

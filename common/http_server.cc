@@ -1,0 +1,342 @@
+#include "common/http_server.h"
+#include "common/status_macros.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <charconv>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "absl/status/status.h"
+
+namespace skua::common {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr auto kIdleTimeout = std::chrono::seconds(60);
+constexpr auto kStopGrace = std::chrono::seconds(10);
+
+class ServerImpl;
+
+// One connection. Requests are read and answered one at a time; the handler runs on the
+// session's strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, ServerImpl& server)
+      : stream_(std::move(socket)), server_(server) {}
+  void Start();
+  // Closes the connection if it is waiting for a request; a busy one closes after its response.
+  void RequestClose();
+
+ private:
+  void ReadHeader();
+  void OnHeader(beast::error_code ec);
+  void OnBody(beast::error_code ec);
+  void Respond(const HttpRequest& req, bool keep_alive, unsigned version);
+  void OnWrite(bool close, beast::error_code ec);
+  void Close();
+
+  beast::tcp_stream stream_;
+  ServerImpl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  bool reading_ = false;  // touched only on the strand
+};
+
+class ServerImpl final : public HttpServer, public std::enable_shared_from_this<ServerImpl> {
+ public:
+  ServerImpl(HttpServerOptions options, HttpHandler handler)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        ioc_(options_.threads),
+        acceptor_(asio::make_strand(ioc_)),
+        work_(asio::make_work_guard(ioc_)) {}
+
+  ~ServerImpl() override { Stop(); }
+
+  absl::Status Bind(const std::string& host, uint16_t port) {
+    beast::error_code ec;
+    auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+    if (ec) return absl::InvalidArgumentError(fmt::format("{}: bad address '{}'", options_.name, host));
+    tcp::endpoint ep(addr, port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          fmt::format("{}: listen on {}:{}: {}", options_.name, host, port, ec.message()));
+    }
+    auto local = acceptor_.local_endpoint();
+    address_ = local.address().is_v6() ? fmt::format("[{}]:{}", local.address().to_string(),
+                                                     local.port())
+                                       : fmt::format("{}:{}", local.address().to_string(),
+                                                     local.port());
+    return absl::OkStatus();
+  }
+
+  void Run() {
+    Accept();
+    for (int i = 0; i < std::max(1, options_.threads); ++i) {
+      threads_.emplace_back([this] { ioc_.run(); });
+    }
+  }
+
+  std::string address() const override { return address_; }
+
+  void Stop() override {
+    if (stopped_.exchange(true)) return;
+    asio::post(acceptor_.get_executor(), [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+    });
+    {
+      std::lock_guard lock(mu_);
+      for (auto& weak : sessions_) {
+        if (auto s = weak.lock()) s->RequestClose();
+      }
+    }
+    work_.reset();
+    // Connections close after their current response; give stragglers a bounded grace period.
+    auto deadline = std::chrono::steady_clock::now() + kStopGrace;
+    while (!ioc_.stopped() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+  bool stopping() const { return stopped_.load(); }
+  const HttpServerOptions& options() const { return options_; }
+  HttpResponse Handle(const HttpRequest& req) {
+    try {
+      return handler_(req);
+    } catch (const std::exception& e) {
+      SPDLOG_ERROR("{}: handler for {} {} threw: {}", options_.name, req.method, req.path,
+                   e.what());
+      return HttpResponse{500, "text/plain; charset=utf-8", {}, "internal error\n"};
+    }
+  }
+  void Forget(Session* s) {
+    std::lock_guard lock(mu_);
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      auto sp = it->lock();
+      if (!sp || sp.get() == s) {
+        it = sessions_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+ private:
+  void Accept() {
+    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec,
+                                                          tcp::socket socket) {
+      if (ec) {
+        if (ec != asio::error::operation_aborted && !stopping()) {
+          SPDLOG_WARN("{}: accept: {}", options_.name, ec.message());
+        }
+      } else {
+        auto s = std::make_shared<Session>(std::move(socket), *this);
+        {
+          std::lock_guard lock(mu_);
+          sessions_.push_back(s);
+        }
+        s->Start();
+      }
+      if (!stopping() && acceptor_.is_open()) Accept();
+    });
+  }
+
+  HttpServerOptions options_;
+  HttpHandler handler_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::vector<std::thread> threads_;
+  std::string address_;
+  std::atomic<bool> stopped_{false};
+  std::mutex mu_;
+  std::vector<std::weak_ptr<Session>> sessions_;  // guarded by mu_
+};
+
+void Session::Start() {
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+}
+
+void Session::RequestClose() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->reading_) self->Close();
+  });
+}
+
+void Session::ReadHeader() {
+  if (server_.stopping()) return Close();
+  parser_.emplace();
+  parser_->body_limit(server_.options().max_body_bytes);
+  parser_->header_limit(64 * 1024);
+  reading_ = true;
+  stream_.expires_after(kIdleTimeout);
+  http::async_read_header(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, size_t) {
+                            self->OnHeader(ec);
+                          });
+}
+
+void Session::OnHeader(beast::error_code ec) {
+  if (ec) return Close();
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+}
+
+void Session::OnBody(beast::error_code ec) {
+  reading_ = false;
+  bool too_large = ec == http::error::body_limit;
+  if (ec && !too_large) return Close();
+  stream_.expires_never();
+  auto& msg = parser_->get();
+  HttpRequest req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  auto q = req.target.find('?');
+  req.path = req.target.substr(0, q);
+  if (q != std::string::npos) req.query = req.target.substr(q + 1);
+  for (const auto& f : msg) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    req.headers.emplace_back(std::move(name), std::string(f.value()));
+  }
+  req.body_too_large = too_large;
+  if (!too_large) req.body = std::move(msg.body());
+  Respond(req, msg.keep_alive() && !too_large, msg.version());
+}
+
+void Session::Respond(const HttpRequest& req, bool keep_alive, unsigned version) {
+  HttpResponse r = server_.Handle(req);
+  response_ = {};
+  response_.version(version);
+  response_.result(static_cast<unsigned>(r.status));
+  if (!r.content_type.empty()) response_.set(http::field::content_type, r.content_type);
+  for (auto& [k, v] : r.headers) response_.set(k, v);
+  response_.body() = std::move(r.body);
+  bool close = !keep_alive || server_.stopping();
+  response_.keep_alive(!close);
+  response_.prepare_payload();
+  stream_.expires_after(kIdleTimeout);
+  http::async_write(stream_, response_,
+                    [self = shared_from_this(), close](beast::error_code ec, size_t) {
+                      self->OnWrite(close, ec);
+                    });
+}
+
+void Session::OnWrite(bool close, beast::error_code ec) {
+  if (ec || close) return Close();
+  ReadHeader();
+}
+
+void Session::Close() {
+  reading_ = false;
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+  stream_.close();
+  server_.Forget(this);
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+const std::string* HttpRequest::Header(std::string_view lower_name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == lower_name) return &v;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
+                                                              HttpHandler handler) {
+  auto hp = SplitEndpoint(options.endpoint);
+  if (!hp.ok()) return hp.status();
+  auto server = std::make_unique<ServerImpl>(options, std::move(handler));
+  if (auto st = server->Bind(hp->first, hp->second); !st.ok()) return st;
+  server->Run();
+  return server;
+}
+
+absl::StatusOr<std::pair<std::string, uint16_t>> SplitEndpoint(std::string_view endpoint) {
+  auto colon = endpoint.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == endpoint.size()) {
+    return absl::InvalidArgumentError(
+        fmt::format("endpoint '{}' must be host:port", endpoint));
+  }
+  std::string host(endpoint.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) host = "0.0.0.0";
+  auto port_text = endpoint.substr(colon + 1);
+  unsigned port = 0;
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port > 65535) {
+    return absl::InvalidArgumentError(
+        fmt::format("endpoint '{}': port must be a number 0..65535", endpoint));
+  }
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+std::optional<std::string> PercentDecode(std::string_view s, bool plus_as_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      int hi = HexDigit(s[i + 1]);
+      int lo = HexDigit(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_as_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> ParseQueryString(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto part = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (part.empty()) continue;
+    auto eq = part.find('=');
+    auto k = PercentDecode(part.substr(0, eq), true);
+    auto v = eq == std::string_view::npos ? std::optional<std::string>("")
+                                          : PercentDecode(part.substr(eq + 1), true);
+    // Go's ParseQuery skips pairs it cannot decode.
+    if (k && v) out.emplace_back(std::move(*k), std::move(*v));
+  }
+  return out;
+}
+
+}  // namespace skua::common

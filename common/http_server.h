@@ -1,0 +1,71 @@
+// A small HTTP/1.1 server for Skua's HTTP endpoints (OTLP/HTTP, query API, admin). Beast and Asio
+// stay inside http_server.cc; handlers see only these plain types.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace skua::common {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", …
+  std::string target;  // as sent: path plus optional "?query"
+  std::string path;    // target up to '?', not percent-decoded
+  std::string query;   // after '?', not decoded
+  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
+  std::string body;
+  // The body exceeded HttpServerOptions::max_body_bytes; `body` is empty and the connection is
+  // closed after the response.
+  bool body_too_large = false;
+
+  // First header with this lowercase name, or nullptr.
+  const std::string* Header(std::string_view lower_name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+// Called on a server thread; may block (bounded), and must be thread-safe.
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct HttpServerOptions {
+  std::string name;      // for logs: "otlp-http", "query-http", "admin"
+  std::string endpoint;  // "host:port"; port 0 picks a free port
+  uint64_t max_body_bytes = 16 << 20;
+  int threads = 2;
+};
+
+class HttpServer {
+ public:
+  // Binds and starts serving. Errors: kInvalidArgument (bad endpoint), kUnavailable (bind).
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
+                                                           HttpHandler handler);
+  virtual ~HttpServer() = default;
+  // "host:port" actually bound.
+  virtual std::string address() const = 0;
+  // Stops accepting, lets in-flight requests finish, closes connections. Idempotent.
+  virtual void Stop() = 0;
+};
+
+// Splits "host:port" (or "[v6]:port"). Error names the text.
+absl::StatusOr<std::pair<std::string, uint16_t>> SplitEndpoint(std::string_view endpoint);
+
+// Decodes %XX escapes; with `plus_as_space`, '+' becomes ' ' (query strings, Go's QueryUnescape).
+std::optional<std::string> PercentDecode(std::string_view s, bool plus_as_space);
+
+// Parses a query string into (name, value) pairs in order, decoded as Go's url.ParseQuery does.
+std::vector<std::pair<std::string, std::string>> ParseQueryString(std::string_view query);
+
+}  // namespace skua::common

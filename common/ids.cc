@@ -1,0 +1,132 @@
+#include "common/ids.h"
+
+#include <algorithm>
+
+namespace skua::common {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+uint64_t LoadBigEndian(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+int Base64Value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+// Decodes standard or URL-safe base64, with or without padding. Mixed alphabets are rejected.
+std::optional<std::string> Base64DecodeLenient(std::string_view s) {
+  bool std_alpha = s.find_first_of("+/") != std::string_view::npos;
+  bool url_alpha = s.find_first_of("-_") != std::string_view::npos;
+  if (std_alpha && url_alpha) return std::nullopt;
+  while (!s.empty() && s.back() == '=') s.remove_suffix(1);
+  if (s.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : s) {
+    int v = Base64Value(c);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool TraceId::IsValid() const {
+  return std::any_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b != 0; });
+}
+uint64_t TraceId::High() const { return LoadBigEndian(bytes.data()); }
+uint64_t TraceId::Low() const { return LoadBigEndian(bytes.data() + 8); }
+
+std::optional<TraceId> TraceId::FromBytes(std::string_view raw) {
+  if (raw.size() != 16 && raw.size() != 8) return std::nullopt;
+  TraceId id;
+  std::copy(raw.begin(), raw.end(), id.bytes.begin() + (16 - raw.size()));
+  return id;
+}
+
+bool SpanId::IsValid() const {
+  return std::any_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b != 0; });
+}
+
+std::optional<SpanId> SpanId::FromBytes(std::string_view raw) {
+  if (raw.size() != 8) return std::nullopt;
+  SpanId id;
+  std::copy(raw.begin(), raw.end(), id.bytes.begin());
+  return id;
+}
+
+std::string HexEncode(std::string_view raw) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(raw.size() * 2, '0');
+  for (size_t i = 0; i < raw.size(); ++i) {
+    auto b = static_cast<uint8_t>(raw[i]);
+    out[2 * i] = kDigits[b >> 4];
+    out[2 * i + 1] = kDigits[b & 0xF];
+  }
+  return out;
+}
+
+std::optional<std::string> HexDecode(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out(hex.size() / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    int hi = HexValue(hex[2 * i]);
+    int lo = HexValue(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<char>((hi << 4) | lo);
+  }
+  return out;
+}
+
+std::string FormatTraceId32(const TraceId& id) { return HexEncode(id.AsBytes()); }
+
+std::string FormatTraceIdJaeger(const TraceId& id) {
+  if (id.High() == 0) return HexEncode(id.AsBytes().substr(8));
+  return FormatTraceId32(id);
+}
+
+std::string FormatSpanId(const SpanId& id) { return HexEncode(id.AsBytes()); }
+
+std::optional<TraceId> ParseTraceIdHex(std::string_view s) {
+  if (s.empty() || s.size() > 32) return std::nullopt;
+  TraceId id;
+  // Walk from the last digit backwards, filling bytes from the right.
+  for (size_t i = 0; i < s.size(); ++i) {
+    int v = HexValue(s[s.size() - 1 - i]);
+    if (v < 0) return std::nullopt;
+    uint8_t& b = id.bytes[15 - i / 2];
+    b |= static_cast<uint8_t>(i % 2 == 0 ? v : v << 4);
+  }
+  return id;
+}
+
+std::optional<TraceId> ParseTraceIdPath(std::string_view s) {
+  if (auto id = ParseTraceIdHex(s)) return id;
+  if (s.empty() || s.size() > 24) return std::nullopt;
+  auto raw = Base64DecodeLenient(s);
+  if (!raw) return std::nullopt;
+  return TraceId::FromBytes(*raw);
+}
+
+}  // namespace skua::common

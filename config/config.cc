@@ -1,0 +1,371 @@
+#include "config/config.h"
+#include "common/status_macros.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "absl/status/status.h"
+
+namespace skua::config {
+namespace {
+
+using Setter = std::function<absl::Status(std::string_view value, Config& c)>;
+
+struct Key {
+  std::string name;
+  std::string help;
+  std::function<std::string(const Config&)> show;  // current value, as accepted by the setter
+  Setter set;
+};
+
+std::string FormatBytes(uint64_t b) {
+  if (b != 0 && b % (1ull << 30) == 0) return fmt::format("{}GiB", b >> 30);
+  if (b != 0 && b % (1ull << 20) == 0) return fmt::format("{}MiB", b >> 20);
+  if (b != 0 && b % (1ull << 10) == 0) return fmt::format("{}KiB", b >> 10);
+  return std::to_string(b);
+}
+
+std::string FormatDuration(std::chrono::milliseconds d) {
+  auto ms = d.count();
+  if (ms % 3600000 == 0 && ms != 0) return fmt::format("{}h", ms / 3600000);
+  if (ms % 60000 == 0 && ms != 0) return fmt::format("{}m", ms / 60000);
+  if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
+  return fmt::format("{}ms", ms);
+}
+
+absl::Status Bad(std::string_view what) { return absl::InvalidArgumentError(std::string(what)); }
+
+Setter EndpointSetter(std::string* (*field)(Config&)) {
+  return [field](std::string_view v, Config& c) {
+    auto colon = v.rfind(':');
+    if (colon == std::string_view::npos) return Bad("must be host:port, e.g. 0.0.0.0:4317");
+    auto port = v.substr(colon + 1);
+    unsigned p = 0;
+    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || p > 65535) {
+      return Bad("port must be a number 0..65535");
+    }
+    *field(c) = std::string(v);
+    return absl::OkStatus();
+  };
+}
+
+Setter ByteSizeSetter(uint64_t* (*field)(Config&), uint64_t min) {
+  return [field, min](std::string_view v, Config& c) {
+    auto b = ParseByteSize(v);
+    if (!b.ok()) return b.status();
+    if (*b < min) return Bad(fmt::format("must be at least {}", FormatBytes(min)));
+    *field(c) = *b;
+    return absl::OkStatus();
+  };
+}
+
+const std::vector<Key>& Keys() {
+  static const std::vector<Key> kKeys = [] {
+    std::vector<Key> k;
+    k.push_back({"storage.path", "directory of the RocksDB data",
+                 [](const Config& c) { return c.storage.path; },
+                 [](std::string_view v, Config& c) {
+                   if (v.empty()) return Bad("must not be empty");
+                   c.storage.path = std::string(v);
+                   return absl::OkStatus();
+                 }});
+    k.push_back({"storage.shards",
+                 "number of storage shards (one writer thread each); 0 = number of cores. Fixed "
+                 "when the data directory is created",
+                 [](const Config& c) { return std::to_string(c.storage.shards); },
+                 [](std::string_view v, Config& c) {
+                   int n = 0;
+                   auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+                   if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || n < 0 ||
+                       n > 256) {
+                     return Bad("must be an integer 0..256");
+                   }
+                   c.storage.shards = n;
+                   return absl::OkStatus();
+                 }});
+    k.push_back({"storage.fsync",
+                 "fsync the write-ahead log on every group commit (survives power loss, slower)",
+                 [](const Config& c) { return std::string(c.storage.fsync ? "true" : "false"); },
+                 [](std::string_view v, Config& c) {
+                   if (v == "true") {
+                     c.storage.fsync = true;
+                   } else if (v == "false") {
+                     c.storage.fsync = false;
+                   } else {
+                     return Bad("must be true or false");
+                   }
+                   return absl::OkStatus();
+                 }});
+    k.push_back({"collector.otlp.grpc.endpoint", "OTLP/gRPC listen address",
+                 [](const Config& c) { return c.collector.grpc_endpoint; },
+                 EndpointSetter([](Config& c) { return &c.collector.grpc_endpoint; })});
+    k.push_back({"collector.otlp.grpc.max_recv_msg_size",
+                 "largest accepted OTLP/gRPC request; larger ones get RESOURCE_EXHAUSTED",
+                 [](const Config& c) { return FormatBytes(c.collector.grpc_max_recv_msg_size); },
+                 ByteSizeSetter([](Config& c) { return &c.collector.grpc_max_recv_msg_size; },
+                                1024)});
+    k.push_back({"collector.otlp.http.endpoint", "OTLP/HTTP listen address",
+                 [](const Config& c) { return c.collector.http_endpoint; },
+                 EndpointSetter([](Config& c) { return &c.collector.http_endpoint; })});
+    k.push_back(
+        {"collector.otlp.http.max_request_body_size",
+         "largest accepted OTLP/HTTP body, after decompression; larger ones get 413",
+         [](const Config& c) { return FormatBytes(c.collector.http_max_request_body_size); },
+         ByteSizeSetter([](Config& c) { return &c.collector.http_max_request_body_size; },
+                        1024)});
+    k.push_back({"collector.queue.max_bytes",
+                 "ingest queue bound per shard (encoded span bytes); a full queue refuses exports "
+                 "with a retryable error",
+                 [](const Config& c) { return FormatBytes(c.collector.queue_max_bytes); },
+                 ByteSizeSetter([](Config& c) { return &c.collector.queue_max_bytes; }, 1)});
+    k.push_back({"collector.retry_after",
+                 "retry delay suggested to exporters refused because a queue is full",
+                 [](const Config& c) { return FormatDuration(c.collector.retry_after); },
+                 [](std::string_view v, Config& c) {
+                   auto d = ParseGoDuration(v);
+                   if (!d.ok()) return d.status();
+                   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+                   if (ms.count() < 1) return Bad("must be at least 1ms");
+                   c.collector.retry_after = ms;
+                   return absl::OkStatus();
+                 }});
+    k.push_back({"query.http.endpoint", "Jaeger query HTTP API listen address",
+                 [](const Config& c) { return c.query.http_endpoint; },
+                 EndpointSetter([](Config& c) { return &c.query.http_endpoint; })});
+    k.push_back({"admin.endpoint", "admin listen address (/metrics, /healthz, /readyz)",
+                 [](const Config& c) { return c.admin.endpoint; },
+                 EndpointSetter([](Config& c) { return &c.admin.endpoint; })});
+    k.push_back({"log.level", "trace, debug, info, warn, error, critical or off",
+                 [](const Config& c) { return c.log.level; },
+                 [](std::string_view v, Config& c) {
+                   static const char* kLevels[] = {"trace", "debug",    "info", "warn",
+                                                   "error", "critical", "off"};
+                   for (const char* l : kLevels) {
+                     if (v == l) {
+                       c.log.level = std::string(v);
+                       return absl::OkStatus();
+                     }
+                   }
+                   return Bad("must be one of trace, debug, info, warn, error, critical, off");
+                 }});
+    return k;
+  }();
+  return kKeys;
+}
+
+const Key* FindKey(std::string_view name) {
+  for (const auto& k : Keys()) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+absl::Status SetKey(std::string_view name, std::string_view value, std::string_view source,
+                    Config& c) {
+  const Key* key = FindKey(name);
+  if (key == nullptr) {
+    return Bad(fmt::format("unknown configuration key '{}' ({}); see --help", name, source));
+  }
+  if (auto st = key->set(value, c); !st.ok()) {
+    return Bad(fmt::format("invalid value '{}' for {} ({}): {}", value, name, source,
+                           st.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyNode(const YAML::Node& node, const std::string& prefix, std::string_view source,
+                       Config& c) {
+  if (node.IsMap()) {
+    for (const auto& kv : node) {
+      std::string key = kv.first.as<std::string>();
+      std::string full = prefix.empty() ? key : prefix + "." + key;
+      if (auto st = ApplyNode(kv.second, full, source, c); !st.ok()) return st;
+    }
+    return absl::OkStatus();
+  }
+  if (node.IsNull()) return absl::OkStatus();
+  if (!node.IsScalar()) {
+    return Bad(fmt::format("{}: key '{}' must be a scalar value", source, prefix));
+  }
+  return SetKey(prefix, node.Scalar(), source, c);
+}
+
+}  // namespace
+
+std::string EnvName(std::string_view key) {
+  std::string out = "SKUA_";
+  for (char ch : key) {
+    out.push_back(ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+  }
+  return out;
+}
+
+std::vector<std::string> KeyNames() {
+  std::vector<std::string> names;
+  for (const auto& k : Keys()) names.push_back(k.name);
+  return names;
+}
+
+absl::Status ApplyYaml(const std::string& yaml_text, std::string_view source, Config& config) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return Bad(fmt::format("{}: invalid YAML: {}", source, e.what()));
+  }
+  if (root.IsNull()) return absl::OkStatus();
+  if (!root.IsMap()) return Bad(fmt::format("{}: top level must be a mapping", source));
+  return ApplyNode(root, "", source, config);
+}
+
+absl::StatusOr<LoadResult> Load(const std::vector<std::string>& args,
+                                const std::vector<std::string>& environment) {
+  LoadResult result;
+  std::vector<std::pair<std::string, std::string>> flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      result.help = true;
+      continue;
+    }
+    if (a == "--version") {
+      result.version = true;
+      continue;
+    }
+    if (a.rfind("--", 0) != 0) return Bad(fmt::format("unexpected argument '{}'; see --help", a));
+    std::string name, value;
+    auto eq = a.find('=');
+    if (eq != std::string::npos) {
+      name = a.substr(2, eq - 2);
+      value = a.substr(eq + 1);
+    } else {
+      name = a.substr(2);
+      if (i + 1 >= args.size()) return Bad(fmt::format("flag --{} needs a value", name));
+      value = args[++i];
+    }
+    if (name == "config") {
+      result.config_file = value;
+    } else {
+      flags.emplace_back(name, value);
+    }
+  }
+  if (result.help || result.version) return result;
+
+  if (!result.config_file.empty()) {
+    std::ifstream in(result.config_file);
+    if (!in) return Bad(fmt::format("cannot read config file '{}'", result.config_file));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (auto st = ApplyYaml(ss.str(), result.config_file, result.config); !st.ok()) return st;
+  }
+  for (const auto& key : Keys()) {
+    std::string env = EnvName(key.name) + "=";
+    for (const auto& e : environment) {
+      if (e.rfind(env, 0) == 0) {
+        if (auto st = SetKey(key.name, e.substr(env.size()), "environment " + EnvName(key.name),
+                             result.config);
+            !st.ok()) {
+          return st;
+        }
+      }
+    }
+  }
+  for (const auto& [name, value] : flags) {
+    if (auto st = SetKey(name, value, "flag --" + name, result.config); !st.ok()) return st;
+  }
+  return result;
+}
+
+std::string HelpText() {
+  Config defaults;
+  std::string out =
+      "Usage: skua [--config FILE] [--KEY=VALUE ...]\n\n"
+      "Skua receives OpenTelemetry traces (OTLP gRPC/HTTP), stores them in RocksDB and serves\n"
+      "them through Jaeger's query API.\n\n"
+      "Every key can be set in the YAML file (nested: storage: {path: x}), by environment\n"
+      "variable (SKUA_STORAGE_PATH=x) or by flag (--storage.path=x); flags win over the\n"
+      "environment, which wins over the file.\n\n"
+      "  --config FILE  YAML configuration file (config/skua.yaml holds the defaults)\n"
+      "  --help         this text\n"
+      "  --version      print the version\n\nKeys:\n";
+  for (const auto& k : Keys()) {
+    out += fmt::format("  {}\n      env {}, default {}\n      {}\n", k.name, EnvName(k.name),
+                       k.show(defaults), k.help);
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> ParseByteSize(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
+    ++i;
+  }
+  if (i == 0) return Bad(fmt::format("'{}' is not a size (e.g. 16MiB, 512KiB, 1048576)", text));
+  double number = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + i, number);
+  if (ec != std::errc() || ptr != text.data() + i) {
+    return Bad(fmt::format("'{}' is not a size", text));
+  }
+  std::string unit(text.substr(i));
+  for (auto& ch : unit) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  double mult = 0;
+  if (unit.empty() || unit == "b") mult = 1;
+  else if (unit == "kib" || unit == "ki") mult = 1024.0;
+  else if (unit == "mib" || unit == "mi") mult = 1024.0 * 1024;
+  else if (unit == "gib" || unit == "gi") mult = 1024.0 * 1024 * 1024;
+  else if (unit == "kb" || unit == "k") mult = 1e3;
+  else if (unit == "mb" || unit == "m") mult = 1e6;
+  else if (unit == "gb" || unit == "g") mult = 1e9;
+  else return Bad(fmt::format("'{}': unknown size unit '{}' (B, KiB, MiB, GiB, KB, MB, GB)", text, unit));
+  double bytes = number * mult;
+  if (bytes > 1e18) return Bad(fmt::format("'{}' is too large", text));
+  return static_cast<uint64_t>(std::llround(bytes));
+}
+
+absl::StatusOr<std::chrono::nanoseconds> ParseGoDuration(std::string_view text) {
+  std::string_view s = text;
+  bool neg = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    neg = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  if (s == "0") return std::chrono::nanoseconds(0);
+  if (s.empty()) return Bad(fmt::format("time: invalid duration \"{}\"", text));
+  long double total = 0;
+  while (!s.empty()) {
+    size_t i = 0;
+    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+    if (i == 0) return Bad(fmt::format("time: invalid duration \"{}\"", text));
+    std::string num(s.substr(0, i));
+    if (num == "." ) return Bad(fmt::format("time: invalid duration \"{}\"", text));
+    long double value = std::strtold(num.c_str(), nullptr);
+    s.remove_prefix(i);
+    size_t j = 0;
+    while (j < s.size() && !std::isdigit(static_cast<unsigned char>(s[j])) && s[j] != '.') ++j;
+    std::string_view unit = s.substr(0, j);
+    s.remove_prefix(j);
+    long double mult = 0;
+    if (unit == "ns") mult = 1;
+    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") mult = 1e3;
+    else if (unit == "ms") mult = 1e6;
+    else if (unit == "s") mult = 1e9;
+    else if (unit == "m") mult = 60e9;
+    else if (unit == "h") mult = 3600e9;
+    else if (unit.empty()) return Bad(fmt::format("time: missing unit in duration \"{}\"", text));
+    else return Bad(fmt::format("time: unknown unit \"{}\" in duration \"{}\"", unit, text));
+    total += value * mult;
+  }
+  if (total > 9.2e18L) return Bad(fmt::format("time: invalid duration \"{}\"", text));
+  auto ns = static_cast<int64_t>(total);
+  return std::chrono::nanoseconds(neg ? -ns : ns);
+}
+
+}  // namespace skua::config

@@ -1,0 +1,82 @@
+// Skua's configuration model and its loading. One naming rule for every key:
+//   YAML `storage: {path: x}`  ==  env SKUA_STORAGE_PATH=x  ==  flag --storage.path=x
+// Precedence: built-in defaults < YAML file (--config PATH) < environment < flags.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace skua::config {
+
+struct StorageConfig {
+  std::string path = "./data";  // RocksDB data directory
+  int shards = 0;               // 0 = number of cores; fixed once the data directory exists
+  bool fsync = false;           // fsync the WAL on every group commit (power-loss safety)
+};
+
+struct CollectorConfig {
+  std::string grpc_endpoint = "0.0.0.0:4317";
+  uint64_t grpc_max_recv_msg_size = 16ull << 20;
+  std::string http_endpoint = "0.0.0.0:4318";
+  uint64_t http_max_request_body_size = 16ull << 20;  // after decompression
+  uint64_t queue_max_bytes = 64ull << 20;             // per shard
+  std::chrono::milliseconds retry_after{1000};        // hint sent with backpressure refusals
+};
+
+struct QueryConfig {
+  std::string http_endpoint = "0.0.0.0:16686";
+};
+
+struct AdminConfig {
+  std::string endpoint = "0.0.0.0:8888";
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error, critical, off
+};
+
+struct Config {
+  StorageConfig storage;
+  CollectorConfig collector;
+  QueryConfig query;
+  AdminConfig admin;
+  LogConfig log;
+};
+
+// What the command line asked for.
+struct LoadResult {
+  Config config;
+  bool help = false;       // --help: print HelpText() and exit 0
+  bool version = false;    // --version
+  std::string config_file; // the YAML file read, if any
+};
+
+// Loads from argv (without argv[0]) and the environment ("NAME=value" strings).
+// Errors are kInvalidArgument, with a message naming the key, the source and the bad value.
+absl::StatusOr<LoadResult> Load(const std::vector<std::string>& args,
+                                const std::vector<std::string>& environment);
+
+// Reads and applies one YAML document over `config`. Exposed for tests.
+absl::Status ApplyYaml(const std::string& yaml_text, std::string_view source, Config& config);
+
+// Every key with its environment variable, default and meaning.
+std::string HelpText();
+
+// All key names, in order (e.g. "storage.path").
+std::vector<std::string> KeyNames();
+
+// The environment variable for a key: "storage.path" -> "SKUA_STORAGE_PATH".
+std::string EnvName(std::string_view key);
+
+// "16MiB", "512KiB", "1GB", "1048576" -> bytes.
+absl::StatusOr<uint64_t> ParseByteSize(std::string_view text);
+// Go duration syntax ("1.5s", "100ms", "72h", "1m30s") -> nanoseconds.
+absl::StatusOr<std::chrono::nanoseconds> ParseGoDuration(std::string_view text);
+
+}  // namespace skua::config

@@ -1,0 +1,135 @@
+// skua: wires config, storage, the ingest pipeline, the receivers, the query API and the admin
+// port together, and runs until SIGTERM/SIGINT.
+//
+// Shutdown order (SIGTERM): not ready -> receivers stop accepting and finish their calls ->
+// ingest queues drain and commit -> query and admin servers stop -> RocksDB closes. Exit 0.
+
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+
+#include "collector/ingest_pipeline.h"
+#include "common/status_macros.h"
+#include "collector/otlp_grpc.h"
+#include "collector/otlp_http.h"
+#include "common/http_server.h"
+#include "common/metrics.h"
+#include "config/config.h"
+#include "query/http_api.h"
+#include "server/admin.h"
+#include "storage/span_store.h"
+
+extern char** environ;
+
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+// Exit statuses: 0 clean stop, 1 runtime failure (cannot listen, cannot open storage),
+// 2 bad configuration or command line.
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+
+int Fail(const absl::Status& st) {
+  SPDLOG_CRITICAL("{}", st.message());
+  return kExitRuntime;
+}
+
+int Run(const skua::config::Config& cfg) {
+  using namespace skua;
+  common::MetricsRegistry metrics;
+  std::atomic<bool> ready{false};
+
+  // Signals are handled by sigwait below; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto admin = common::HttpServer::Start({"admin", cfg.admin.endpoint, 1 << 20, 1},
+                                         server::MakeAdminHandler(metrics, ready));
+  if (!admin.ok()) return Fail(admin.status());
+  SPDLOG_INFO("admin listening on {}", (*admin)->address());
+
+  auto store = storage::SpanStore::Open(cfg.storage);
+  if (!store.ok()) return Fail(store.status());
+  storage::SpanStore& s = **store;
+  metrics.AddCallbackGauge("skua_storage_live_data_bytes",
+                           "Estimated live data in RocksDB (SST files and memtables), bytes", {},
+                           [&s] { return static_cast<double>(s.LiveDataBytes()); });
+  if (cfg.collector.queue_max_bytes < cfg.collector.grpc_max_recv_msg_size) {
+    SPDLOG_WARN(
+        "collector.queue.max_bytes ({}) is below collector.otlp.grpc.max_recv_msg_size ({}): "
+        "a request whose spans for one shard exceed the queue bound is always refused",
+        cfg.collector.queue_max_bytes, cfg.collector.grpc_max_recv_msg_size);
+  }
+
+  collector::IngestPipeline pipeline(s, cfg.collector, metrics);
+  auto grpc = collector::OtlpGrpcReceiver::Start(cfg.collector, pipeline);
+  if (!grpc.ok()) return Fail(grpc.status());
+  SPDLOG_INFO("otlp-grpc listening on {}", (*grpc)->address());
+
+  // Compressed bodies are bounded by the same limit as decompressed ones.
+  auto http = common::HttpServer::Start(
+      {"otlp-http", cfg.collector.http_endpoint, cfg.collector.http_max_request_body_size, 4},
+      collector::MakeOtlpHttpHandler(pipeline, cfg.collector, metrics));
+  if (!http.ok()) return Fail(http.status());
+  SPDLOG_INFO("otlp-http listening on {}", (*http)->address());
+
+  auto query = common::HttpServer::Start({"query-http", cfg.query.http_endpoint, 1 << 20, 4},
+                                         query::MakeQueryHttpHandler(s, metrics));
+  if (!query.ok()) return Fail(query.status());
+  SPDLOG_INFO("query-http listening on {}", (*query)->address());
+
+  ready = true;
+  SPDLOG_INFO("skua {} ready (data in {}, {} shards)", kVersion, cfg.storage.path,
+              s.shard_count());
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  SPDLOG_INFO("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  ready = false;
+  (*grpc)->Stop();
+  (*http)->Stop();
+  pipeline.Stop();
+  (*query)->Stop();
+  (*admin)->Stop();
+  store->reset();
+  SPDLOG_INFO("storage closed; bye");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto logger = spdlog::stdout_color_mt("skua");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  spdlog::flush_on(spdlog::level::info);
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) env.emplace_back(*e);
+  auto loaded = skua::config::Load(args, env);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "skua: %s\n", std::string(loaded.status().message()).c_str());
+    return kExitUsage;
+  }
+  if (loaded->help) {
+    std::cout << skua::config::HelpText();
+    return 0;
+  }
+  if (loaded->version) {
+    std::cout << "skua " << kVersion << "\n";
+    return 0;
+  }
+  spdlog::set_level(spdlog::level::from_str(loaded->config.log.level));
+  if (!loaded->config_file.empty()) SPDLOG_INFO("config file {}", loaded->config_file);
+  return Run(loaded->config);
+}
