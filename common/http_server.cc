@@ -107,6 +107,7 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
       }
     }
     work_.reset();
+    if (threads_.empty()) return;  // never started
     // Connections close after their current response; give stragglers a bounded grace period.
     auto deadline = std::chrono::steady_clock::now() + kStopGrace;
     while (!ioc_.stopped() && std::chrono::steady_clock::now() < deadline) {
@@ -196,6 +197,8 @@ void Session::ReadHeader() {
 }
 
 void Session::OnHeader(beast::error_code ec) {
+  // A Content-Length over the limit is detected with the header already.
+  if (ec == http::error::body_limit) return OnBody(ec);
   if (ec) return Close();
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });

@@ -1,0 +1,129 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace skua::config {
+namespace {
+
+TEST(ConfigTest, DefaultsMatchTheShippedYaml) {
+  std::ifstream in(SKUA_DEFAULT_YAML);
+  ASSERT_TRUE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Config from_yaml;
+  from_yaml.storage.path = "changed";  // the file must set it back
+  ASSERT_TRUE(ApplyYaml(ss.str(), "skua.yaml", from_yaml).ok());
+  Config defaults;
+  EXPECT_EQ(from_yaml.storage.path, defaults.storage.path);
+  EXPECT_EQ(from_yaml.storage.shards, defaults.storage.shards);
+  EXPECT_EQ(from_yaml.storage.fsync, defaults.storage.fsync);
+  EXPECT_EQ(from_yaml.collector.grpc_endpoint, "0.0.0.0:4317");
+  EXPECT_EQ(from_yaml.collector.grpc_max_recv_msg_size, 16u << 20);
+  EXPECT_EQ(from_yaml.collector.http_endpoint, "0.0.0.0:4318");
+  EXPECT_EQ(from_yaml.collector.http_max_request_body_size,
+            defaults.collector.http_max_request_body_size);
+  EXPECT_EQ(from_yaml.collector.queue_max_bytes, defaults.collector.queue_max_bytes);
+  EXPECT_EQ(from_yaml.collector.retry_after, defaults.collector.retry_after);
+  EXPECT_EQ(from_yaml.query.http_endpoint, "0.0.0.0:16686");
+  EXPECT_EQ(from_yaml.admin.endpoint, "0.0.0.0:8888");
+  EXPECT_EQ(from_yaml.log.level, "info");
+}
+
+TEST(ConfigTest, FlagsBeatEnvironmentWhichBeatsTheFile) {
+  std::string path = testing::TempDir() + "/skua_test.yaml";
+  {
+    std::ofstream out(path);
+    out << "storage:\n  path: /from/file\n  shards: 3\nlog:\n  level: debug\n";
+  }
+  auto r = Load({"--config", path, "--storage.path=/from/flag"},
+                {"SKUA_STORAGE_PATH=/from/env", "SKUA_STORAGE_SHARDS=5", "OTHER=1"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->config.storage.path, "/from/flag");
+  EXPECT_EQ(r->config.storage.shards, 5);
+  EXPECT_EQ(r->config.log.level, "debug");
+  EXPECT_EQ(r->config_file, path);
+}
+
+TEST(ConfigTest, EveryKeyHasOneNamingRule) {
+  for (const auto& key : KeyNames()) {
+    std::string env = EnvName(key);
+    EXPECT_EQ(env.rfind("SKUA_", 0), 0u) << key;
+    EXPECT_EQ(env.find('.'), std::string::npos) << key;
+  }
+  EXPECT_EQ(EnvName("collector.otlp.grpc.endpoint"), "SKUA_COLLECTOR_OTLP_GRPC_ENDPOINT");
+  auto r = Load({"--collector.otlp.grpc.endpoint", "127.0.0.1:1234",
+                 "--collector.otlp.grpc.max_recv_msg_size=1MiB"},
+                {"SKUA_QUERY_HTTP_ENDPOINT=127.0.0.1:9"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->config.collector.grpc_endpoint, "127.0.0.1:1234");
+  EXPECT_EQ(r->config.collector.grpc_max_recv_msg_size, 1u << 20);
+  EXPECT_EQ(r->config.query.http_endpoint, "127.0.0.1:9");
+}
+
+TEST(ConfigTest, HelpListsEveryKeyWithItsDefault) {
+  std::string help = HelpText();
+  for (const auto& key : KeyNames()) {
+    EXPECT_NE(help.find(key), std::string::npos) << key;
+    EXPECT_NE(help.find(EnvName(key)), std::string::npos) << key;
+  }
+  EXPECT_NE(help.find("default 0.0.0.0:4317"), std::string::npos);
+  EXPECT_NE(help.find("default 16MiB"), std::string::npos);
+}
+
+TEST(ConfigTest, ErrorsNameTheKey) {
+  auto unknown = Load({"--storage.pth=x"}, {});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("storage.pth"), absl::string_view::npos);
+  auto bad = Load({}, {"SKUA_STORAGE_SHARDS=lots"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("storage.shards"), absl::string_view::npos);
+  EXPECT_NE(bad.status().message().find("SKUA_STORAGE_SHARDS"), absl::string_view::npos);
+  auto level = Load({"--log.level=loud"}, {});
+  ASSERT_FALSE(level.ok());
+  EXPECT_NE(level.status().message().find("log.level"), absl::string_view::npos);
+  auto endpoint = Load({"--admin.endpoint=nowhere"}, {});
+  ASSERT_FALSE(endpoint.ok());
+  EXPECT_NE(endpoint.status().message().find("admin.endpoint"), absl::string_view::npos);
+  Config c;
+  auto yaml = ApplyYaml("storage:\n  colour: red\n", "f.yaml", c);
+  ASSERT_FALSE(yaml.ok());
+  EXPECT_NE(yaml.message().find("storage.colour"), absl::string_view::npos);
+  EXPECT_FALSE(ApplyYaml("storage: [1, 2\n", "f.yaml", c).ok());
+  EXPECT_FALSE(Load({"stray"}, {}).ok());
+  EXPECT_FALSE(Load({"--config", "/nonexistent/skua.yaml"}, {}).ok());
+}
+
+TEST(ConfigTest, HelpAndVersionShortCircuit) {
+  auto r = Load({"--help", "--bogus=1"}, {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->help);
+}
+
+TEST(ParseTest, ByteSizes) {
+  EXPECT_EQ(*ParseByteSize("16MiB"), 16u << 20);
+  EXPECT_EQ(*ParseByteSize("512KiB"), 512u << 10);
+  EXPECT_EQ(*ParseByteSize("1GB"), 1000000000u);
+  EXPECT_EQ(*ParseByteSize("1048576"), 1048576u);
+  EXPECT_FALSE(ParseByteSize("lots").ok());
+  EXPECT_FALSE(ParseByteSize("5 parsecs").ok());
+}
+
+TEST(ParseTest, GoDurations) {
+  using std::chrono::nanoseconds;
+  EXPECT_EQ(*ParseGoDuration("100ms"), nanoseconds(100'000'000));
+  EXPECT_EQ(*ParseGoDuration("1.5s"), nanoseconds(1'500'000'000));
+  EXPECT_EQ(*ParseGoDuration("500us"), nanoseconds(500'000));
+  EXPECT_EQ(*ParseGoDuration("500\xC2\xB5s"), nanoseconds(500'000));
+  EXPECT_EQ(*ParseGoDuration("1m30s"), nanoseconds(90'000'000'000));
+  EXPECT_EQ(*ParseGoDuration("72h"), nanoseconds(72LL * 3600 * 1'000'000'000));
+  EXPECT_EQ(*ParseGoDuration("0"), nanoseconds(0));
+  EXPECT_FALSE(ParseGoDuration("100").ok());
+  EXPECT_FALSE(ParseGoDuration("1x").ok());
+  EXPECT_FALSE(ParseGoDuration("").ok());
+}
+
+}  // namespace
+}  // namespace skua::config

@@ -1,0 +1,171 @@
+#include "storage/span_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "skua/storage.pb.h"
+#include "storage/keys.h"
+#include "tests/testing/otlp_builders.h"
+
+namespace skua::storage {
+namespace {
+
+using testing::AddResource;
+using testing::AddSpan;
+using testing::CountSpans;
+using testing::ExportRequest;
+
+std::string TempDir(const std::string& name) {
+  auto dir = std::filesystem::path(::testing::TempDir()) /
+             (name + "-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+std::vector<SpanRef> RefsOf(const ExportRequest& req) {
+  std::vector<SpanRef> refs;
+  for (const auto& rs : req.resource_spans()) {
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& s : ss.spans()) refs.push_back({&rs, &ss, &s});
+    }
+  }
+  return refs;
+}
+
+// Commits every span of `req` to its shard.
+void Store(SpanStore& store, const ExportRequest& req) {
+  std::map<int, std::vector<SpanRef>> by_shard;
+  for (const auto& ref : RefsOf(req)) {
+    by_shard[store.ShardOf(*common::TraceId::FromBytes(ref.span->trace_id()))].push_back(ref);
+  }
+  for (auto& [shard, refs] : by_shard) {
+    PreparedWrite w = PrepareWrite(refs);
+    const PreparedWrite* ws[] = {&w};
+    ASSERT_TRUE(store.Commit(shard, ws).ok());
+  }
+}
+
+TEST(PrepareWriteTest, OneChunkPerTraceAndResourceStoredOnce) {
+  ExportRequest req;
+  auto* ss = AddResource(req, "svc");
+  AddSpan(ss, "a1", 1, 0, "root", 1000, 10);
+  AddSpan(ss, "a2", 2, 0, "other", 1000, 10);
+  AddSpan(ss, "a1", 3, 1, "child", 1001, 5);
+  auto refs = RefsOf(req);
+  PreparedWrite w = PrepareWrite(refs);
+  EXPECT_EQ(w.span_count, 3u);
+  ASSERT_EQ(w.chunks.size(), 2u);
+  EXPECT_EQ(w.resources.size(), 1u);
+  EXPECT_EQ(w.scopes.size(), 1u);
+  TraceChunk chunk;
+  ASSERT_TRUE(chunk.ParseFromString(w.chunks[0].value));
+  ASSERT_EQ(chunk.groups_size(), 1);
+  EXPECT_EQ(chunk.groups(0).spans_size(), 2);
+  EXPECT_EQ(chunk.groups(0).spans(1).name(), "child");
+  EXPECT_EQ(chunk.groups(0).resource_id(), w.resources[0].first);
+}
+
+TEST(SpanStoreTest, StoresAndReturnsWholeTracesAcrossRequests) {
+  std::string dir = TempDir("store");
+  auto store = SpanStore::Open({dir, 2, false});
+  ASSERT_TRUE(store.ok()) << store.status();
+  ExportRequest a, b;
+  AddSpan(AddResource(a, "frontend"), "abc", 1, 0, "GET /", 1000, 500);
+  auto* ss = AddResource(b, "backend", "host-2");
+  AddSpan(ss, "abc", 2, 1, "query", 1100, 100);
+  AddSpan(ss, "def", 9, 0, "unrelated", 1100, 100);
+  Store(**store, a);
+  Store(**store, b);
+
+  auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("abc"));
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  ASSERT_TRUE(trace->has_value());
+  const auto& td = **trace;
+  EXPECT_EQ(CountSpans(td), 2);
+  ASSERT_EQ(td.resource_spans_size(), 2);
+  EXPECT_EQ(td.resource_spans(0).resource().attributes(0).value().string_value(), "frontend");
+  EXPECT_EQ(td.resource_spans(1).resource().attributes(0).value().string_value(), "backend");
+  EXPECT_EQ(td.resource_spans(1).scope_spans(0).scope().name(), "test-lib");
+  EXPECT_EQ(td.resource_spans(1).scope_spans(0).spans(0).name(), "query");
+
+  auto missing = (*store)->GetTrace(*common::ParseTraceIdHex("abd"));
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST(SpanStoreTest, ExactDuplicatesAreReturnedOnce) {
+  std::string dir = TempDir("dup");
+  auto store = SpanStore::Open({dir, 1, false});
+  ASSERT_TRUE(store.ok());
+  ExportRequest req;
+  AddSpan(AddResource(req, "svc"), "77", 1, 0, "op", 1000, 1);
+  Store(**store, req);
+  Store(**store, req);  // an exporter retry after a lost acknowledgement
+  auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("77"));
+  ASSERT_TRUE(trace.ok() && trace->has_value());
+  EXPECT_EQ(CountSpans(**trace), 1);
+}
+
+TEST(SpanStoreTest, DataSurvivesReopen) {
+  std::string dir = TempDir("reopen");
+  {
+    auto store = SpanStore::Open({dir, 3, false});
+    ASSERT_TRUE(store.ok());
+    ExportRequest req;
+    AddSpan(AddResource(req, "svc"), "1234", 1, 0, "op", 1000, 1);
+    Store(**store, req);
+  }
+  auto store = SpanStore::Open({dir, 0, false});  // 0 = whatever the directory has
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->shard_count(), 3);
+  ExportRequest req2;
+  AddSpan(AddResource(req2, "svc"), "1234", 2, 1, "op2", 1000, 1);
+  Store(**store, req2);  // sequence numbers continue: the first chunk is not overwritten
+  auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("1234"));
+  ASSERT_TRUE(trace.ok() && trace->has_value());
+  EXPECT_EQ(CountSpans(**trace), 2);
+}
+
+TEST(SpanStoreTest, RefusesAnotherShardCountOrFormat) {
+  std::string dir = TempDir("meta");
+  { ASSERT_TRUE(SpanStore::Open({dir, 2, false}).ok()); }
+  auto other = SpanStore::Open({dir, 4, false});
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(other.status().message().find("storage.shards=2"), absl::string_view::npos);
+  {
+    std::ofstream meta(std::filesystem::path(dir) / "SKUA_META", std::ios::trunc);
+    meta << "format_version=999\nshards=2\n";
+  }
+  auto future = SpanStore::Open({dir, 2, false});
+  ASSERT_FALSE(future.ok());
+  EXPECT_NE(future.status().message().find("format version 999"), absl::string_view::npos);
+
+  std::string foreign = TempDir("foreign");
+  std::filesystem::create_directories(foreign);
+  std::ofstream(std::filesystem::path(foreign) / "something") << "x";
+  auto f = SpanStore::Open({foreign, 1, false});
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SpanStoreTest, RoutingIsStableAndSpreads) {
+  std::string dir = TempDir("route");
+  auto store = SpanStore::Open({dir, 4, false});
+  ASSERT_TRUE(store.ok());
+  std::vector<int> counts(4);
+  for (int i = 1; i <= 4000; ++i) {
+    auto id = common::ParseTraceIdHex(fmt::format("{:x}", i * 2654435761u));
+    int s = (*store)->ShardOf(*id);
+    ASSERT_EQ(s, (*store)->ShardOf(*id));
+    ++counts[s];
+  }
+  for (int c : counts) EXPECT_GT(c, 800);
+}
+
+}  // namespace
+}  // namespace skua::storage
