@@ -1,0 +1,135 @@
+"""Fixtures that run the real `skua` binary on loopback with a temporary data directory."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+LISTEN_RE = re.compile(r"(admin|otlp-grpc|otlp-http|query-http) listening on (\S+)")
+
+
+def skua_binary() -> str:
+    path = os.environ.get("SKUA_BIN", str(REPO / "build" / "skua"))
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"skua binary not found at {path}; build first or set SKUA_BIN")
+    return path
+
+
+class Skua:
+    """One skua process. Ports are picked by the OS (port 0) and read back from its log."""
+
+    def __init__(self, data_dir: Path, log_dir: Path, flags=(), env=None):
+        self.data_dir = data_dir
+        self.log_dir = log_dir
+        self.flags = list(flags)
+        self.env = env or {}
+        self.proc = None
+        self.addr = {}
+        self.starts = 0
+
+    def start(self, timeout=30):
+        self.starts += 1
+        self.log_path = self.log_dir / f"skua-{self.starts}.log"
+        args = [
+            skua_binary(),
+            f"--storage.path={self.data_dir}",
+            "--collector.otlp.grpc.endpoint=127.0.0.1:0",
+            "--collector.otlp.http.endpoint=127.0.0.1:0",
+            "--query.http.endpoint=127.0.0.1:0",
+            "--admin.endpoint=127.0.0.1:0",
+            *self.flags,
+        ]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SKUA_")}
+        env.update(self.env)
+        self.log_file = open(self.log_path, "w")
+        self.proc = subprocess.Popen(args, stdout=self.log_file, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            text = self.log_path.read_text()
+            if " ready (" in text:
+                self.addr = dict(LISTEN_RE.findall(text))
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"skua exited with {self.proc.returncode}:\n{text}")
+            time.sleep(0.02)
+        self.kill()
+        raise RuntimeError(f"skua did not become ready:\n{self.log_path.read_text()}")
+
+    def url(self, name, path=""):
+        return f"http://{self.addr[name]}{path}"
+
+    @property
+    def grpc_target(self):
+        return self.addr["otlp-grpc"]
+
+    def log(self):
+        return self.log_path.read_text()
+
+    def stop(self, timeout=30):
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc is None:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.log_file.close()
+            self.proc = None
+        return code
+
+    def kill(self):
+        """SIGKILL: no flush, no cleanup."""
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait()
+        self.log_file.close()
+        self.proc = None
+
+    def get_trace(self, trace_id_hex, version="v1"):
+        path = f"/api/traces/{trace_id_hex}" if version == "v1" else f"/api/v3/traces/{trace_id_hex}"
+        return requests.get(self.url("query-http", path), timeout=10)
+
+    def metrics(self):
+        return requests.get(self.url("admin", "/metrics"), timeout=10).text
+
+
+def metric_value(text, name, **labels):
+    """The value of one Prometheus series, or 0 if absent."""
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    series = f"{name}{{{want}}}" if want else name
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+@pytest.fixture
+def skua_factory(tmp_path):
+    """Makes Skua processes on fresh data directories; stops every one at the end."""
+    made = []
+
+    def make(flags=(), env=None, data_dir=None):
+        d = data_dir or tmp_path / f"data-{len(made)}"
+        s = Skua(d, tmp_path, flags, env)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        if s.proc is not None:
+            s.stop()
+
+
+@pytest.fixture
+def skua(skua_factory):
+    return skua_factory().start()
