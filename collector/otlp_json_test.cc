@@ -145,7 +145,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"resourceSpans":[{"resource":{"attributes":[{"key":5}]}}]})",
                 "attributes[0].key: expected a string"},
         BadCase{R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"name":["x"]}]}]}]})",
-                "spans[0].name: expected a string"}));
+                "spans[0].name: expected a string"}),
+    [](const ::testing::TestParamInfo<BadCase>& info) {
+      return "Case" + std::to_string(info.index);
+    });
 
 TEST(OtlpJsonTest, EncodesResponses) {
   otlp_collector::ExportTraceServiceResponse r;

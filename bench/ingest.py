@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Ingest benchmark: runs Skua on loopback, drives it flat out with skua-loadgen (OTLP/gRPC,
+pre-encoded 512-span batches of the reference workload) and reports sustained spans/s, Skua's
+CPU-seconds per million spans (from /proc/<pid>/stat) and spans per second of Skua CPU.
+
+Each run starts Skua on a fresh data directory and stops it (SIGTERM) afterwards; medians of
+the runs are reported. Everything listens and sends on 127.0.0.1 only.
+
+  bench/ingest.py [--runs 3] [--duration 10] [--concurrency 8]
+"""
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def peak_rss_bytes(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def start_skua(binary, data_dir, log_path, extra):
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [binary, f"--storage.path={data_dir}", "--collector.otlp.grpc.endpoint=127.0.0.1:0",
+         "--collector.otlp.http.endpoint=127.0.0.1:0", "--query.http.endpoint=127.0.0.1:0",
+         "--admin.endpoint=127.0.0.1:0", *extra],
+        stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        text = Path(log_path).read_text()
+        if " ready (" in text:
+            return proc, dict(re.findall(r"(\S+) listening on (\S+)", text))
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    sys.exit(f"skua did not start:\n{Path(log_path).read_text()}")
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_once(args, workdir, i):
+    data = Path(workdir) / f"data-{i}"
+    proc, addr = start_skua(args.skua, data, Path(workdir) / f"skua-{i}.log", args.skua_flag)
+    try:
+        cpu0 = cpu_seconds(proc.pid)
+        out = subprocess.run(
+            [args.loadgen, f"--target={addr['otlp-grpc']}", f"--duration={args.duration}",
+             f"--concurrency={args.concurrency}", f"--batch={args.batch}", f"--seed={i + 1}"],
+            capture_output=True, text=True, timeout=args.duration + 120)
+        if out.returncode != 0:
+            sys.exit(f"loadgen failed: {out.stderr}")
+        cpu1 = cpu_seconds(proc.pid)
+        rss = peak_rss_bytes(proc.pid)
+    finally:
+        stop(proc)
+    r = json.loads(out.stdout)
+    cpu = cpu1 - cpu0
+    r.update(skua_cpu_seconds=cpu, peak_rss_bytes=rss,
+             cpu_seconds_per_million=cpu / r["acked_spans"] * 1e6 if r["acked_spans"] else None,
+             spans_per_cpu_second=r["acked_spans"] / cpu if cpu else None)
+    return r
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--duration", type=float, default=10)
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--skua", default=str(REPO / "build" / "skua"))
+    p.add_argument("--loadgen", default=str(REPO / "build" / "skua-loadgen"))
+    p.add_argument("--skua-flag", action="append", default=[], help="extra flag for skua")
+    p.add_argument("--json", action="store_true", help="print raw results as JSON lines too")
+    args = p.parse_args()
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="skua-bench-") as workdir:
+        for i in range(args.runs):
+            r = run_once(args, workdir, i)
+            results.append(r)
+            if args.json:
+                print(json.dumps(r))
+
+    def med(k):
+        vals = [r[k] for r in results if r[k] is not None]
+        return statistics.median(vals) if vals else float("nan")
+
+    print(f"ingest: {args.runs} runs x {args.duration:.0f} s, {args.concurrency} lanes, "
+          f"{args.batch}-span batches, {os.cpu_count()} cores")
+    print("| metric | median | runs |")
+    print("|---|---|---|")
+    rows = [
+        ("acknowledged spans/s", "spans_per_second", "{:,.0f}"),
+        ("Skua CPU-seconds per million spans", "cpu_seconds_per_million", "{:.2f}"),
+        ("spans per second of Skua CPU (per core)", "spans_per_cpu_second", "{:,.0f}"),
+        ("Skua peak RSS (MiB)", "peak_rss_bytes", "{:.0f}"),
+        ("wire bytes per span", "wire_bytes_per_span", "{:.0f}"),
+        ("refused (queue full) requests", "refused", "{:.0f}"),
+    ]
+    for label, key, fmt in rows:
+        scale = 1 / 2**20 if key == "peak_rss_bytes" else 1
+        vals = ", ".join(fmt.format(r[key] * scale) for r in results if r[key] is not None)
+        print(f"| {label} | {fmt.format(med(key) * scale)} | {vals} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+// skua-loadgen: sends the reference workload over OTLP/gRPC, pre-encoded (the generator's own
+// protobuf cost stays out of the measurement), flat out or at a fixed rate, from several
+// concurrent lanes. Prints one JSON line of results.
+//
+//   skua-loadgen --target=127.0.0.1:4317 --duration=10 --concurrency=8 [--rate=SPANS_PER_S]
+//                [--batch=512] [--batches=64] [--seed=1]
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/workload.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr char kMethod[] = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+struct Options {
+  std::string target = "127.0.0.1:4317";
+  double duration = 10;
+  int concurrency = 8;
+  double rate = 0;  // spans/s across all lanes; 0 = flat out
+  int batch = 512;
+  int batches = 64;
+  uint64_t seed = 1;
+};
+
+Options Parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto eq = a.find('=');
+    std::string k = a.substr(0, eq), v = eq == std::string::npos ? "" : a.substr(eq + 1);
+    if (k == "--target") o.target = v;
+    else if (k == "--duration") o.duration = std::atof(v.c_str());
+    else if (k == "--concurrency") o.concurrency = std::atoi(v.c_str());
+    else if (k == "--rate") o.rate = std::atof(v.c_str());
+    else if (k == "--batch") o.batch = std::atoi(v.c_str());
+    else if (k == "--batches") o.batches = std::atoi(v.c_str());
+    else if (k == "--seed") o.seed = std::strtoull(v.c_str(), nullptr, 10);
+    else {
+      std::fprintf(stderr, "skua-loadgen: unknown argument %s\n", a.c_str());
+      std::exit(2);
+    }
+  }
+  if (o.concurrency < 1 || o.batch < 1 || o.batches < 1 || o.duration <= 0) {
+    std::fprintf(stderr, "skua-loadgen: bad arguments\n");
+    std::exit(2);
+  }
+  return o;
+}
+
+// Blocking unary call over the generic stub (bytes in, bytes out).
+grpc::Status Call(grpc::GenericStub& stub, const std::string& payload) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::Slice slice(payload);
+  grpc::ByteBuffer request(&slice, 1), response;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status result;
+  stub.UnaryCall(&ctx, kMethod, grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
+    std::lock_guard lock(mu);
+    result = std::move(s);
+    done = true;
+    cv.notify_one();
+  });
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return done; });
+  return result;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt = Parse(argc, argv);
+  int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  std::vector<skua::bench::Batch> batches;
+  size_t wire_bytes = 0;
+  for (int i = 0; i < opt.batches; ++i) {
+    batches.push_back(skua::bench::Encode(skua::bench::MakeRequest(opt.seed, i, opt.batch, now_ns)));
+    wire_bytes += batches.back().encoded.size();
+  }
+  int spans_per_batch = batches[0].spans;
+
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(64 << 20);
+  std::atomic<uint64_t> acked_requests{0}, acked_spans{0}, refused{0}, errors{0};
+  std::mutex err_mu;
+  std::map<std::string, int> error_kinds;
+  auto start = Clock::now();
+  auto end = start + std::chrono::duration<double>(opt.duration);
+  std::vector<std::thread> lanes;
+  for (int lane = 0; lane < opt.concurrency; ++lane) {
+    lanes.emplace_back([&, lane] {
+      // One channel per lane so lanes do not share one HTTP/2 connection.
+      args.SetInt("skua.lane", lane);
+      auto channel = grpc::CreateCustomChannel(opt.target, grpc::InsecureChannelCredentials(), args);
+      grpc::GenericStub stub(channel);
+      double lane_rate = opt.rate / opt.concurrency;
+      auto next = Clock::now();
+      for (uint64_t seq = 0; Clock::now() < end; ++seq) {
+        if (lane_rate > 0) {
+          std::this_thread::sleep_until(next);
+          next += std::chrono::duration_cast<Clock::duration>(
+              std::chrono::duration<double>(spans_per_batch / lane_rate));
+        }
+        const auto& b = batches[(lane + seq * opt.concurrency) % batches.size()];
+        uint64_t stamp = (opt.seed << 56) ^ (static_cast<uint64_t>(lane + 1) << 40) ^ (seq + 1);
+        grpc::Status st = Call(stub, skua::bench::Stamp(b, stamp));
+        if (st.ok()) {
+          ++acked_requests;
+          acked_spans += static_cast<uint64_t>(b.spans);
+        } else if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          ++refused;
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        } else {
+          ++errors;
+          std::lock_guard lock(err_mu);
+          ++error_kinds[st.error_message()];
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
+    });
+  }
+  for (auto& t : lanes) t.join();
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf(
+      "{\"seconds\":%.3f,\"acked_requests\":%llu,\"acked_spans\":%llu,\"refused\":%llu,"
+      "\"errors\":%llu,\"spans_per_second\":%.0f,\"wire_bytes_per_span\":%.1f}\n",
+      secs, static_cast<unsigned long long>(acked_requests.load()),
+      static_cast<unsigned long long>(acked_spans.load()),
+      static_cast<unsigned long long>(refused.load()),
+      static_cast<unsigned long long>(errors.load()), acked_spans.load() / secs,
+      static_cast<double>(wire_bytes) / (spans_per_batch * opt.batches));
+  for (const auto& [msg, n] : error_kinds) std::fprintf(stderr, "error x%d: %s\n", n, msg.c_str());
+  return errors.load() > 0 && acked_requests.load() == 0 ? 1 : 0;
+}

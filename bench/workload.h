@@ -1,0 +1,33 @@
+// The reference workload (shared design §6): the shape of Jaeger's tracegen defaults. 10
+// services, traces of 3..30 spans across them, 11 attributes per span drawn from 100 keys and
+// 1000 values, resources with service, host, k8s and SDK attributes. Reproducible from a seed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+
+namespace skua::bench {
+
+struct Batch {
+  std::string encoded;                 // serialized ExportTraceServiceRequest
+  std::vector<size_t> trace_id_offsets;  // where each 16-byte trace ID sits in `encoded`
+  int spans = 0;
+};
+
+// Builds one request of about `spans` spans (whole traces only). Trace IDs are unique per seed
+// and batch index; callers that resend a batch rewrite them (see Stamp).
+opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest MakeRequest(
+    uint64_t seed, int batch_index, int spans, int64_t start_unix_nanos);
+
+// Encodes a request and records the offsets of its trace IDs.
+Batch Encode(const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& req);
+
+// Writes `stamp` into the first 8 bytes of every trace ID of `batch.encoded` (a copy), so each
+// send of a pre-encoded batch carries fresh, unique traces. Trace identity within the batch is
+// kept: spans of one trace still share one ID.
+std::string Stamp(const Batch& batch, uint64_t stamp);
+
+}  // namespace skua::bench
