@@ -42,13 +42,20 @@ Options Parse(int argc, char** argv) {
     std::string a = argv[i];
     auto eq = a.find('=');
     std::string k = a.substr(0, eq), v = eq == std::string::npos ? "" : a.substr(eq + 1);
-    if (k == "--target") o.target = v;
-    else if (k == "--duration") o.duration = std::atof(v.c_str());
-    else if (k == "--concurrency") o.concurrency = std::atoi(v.c_str());
-    else if (k == "--rate") o.rate = std::atof(v.c_str());
-    else if (k == "--batch") o.batch = std::atoi(v.c_str());
-    else if (k == "--batches") o.batches = std::atoi(v.c_str());
-    else if (k == "--seed") o.seed = std::strtoull(v.c_str(), nullptr, 10);
+    if (k == "--target")
+      o.target = v;
+    else if (k == "--duration")
+      o.duration = std::atof(v.c_str());
+    else if (k == "--concurrency")
+      o.concurrency = std::atoi(v.c_str());
+    else if (k == "--rate")
+      o.rate = std::atof(v.c_str());
+    else if (k == "--batch")
+      o.batch = std::atoi(v.c_str());
+    else if (k == "--batches")
+      o.batches = std::atoi(v.c_str());
+    else if (k == "--seed")
+      o.seed = std::strtoull(v.c_str(), nullptr, 10);
     else {
       std::fprintf(stderr, "skua-loadgen: unknown argument %s\n", a.c_str());
       std::exit(2);
@@ -92,7 +99,8 @@ int main(int argc, char** argv) {
   std::vector<skua::bench::Batch> batches;
   size_t wire_bytes = 0;
   for (int i = 0; i < opt.batches; ++i) {
-    batches.push_back(skua::bench::Encode(skua::bench::MakeRequest(opt.seed, i, opt.batch, now_ns)));
+    batches.push_back(
+        skua::bench::Encode(skua::bench::MakeRequest(opt.seed, i, opt.batch, now_ns)));
     wire_bytes += batches.back().encoded.size();
   }
   int spans_per_batch = batches[0].spans;
@@ -109,7 +117,8 @@ int main(int argc, char** argv) {
     lanes.emplace_back([&, lane] {
       // One channel per lane so lanes do not share one HTTP/2 connection.
       args.SetInt("skua.lane", lane);
-      auto channel = grpc::CreateCustomChannel(opt.target, grpc::InsecureChannelCredentials(), args);
+      auto channel =
+          grpc::CreateCustomChannel(opt.target, grpc::InsecureChannelCredentials(), args);
       grpc::GenericStub stub(channel);
       double lane_rate = opt.rate / opt.concurrency;
       auto next = Clock::now();

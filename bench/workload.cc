@@ -19,9 +19,9 @@ constexpr int kAttrKeys = 100;
 constexpr int kAttrValues = 1000;
 constexpr int kAttrsPerSpan = 11;
 
-const char* const kServiceNames[kServices] = {
-    "frontend", "checkout", "cart",     "payment",        "shipping",
-    "email",    "currency", "ad",       "recommendation", "quote"};
+const char* const kServiceNames[kServices] = {"frontend",       "checkout", "cart",     "payment",
+                                              "shipping",       "email",    "currency", "ad",
+                                              "recommendation", "quote"};
 
 void AddAttr(google::protobuf::RepeatedPtrField<otlp_common::KeyValue>* attrs,
              const std::string& key, const std::string& value) {
@@ -88,7 +88,8 @@ Request MakeRequest(uint64_t seed, int batch_index, int spans, int64_t start_uni
       s->set_kind(i == 0 ? otlp_trace::Span::SPAN_KIND_SERVER
                          : static_cast<otlp_trace::Span::SpanKind>(1 + rng() % 3));
       int64_t start = t0 + (i == 0 ? 0 : static_cast<int64_t>(rng() % (root_duration / 2)));
-      int64_t duration = i == 0 ? root_duration : 1000 + static_cast<int64_t>(rng() % (root_duration / 2));
+      int64_t duration =
+          i == 0 ? root_duration : 1000 + static_cast<int64_t>(rng() % (root_duration / 2));
       s->set_start_time_unix_nano(static_cast<uint64_t>(start));
       s->set_end_time_unix_nano(static_cast<uint64_t>(start + duration));
       for (int k = 0; k < kAttrsPerSpan; ++k) {

@@ -12,7 +12,7 @@
 namespace skua::bench {
 
 struct Batch {
-  std::string encoded;                 // serialized ExportTraceServiceRequest
+  std::string encoded;                   // serialized ExportTraceServiceRequest
   std::vector<size_t> trace_id_offsets;  // where each 16-byte trace ID sits in `encoded`
   int spans = 0;
 };

@@ -1,5 +1,4 @@
 #include "collector/ingest_pipeline.h"
-#include "common/status_macros.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -12,6 +11,7 @@
 #include <thread>
 
 #include "common/ids.h"
+#include "common/status_macros.h"
 
 namespace skua::collector {
 namespace {
@@ -69,10 +69,9 @@ class IngestPipeline::ShardWriter {
                                       "Bytes queued for a storage shard, including the batch "
                                       "being committed",
                                       {{"shard", std::to_string(shard)}})),
-        batch_latency_(metrics.GetHistogram("skua_storage_write_batch_seconds",
-                                            "Latency of one group commit to a shard",
-                                            common::LatencyBucketsSeconds(),
-                                            {{"shard", std::to_string(shard)}})),
+        batch_latency_(metrics.GetHistogram(
+            "skua_storage_write_batch_seconds", "Latency of one group commit to a shard",
+            common::LatencyBucketsSeconds(), {{"shard", std::to_string(shard)}})),
         batch_spans_(metrics.GetCounter("skua_storage_write_batches_total",
                                         "Group commits to a shard",
                                         {{"shard", std::to_string(shard)}})),
@@ -200,8 +199,8 @@ absl::StatusOr<ExportResult> IngestPipeline::Export(
         const auto& span = ss.spans(i);
         if (const char* why = InvalidReason(span)) {
           if (result.rejected++ == 0) {
-            first_error = fmt::format("resource_spans[{}].scope_spans[{}].spans[{}]: {}", r, s,
-                                      i, why);
+            first_error =
+                fmt::format("resource_spans[{}].scope_spans[{}].spans[{}]: {}", r, s, i, why);
           }
           continue;
         }
@@ -215,9 +214,9 @@ absl::StatusOr<ExportResult> IngestPipeline::Export(
   counter("skua_spans_received_total", "Spans received, by transport").Increment(received);
   if (result.rejected > 0) {
     result.rejection_message =
-        result.rejected == 1 ? fmt::format("1 invalid span rejected: {}", first_error)
-                             : fmt::format("{} invalid spans rejected; first: {}",
-                                           result.rejected, first_error);
+        result.rejected == 1
+            ? fmt::format("1 invalid span rejected: {}", first_error)
+            : fmt::format("{} invalid spans rejected; first: {}", result.rejected, first_error);
     counter(kRejectedName, kRejectedHelp, "invalid").Increment(result.rejected);
   }
   if (result.accepted == 0) return result;
@@ -235,9 +234,9 @@ absl::StatusOr<ExportResult> IngestPipeline::Export(
     if (!shards_[shard]->TryReserve(w.bytes)) {
       for (size_t j = 0; j < i; ++j) shards_[writes[j].first]->Release(writes[j].second.bytes);
       counter(kRejectedName, kRejectedHelp, "queue_full").Increment(result.accepted);
-      return absl::ResourceExhaustedError(fmt::format(
-          "ingest queue of shard {} is full ({} bytes queued, limit {}); retry later", shard,
-          shards_[shard]->Reserved(), config_.queue_max_bytes));
+      return absl::ResourceExhaustedError(
+          fmt::format("ingest queue of shard {} is full ({} bytes queued, limit {}); retry later",
+                      shard, shards_[shard]->Reserved(), config_.queue_max_bytes));
     }
   }
   Waiter waiter;

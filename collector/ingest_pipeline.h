@@ -22,7 +22,7 @@ namespace skua::collector {
 
 struct ExportResult {
   int64_t accepted = 0;
-  int64_t rejected = 0;            // invalid spans, reported through OTLP partial success
+  int64_t rejected = 0;           // invalid spans, reported through OTLP partial success
   std::string rejection_message;  // set when rejected > 0
 };
 

@@ -1,5 +1,4 @@
 #include "collector/otlp_grpc.h"
-#include "common/status_macros.h"
 
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
@@ -9,6 +8,7 @@
 #include <chrono>
 
 #include "common/http_server.h"
+#include "common/status_macros.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"

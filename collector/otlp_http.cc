@@ -1,5 +1,4 @@
 #include "collector/otlp_http.h"
-#include "common/status_macros.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -9,6 +8,7 @@
 #include <cctype>
 
 #include "collector/otlp_json.h"
+#include "common/status_macros.h"
 #include "google/rpc/status.pb.h"
 
 namespace skua::collector {
@@ -84,9 +84,9 @@ absl::StatusOr<std::string> Inflate(std::string_view in, uint64_t limit, bool gz
     rc = inflate(&zs, Z_NO_FLUSH);
     if (rc != Z_OK && rc != Z_STREAM_END) {
       inflateEnd(&zs);
-      return absl::InvalidArgumentError(
-          fmt::format("body is not valid {} data: {}", gzip ? "gzip" : "deflate",
-                      zs.msg ? zs.msg : "truncated"));
+      return absl::InvalidArgumentError(fmt::format("body is not valid {} data: {}",
+                                                    gzip ? "gzip" : "deflate",
+                                                    zs.msg ? zs.msg : "truncated"));
     }
     out.append(buf, sizeof(buf) - zs.avail_out);
     if (out.size() > limit) {
@@ -133,8 +133,9 @@ class Handler {
       enc = Encoding::kJson;
     } else {
       bad_requests_.Increment();
-      return PlainText(415, "415 unsupported media type, supported: [application/json, "
-                            "application/x-protobuf]");
+      return PlainText(415,
+                       "415 unsupported media type, supported: [application/json, "
+                       "application/x-protobuf]");
     }
     uint64_t limit = config_.http_max_request_body_size;
     if (req.body_too_large) {

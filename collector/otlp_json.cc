@@ -1,5 +1,4 @@
 #include "collector/otlp_json.h"
-#include "common/status_macros.h"
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -12,6 +11,7 @@
 #include <limits>
 
 #include "common/ids.h"
+#include "common/status_macros.h"
 
 namespace skua::collector {
 namespace {
@@ -38,8 +38,8 @@ class Path {
   std::string path_;
 };
 
-#define RETURN_IF_ERROR(expr)                         \
-  do {                                                \
+#define RETURN_IF_ERROR(expr)                          \
+  do {                                                 \
     if (absl::Status _s = (expr); !_s.ok()) return _s; \
   } while (false)
 
@@ -51,13 +51,19 @@ bool Is(std::string_view key, std::string_view camel, std::string_view snake) {
 
 const char* TypeName(const Value& v) {
   switch (v.GetType()) {
-    case rapidjson::kNullType: return "null";
+    case rapidjson::kNullType:
+      return "null";
     case rapidjson::kFalseType:
-    case rapidjson::kTrueType: return "a boolean";
-    case rapidjson::kObjectType: return "an object";
-    case rapidjson::kArrayType: return "an array";
-    case rapidjson::kStringType: return "a string";
-    case rapidjson::kNumberType: return "a number";
+    case rapidjson::kTrueType:
+      return "a boolean";
+    case rapidjson::kObjectType:
+      return "an object";
+    case rapidjson::kArrayType:
+      return "an array";
+    case rapidjson::kStringType:
+      return "a string";
+    case rapidjson::kNumberType:
+      return "a number";
   }
   return "a value";
 }
@@ -133,9 +139,12 @@ absl::Status GetDouble(const Value& v, const Path& p, double* out) {
   }
   if (v.IsString()) {
     std::string_view s = Name(v);
-    if (s == "NaN") *out = std::numeric_limits<double>::quiet_NaN();
-    else if (s == "Infinity") *out = std::numeric_limits<double>::infinity();
-    else if (s == "-Infinity") *out = -std::numeric_limits<double>::infinity();
+    if (s == "NaN")
+      *out = std::numeric_limits<double>::quiet_NaN();
+    else if (s == "Infinity")
+      *out = std::numeric_limits<double>::infinity();
+    else if (s == "-Infinity")
+      *out = -std::numeric_limits<double>::infinity();
     else {
       double d = 0;
       auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
@@ -176,12 +185,18 @@ absl::Status GetBase64(const Value& v, const Path& p, std::string* out) {
   int bits = 0;
   for (char c : s) {
     int d;
-    if (c >= 'A' && c <= 'Z') d = c - 'A';
-    else if (c >= 'a' && c <= 'z') d = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') d = c - '0' + 52;
-    else if (c == '+' || c == '-') d = 62;
-    else if (c == '/' || c == '_') d = 63;
-    else return p.Error("not valid base64");
+    if (c >= 'A' && c <= 'Z')
+      d = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      d = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      d = c - '0' + 52;
+    else if (c == '+' || c == '-')
+      d = 62;
+    else if (c == '/' || c == '_')
+      d = 63;
+    else
+      return p.Error("not valid base64");
     acc = (acc << 6) | static_cast<uint32_t>(d);
     bits += 6;
     if (bits >= 8) {
@@ -201,7 +216,8 @@ absl::Status GetEnum(const Value& v, const Path& p, bool (*parse)(const std::str
   if (v.IsNull()) return absl::OkStatus();
   if (v.IsString()) {
     E e;
-    if (!parse(std::string(Name(v)), &e)) return p.Error(fmt::format("unknown value '{}'", Name(v)));
+    if (!parse(std::string(Name(v)), &e))
+      return p.Error(fmt::format("unknown value '{}'", Name(v)));
     *out = e;
     return absl::OkStatus();
   }
@@ -508,15 +524,14 @@ absl::Status DecodeResourceSpans(const Value& v, const Path& p, otlp_trace::Reso
 
 }  // namespace
 
-absl::Status DecodeOtlpJson(std::string_view json,
-                            otlp_collector::ExportTraceServiceRequest& out) {
+absl::Status DecodeOtlpJson(std::string_view json, otlp_collector::ExportTraceServiceRequest& out) {
   out.Clear();
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseNanAndInfFlag>(json.data(), json.size());
   if (doc.HasParseError()) {
-    return absl::InvalidArgumentError(fmt::format("invalid JSON at offset {}: {}",
-                                                  doc.GetErrorOffset(),
-                                                  rapidjson::GetParseError_En(doc.GetParseError())));
+    return absl::InvalidArgumentError(
+        fmt::format("invalid JSON at offset {}: {}", doc.GetErrorOffset(),
+                    rapidjson::GetParseError_En(doc.GetParseError())));
   }
   Path root("");
   RETURN_IF_ERROR(ExpectObject(doc, root));
@@ -545,7 +560,8 @@ std::string EncodeExportResponseJson(const otlp_collector::ExportTraceServiceRes
   }
   if (!ps.error_message().empty()) {
     w.Key("errorMessage");
-    w.String(ps.error_message().data(), static_cast<rapidjson::SizeType>(ps.error_message().size()));
+    w.String(ps.error_message().data(),
+             static_cast<rapidjson::SizeType>(ps.error_message().size()));
   }
   w.EndObject();
   w.EndObject();

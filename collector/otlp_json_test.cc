@@ -103,7 +103,10 @@ TEST(OtlpJsonTest, AcceptsSnakeCaseKeysAndEnumNames) {
 
 TEST(OtlpJsonTest, WrongLengthIdsAreLeftToSpanValidation) {
   ExportRequest req;
-  ASSERT_TRUE(DecodeOtlpJson(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102","spanId":""}]}]}]})", req).ok());
+  ASSERT_TRUE(
+      DecodeOtlpJson(
+          R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102","spanId":""}]}]}]})", req)
+          .ok());
   EXPECT_EQ(req.resource_spans(0).scope_spans(0).spans(0).trace_id().size(), 2u);
 }
 
@@ -130,18 +133,21 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"resourceSpans":{}})", "resourceSpans: expected an array"},
         BadCase{R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]})",
                 "resourceSpans[0].scopeSpans[0].spans[0].traceId"},
-        BadCase{R"({"resourceSpans":[{"scopeSpans":[{},{"spans":[{},{"startTimeUnixNano":"soon"}]}]}]})",
-                "resourceSpans[0].scopeSpans[1].spans[1].startTimeUnixNano"},
+        BadCase{
+            R"({"resourceSpans":[{"scopeSpans":[{},{"spans":[{},{"startTimeUnixNano":"soon"}]}]}]})",
+            "resourceSpans[0].scopeSpans[1].spans[1].startTimeUnixNano"},
         BadCase{R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":9}]}]}]})",
                 "spans[0].kind: unknown value 9"},
         BadCase{R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":"SIDEWAYS"}]}]}]})",
                 "spans[0].kind"},
         BadCase{R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"flags":-1}]}]}]})",
                 "spans[0].flags"},
-        BadCase{R"({"resourceSpans":[{"resource":{"attributes":[{"key":"a","value":{"intValue":1.5}}]}}]})",
-                "resourceSpans[0].resource.attributes[0].value.intValue"},
-        BadCase{R"({"resourceSpans":[{"resource":{"attributes":[{"key":"a","value":{"bytesValue":"!!"}}]}}]})",
-                "bytesValue"},
+        BadCase{
+            R"({"resourceSpans":[{"resource":{"attributes":[{"key":"a","value":{"intValue":1.5}}]}}]})",
+            "resourceSpans[0].resource.attributes[0].value.intValue"},
+        BadCase{
+            R"({"resourceSpans":[{"resource":{"attributes":[{"key":"a","value":{"bytesValue":"!!"}}]}}]})",
+            "bytesValue"},
         BadCase{R"({"resourceSpans":[{"resource":{"attributes":[{"key":5}]}}]})",
                 "attributes[0].key: expected a string"},
         BadCase{R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"name":["x"]}]}]}]})",

@@ -1,5 +1,4 @@
 #include "common/http_server.h"
-#include "common/status_macros.h"
 
 #include <spdlog/spdlog.h>
 
@@ -13,6 +12,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "common/status_macros.h"
 
 namespace skua::common {
 namespace {
@@ -31,8 +31,7 @@ class ServerImpl;
 // session's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, ServerImpl& server)
-      : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket socket, ServerImpl& server) : stream_(std::move(socket)), server_(server) {}
   void Start();
   // Closes the connection if it is waiting for a request; a busy one closes after its response.
   void RequestClose();
@@ -67,7 +66,8 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
   absl::Status Bind(const std::string& host, uint16_t port) {
     beast::error_code ec;
     auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-    if (ec) return absl::InvalidArgumentError(fmt::format("{}: bad address '{}'", options_.name, host));
+    if (ec)
+      return absl::InvalidArgumentError(fmt::format("{}: bad address '{}'", options_.name, host));
     tcp::endpoint ep(addr, port);
     acceptor_.open(ep.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
@@ -78,10 +78,9 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
           fmt::format("{}: listen on {}:{}: {}", options_.name, host, port, ec.message()));
     }
     auto local = acceptor_.local_endpoint();
-    address_ = local.address().is_v6() ? fmt::format("[{}]:{}", local.address().to_string(),
-                                                     local.port())
-                                       : fmt::format("{}:{}", local.address().to_string(),
-                                                     local.port());
+    address_ = local.address().is_v6()
+                   ? fmt::format("[{}]:{}", local.address().to_string(), local.port())
+                   : fmt::format("{}:{}", local.address().to_string(), local.port());
     return absl::OkStatus();
   }
 
@@ -143,22 +142,22 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
 
  private:
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec,
-                                                          tcp::socket socket) {
-      if (ec) {
-        if (ec != asio::error::operation_aborted && !stopping()) {
-          SPDLOG_WARN("{}: accept: {}", options_.name, ec.message());
-        }
-      } else {
-        auto s = std::make_shared<Session>(std::move(socket), *this);
-        {
-          std::lock_guard lock(mu_);
-          sessions_.push_back(s);
-        }
-        s->Start();
-      }
-      if (!stopping() && acceptor_.is_open()) Accept();
-    });
+    acceptor_.async_accept(asio::make_strand(ioc_),
+                           [this](beast::error_code ec, tcp::socket socket) {
+                             if (ec) {
+                               if (ec != asio::error::operation_aborted && !stopping()) {
+                                 SPDLOG_WARN("{}: accept: {}", options_.name, ec.message());
+                               }
+                             } else {
+                               auto s = std::make_shared<Session>(std::move(socket), *this);
+                               {
+                                 std::lock_guard lock(mu_);
+                                 sessions_.push_back(s);
+                               }
+                               s->Start();
+                             }
+                             if (!stopping() && acceptor_.is_open()) Accept();
+                           });
   }
 
   HttpServerOptions options_;
@@ -190,10 +189,9 @@ void Session::ReadHeader() {
   parser_->header_limit(64 * 1024);
   reading_ = true;
   stream_.expires_after(kIdleTimeout);
-  http::async_read_header(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, size_t) {
-                            self->OnHeader(ec);
-                          });
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
 }
 
 void Session::OnHeader(beast::error_code ec) {
@@ -286,8 +284,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
 absl::StatusOr<std::pair<std::string, uint16_t>> SplitEndpoint(std::string_view endpoint) {
   auto colon = endpoint.rfind(':');
   if (colon == std::string_view::npos || colon + 1 == endpoint.size()) {
-    return absl::InvalidArgumentError(
-        fmt::format("endpoint '{}' must be host:port", endpoint));
+    return absl::InvalidArgumentError(fmt::format("endpoint '{}' must be host:port", endpoint));
   }
   std::string host(endpoint.substr(0, colon));
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {

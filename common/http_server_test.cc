@@ -40,9 +40,10 @@ TEST(HttpServerTest, ServesHandlerAndReportsOversizeBodies) {
   auto server = HttpServer::Start({"test", "127.0.0.1:0", 16, 2}, [](const HttpRequest& req) {
     HttpResponse r;
     r.content_type = "text/plain";
-    r.body = req.body_too_large ? "too large"
-                                : req.method + " " + req.path + " ?" + req.query + " " + req.body +
-                                      " ct=" + (req.Header("content-type") ? *req.Header("content-type") : "");
+    r.body = req.body_too_large
+                 ? "too large"
+                 : req.method + " " + req.path + " ?" + req.query + " " + req.body +
+                       " ct=" + (req.Header("content-type") ? *req.Header("content-type") : "");
     return r;
   });
   ASSERT_TRUE(server.ok()) << server.status();
@@ -53,21 +54,18 @@ TEST(HttpServerTest, ServesHandlerAndReportsOversizeBodies) {
                                "Content-Length: 5\r\nConnection: close\r\n\r\nhello");
   EXPECT_NE(resp.find("200 OK"), std::string::npos) << resp;
   EXPECT_NE(resp.find("POST /a/b ?x=1 hello ct=Foo"), std::string::npos) << resp;
-  std::string big = RoundTrip(port,
-                              "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n" +
-                                  std::string(100, 'x'));
+  std::string big = RoundTrip(
+      port, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'x'));
   EXPECT_NE(big.find("too large"), std::string::npos) << big;
   (*server)->Stop();
 }
 
 TEST(HttpServerTest, RefusesAnAddressInUse) {
-  auto a = HttpServer::Start({"a", "127.0.0.1:0", 16, 1}, [](const HttpRequest&) {
-    return HttpResponse{};
-  });
+  auto a = HttpServer::Start({"a", "127.0.0.1:0", 16, 1},
+                             [](const HttpRequest&) { return HttpResponse{}; });
   ASSERT_TRUE(a.ok());
-  auto b = HttpServer::Start({"b", (*a)->address(), 16, 1}, [](const HttpRequest&) {
-    return HttpResponse{};
-  });
+  auto b = HttpServer::Start({"b", (*a)->address(), 16, 1},
+                             [](const HttpRequest&) { return HttpResponse{}; });
   EXPECT_FALSE(b.ok());
   EXPECT_EQ(b.status().code(), absl::StatusCode::kUnavailable);
 }

@@ -73,12 +73,12 @@ uint64_t Histogram::CumulativeCount(size_t i) const {
   return total;
 }
 
-MetricsRegistry::Family& MetricsRegistry::FamilyLocked(std::string_view name,
-                                                       std::string_view help, Type type) {
+MetricsRegistry::Family& MetricsRegistry::FamilyLocked(std::string_view name, std::string_view help,
+                                                       Type type) {
   auto it = families_.find(name);
   if (it == families_.end()) {
-    it = families_.emplace(std::string(name), Family{type, std::string(help), {}, {}, {}, {}})
-             .first;
+    it =
+        families_.emplace(std::string(name), Family{type, std::string(help), {}, {}, {}, {}}).first;
   } else if (it->second.type != type) {
     // A programming error: one name registered with two types.
     throw std::logic_error(fmt::format("metric {} registered with two types", name));
@@ -103,8 +103,7 @@ Gauge& MetricsRegistry::GetGauge(std::string_view name, std::string_view help,
 }
 
 Histogram& MetricsRegistry::GetHistogram(std::string_view name, std::string_view help,
-                                         const std::vector<double>& bounds,
-                                         const Labels& labels) {
+                                         const std::vector<double>& bounds, const Labels& labels) {
   std::lock_guard lock(mu_);
   auto& slot = FamilyLocked(name, help, Type::kHistogram).histograms[RenderLabels(labels)];
   if (!slot) slot = std::make_unique<Histogram>(bounds);
@@ -148,10 +147,9 @@ std::string MetricsRegistry::RenderPrometheus() const {
 }
 
 const std::vector<double>& LatencyBucketsSeconds() {
-  static const std::vector<double> kBuckets = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
-                                               0.0025,  0.005,  0.01,    0.025,  0.05,
-                                               0.1,     0.25,   0.5,     1,      2.5,
-                                               5,       10};
+  static const std::vector<double> kBuckets = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                               0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
+                                               0.5,     1,      2.5,     5,      10};
   return kBuckets;
 }
 

@@ -1,5 +1,4 @@
 #include "config/config.h"
-#include "common/status_macros.h"
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -12,6 +11,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "common/status_macros.h"
 
 namespace skua::config {
 namespace {
@@ -107,11 +107,11 @@ const std::vector<Key>& Keys() {
     k.push_back({"collector.otlp.grpc.endpoint", "OTLP/gRPC listen address",
                  [](const Config& c) { return c.collector.grpc_endpoint; },
                  EndpointSetter([](Config& c) { return &c.collector.grpc_endpoint; })});
-    k.push_back({"collector.otlp.grpc.max_recv_msg_size",
-                 "largest accepted OTLP/gRPC request; larger ones get RESOURCE_EXHAUSTED",
-                 [](const Config& c) { return FormatBytes(c.collector.grpc_max_recv_msg_size); },
-                 ByteSizeSetter([](Config& c) { return &c.collector.grpc_max_recv_msg_size; },
-                                1024)});
+    k.push_back(
+        {"collector.otlp.grpc.max_recv_msg_size",
+         "largest accepted OTLP/gRPC request; larger ones get RESOURCE_EXHAUSTED",
+         [](const Config& c) { return FormatBytes(c.collector.grpc_max_recv_msg_size); },
+         ByteSizeSetter([](Config& c) { return &c.collector.grpc_max_recv_msg_size; }, 1024)});
     k.push_back({"collector.otlp.http.endpoint", "OTLP/HTTP listen address",
                  [](const Config& c) { return c.collector.http_endpoint; },
                  EndpointSetter([](Config& c) { return &c.collector.http_endpoint; })});
@@ -119,8 +119,7 @@ const std::vector<Key>& Keys() {
         {"collector.otlp.http.max_request_body_size",
          "largest accepted OTLP/HTTP body, after decompression; larger ones get 413",
          [](const Config& c) { return FormatBytes(c.collector.http_max_request_body_size); },
-         ByteSizeSetter([](Config& c) { return &c.collector.http_max_request_body_size; },
-                        1024)});
+         ByteSizeSetter([](Config& c) { return &c.collector.http_max_request_body_size; }, 1024)});
     k.push_back({"collector.queue.max_bytes",
                  "ingest queue bound per shard (encoded span bytes); a full queue refuses exports "
                  "with a retryable error",
@@ -175,8 +174,8 @@ absl::Status SetKey(std::string_view name, std::string_view value, std::string_v
     return Bad(fmt::format("unknown configuration key '{}' ({}); see --help", name, source));
   }
   if (auto st = key->set(value, c); !st.ok()) {
-    return Bad(fmt::format("invalid value '{}' for {} ({}): {}", value, name, source,
-                           st.message()));
+    return Bad(
+        fmt::format("invalid value '{}' for {} ({}): {}", value, name, source, st.message()));
   }
   return absl::OkStatus();
 }
@@ -203,7 +202,8 @@ absl::Status ApplyNode(const YAML::Node& node, const std::string& prefix, std::s
 std::string EnvName(std::string_view key) {
   std::string out = "SKUA_";
   for (char ch : key) {
-    out.push_back(ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+    out.push_back(ch == '.' ? '_'
+                            : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
   }
   return out;
 }
@@ -317,14 +317,23 @@ absl::StatusOr<uint64_t> ParseByteSize(std::string_view text) {
   std::string unit(text.substr(i));
   for (auto& ch : unit) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   double mult = 0;
-  if (unit.empty() || unit == "b") mult = 1;
-  else if (unit == "kib" || unit == "ki") mult = 1024.0;
-  else if (unit == "mib" || unit == "mi") mult = 1024.0 * 1024;
-  else if (unit == "gib" || unit == "gi") mult = 1024.0 * 1024 * 1024;
-  else if (unit == "kb" || unit == "k") mult = 1e3;
-  else if (unit == "mb" || unit == "m") mult = 1e6;
-  else if (unit == "gb" || unit == "g") mult = 1e9;
-  else return Bad(fmt::format("'{}': unknown size unit '{}' (B, KiB, MiB, GiB, KB, MB, GB)", text, unit));
+  if (unit.empty() || unit == "b")
+    mult = 1;
+  else if (unit == "kib" || unit == "ki")
+    mult = 1024.0;
+  else if (unit == "mib" || unit == "mi")
+    mult = 1024.0 * 1024;
+  else if (unit == "gib" || unit == "gi")
+    mult = 1024.0 * 1024 * 1024;
+  else if (unit == "kb" || unit == "k")
+    mult = 1e3;
+  else if (unit == "mb" || unit == "m")
+    mult = 1e6;
+  else if (unit == "gb" || unit == "g")
+    mult = 1e9;
+  else
+    return Bad(
+        fmt::format("'{}': unknown size unit '{}' (B, KiB, MiB, GiB, KB, MB, GB)", text, unit));
   double bytes = number * mult;
   if (bytes > 1e18) return Bad(fmt::format("'{}' is too large", text));
   return static_cast<uint64_t>(std::llround(bytes));
@@ -345,7 +354,7 @@ absl::StatusOr<std::chrono::nanoseconds> ParseGoDuration(std::string_view text) 
     while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
     if (i == 0) return Bad(fmt::format("time: invalid duration \"{}\"", text));
     std::string num(s.substr(0, i));
-    if (num == "." ) return Bad(fmt::format("time: invalid duration \"{}\"", text));
+    if (num == ".") return Bad(fmt::format("time: invalid duration \"{}\"", text));
     long double value = std::strtold(num.c_str(), nullptr);
     s.remove_prefix(i);
     size_t j = 0;
@@ -353,14 +362,22 @@ absl::StatusOr<std::chrono::nanoseconds> ParseGoDuration(std::string_view text) 
     std::string_view unit = s.substr(0, j);
     s.remove_prefix(j);
     long double mult = 0;
-    if (unit == "ns") mult = 1;
-    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") mult = 1e3;
-    else if (unit == "ms") mult = 1e6;
-    else if (unit == "s") mult = 1e9;
-    else if (unit == "m") mult = 60e9;
-    else if (unit == "h") mult = 3600e9;
-    else if (unit.empty()) return Bad(fmt::format("time: missing unit in duration \"{}\"", text));
-    else return Bad(fmt::format("time: unknown unit \"{}\" in duration \"{}\"", unit, text));
+    if (unit == "ns")
+      mult = 1;
+    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs")
+      mult = 1e3;
+    else if (unit == "ms")
+      mult = 1e6;
+    else if (unit == "s")
+      mult = 1e9;
+    else if (unit == "m")
+      mult = 60e9;
+    else if (unit == "h")
+      mult = 3600e9;
+    else if (unit.empty())
+      return Bad(fmt::format("time: missing unit in duration \"{}\"", text));
+    else
+      return Bad(fmt::format("time: unknown unit \"{}\" in duration \"{}\"", unit, text));
     total += value * mult;
   }
   if (total > 9.2e18L) return Bad(fmt::format("time: invalid duration \"{}\"", text));

@@ -52,9 +52,9 @@ struct Config {
 // What the command line asked for.
 struct LoadResult {
   Config config;
-  bool help = false;       // --help: print HelpText() and exit 0
-  bool version = false;    // --version
-  std::string config_file; // the YAML file read, if any
+  bool help = false;        // --help: print HelpText() and exit 0
+  bool version = false;     // --version
+  std::string config_file;  // the YAML file read, if any
 };
 
 // Loads from argv (without argv[0]) and the environment ("NAME=value" strings).

@@ -1,5 +1,4 @@
 #include "query/http_api.h"
-#include "common/status_macros.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -9,6 +8,7 @@
 #include <optional>
 
 #include "common/ids.h"
+#include "common/status_macros.h"
 #include "query/jaeger_json.h"
 #include "query/json_util.h"
 #include "query/otlp_json.h"
@@ -47,7 +47,9 @@ std::string JsonEscape(std::string_view s) {
 
 // Jaeger v1 error: Go's http.Error, so text/plain with a JSON body and a newline.
 HttpResponse V1Error(int status, std::string_view msg) {
-  return {status, "text/plain; charset=utf-8", {},
+  return {status,
+          "text/plain; charset=utf-8",
+          {},
           fmt::format("{{\"data\":null,\"total\":0,\"limit\":0,\"offset\":0,\"errors\":[{{\"code\":"
                       "{},\"msg\":{}}}]}}\n",
                       status, JsonEscape(msg))};
@@ -61,12 +63,16 @@ HttpResponse V1Data(std::string data_json, int total, bool pretty) {
 
 // api_v3 gateway error: {"error":{"httpCode":N,"message":"…"}} via http.Error.
 HttpResponse V3Error(int status, std::string_view msg) {
-  return {status, "text/plain; charset=utf-8", {},
-          fmt::format("{{\"error\":{{\"httpCode\":{},\"message\":{}}}}}\n", status,
-                      JsonEscape(msg))};
+  return {
+      status,
+      "text/plain; charset=utf-8",
+      {},
+      fmt::format("{{\"error\":{{\"httpCode\":{},\"message\":{}}}}}\n", status, JsonEscape(msg))};
 }
 
-HttpResponse NotFoundPage() { return {404, "text/plain; charset=utf-8", {}, "404 page not found\n"}; }
+HttpResponse NotFoundPage() {
+  return {404, "text/plain; charset=utf-8", {}, "404 page not found\n"};
+}
 
 // Go's strconv.ParseInt error text.
 std::optional<std::string> CheckInt64(const std::string& v) {
@@ -83,7 +89,7 @@ std::optional<std::string> CheckInt64(const std::string& v) {
 
 // Go's strconv.ParseBool.
 std::optional<std::string> CheckBool(const std::string& v) {
-  static const char* kValid[] = {"1", "t", "T", "TRUE", "true", "True",
+  static const char* kValid[] = {"1", "t", "T", "TRUE",  "true",  "True",
                                  "0", "f", "F", "FALSE", "false", "False"};
   for (const char* s : kValid) {
     if (v == s) return std::nullopt;
@@ -113,8 +119,8 @@ bool IsRfc3339(std::string_view s) {
     i = j;
   }
   if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) return i + 1 == s.size();
-  return i + 6 == s.size() && (s[i] == '+' || s[i] == '-') && digits(i + 1, 2) &&
-         s[i + 3] == ':' && digits(i + 4, 2);
+  return i + 6 == s.size() && (s[i] == '+' || s[i] == '-') && digits(i + 1, 2) && s[i + 3] == ':' &&
+         digits(i + 4, 2);
 }
 
 class QueryApi {
@@ -194,8 +200,8 @@ class QueryApi {
 
   HttpResponse GetTraceV3(const HttpRequest& req, std::string_view raw_id) {
     Params params = common::ParseQueryString(req.query);
-    for (auto [canonical, alias] : {std::pair{"startTime", "start_time"},
-                                    std::pair{"endTime", "end_time"}}) {
+    for (auto [canonical, alias] :
+         {std::pair{"startTime", "start_time"}, std::pair{"endTime", "end_time"}}) {
       auto [v, name] = ParamEither(params, canonical, alias);
       if (v != nullptr && !v->empty() && !IsRfc3339(*v)) {
         return V3Error(400, fmt::format("malformed parameter {}: parsing time \"{}\" as "
@@ -224,8 +230,7 @@ class QueryApi {
       return V3Error(500, common::Message(trace.status()));
     }
     if (!trace->has_value()) return V3Error(404, "No traces found");
-    return {200, "application/json", {},
-            "{\"result\":" + RenderOtlpTracesData(**trace) + "}"};
+    return {200, "application/json", {}, "{\"result\":" + RenderOtlpTracesData(**trace) + "}"};
   }
 
   storage::SpanStore& store_;

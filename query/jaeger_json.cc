@@ -32,11 +32,21 @@ void WriteDouble(JsonWriter& w, double d) {
 // pdata's AsString() JSON for values nested in arrays and maps.
 void WriteAnyValueJson(JsonWriter& w, const otlp_common::AnyValue& v) {
   switch (v.value_case()) {
-    case otlp_common::AnyValue::kStringValue: WriteString(w, v.string_value()); break;
-    case otlp_common::AnyValue::kBoolValue: w.Bool(v.bool_value()); break;
-    case otlp_common::AnyValue::kIntValue: w.Int64(v.int_value()); break;
-    case otlp_common::AnyValue::kDoubleValue: WriteDouble(w, v.double_value()); break;
-    case otlp_common::AnyValue::kBytesValue: WriteString(w, Base64Encode(v.bytes_value())); break;
+    case otlp_common::AnyValue::kStringValue:
+      WriteString(w, v.string_value());
+      break;
+    case otlp_common::AnyValue::kBoolValue:
+      w.Bool(v.bool_value());
+      break;
+    case otlp_common::AnyValue::kIntValue:
+      w.Int64(v.int_value());
+      break;
+    case otlp_common::AnyValue::kDoubleValue:
+      WriteDouble(w, v.double_value());
+      break;
+    case otlp_common::AnyValue::kBytesValue:
+      WriteString(w, Base64Encode(v.bytes_value()));
+      break;
     case otlp_common::AnyValue::kArrayValue:
       w.StartArray();
       for (const auto& e : v.array_value().values()) WriteAnyValueJson(w, e);
@@ -50,7 +60,9 @@ void WriteAnyValueJson(JsonWriter& w, const otlp_common::AnyValue& v) {
       }
       w.EndObject();
       break;
-    default: w.Null(); break;
+    default:
+      w.Null();
+      break;
   }
 }
 
@@ -126,12 +138,18 @@ std::string ServiceName(const opentelemetry::proto::resource::v1::Resource& r) {
 
 const char* KindName(otlp_trace::Span::SpanKind kind) {
   switch (kind) {
-    case otlp_trace::Span::SPAN_KIND_INTERNAL: return "internal";
-    case otlp_trace::Span::SPAN_KIND_SERVER: return "server";
-    case otlp_trace::Span::SPAN_KIND_CLIENT: return "client";
-    case otlp_trace::Span::SPAN_KIND_PRODUCER: return "producer";
-    case otlp_trace::Span::SPAN_KIND_CONSUMER: return "consumer";
-    default: return nullptr;
+    case otlp_trace::Span::SPAN_KIND_INTERNAL:
+      return "internal";
+    case otlp_trace::Span::SPAN_KIND_SERVER:
+      return "server";
+    case otlp_trace::Span::SPAN_KIND_CLIENT:
+      return "client";
+    case otlp_trace::Span::SPAN_KIND_PRODUCER:
+      return "producer";
+    case otlp_trace::Span::SPAN_KIND_CONSUMER:
+      return "consumer";
+    default:
+      return nullptr;
   }
 }
 
@@ -273,11 +291,16 @@ void WriteSpan(JsonWriter& w, const otlp_common::InstrumentationScope& scope,
 
 std::string AnyValueAsString(const otlp_common::AnyValue& value) {
   switch (value.value_case()) {
-    case otlp_common::AnyValue::kStringValue: return value.string_value();
-    case otlp_common::AnyValue::VALUE_NOT_SET: return "";
-    case otlp_common::AnyValue::kBoolValue: return value.bool_value() ? "true" : "false";
-    case otlp_common::AnyValue::kIntValue: return std::to_string(value.int_value());
-    case otlp_common::AnyValue::kBytesValue: return Base64Encode(value.bytes_value());
+    case otlp_common::AnyValue::kStringValue:
+      return value.string_value();
+    case otlp_common::AnyValue::VALUE_NOT_SET:
+      return "";
+    case otlp_common::AnyValue::kBoolValue:
+      return value.bool_value() ? "true" : "false";
+    case otlp_common::AnyValue::kIntValue:
+      return std::to_string(value.int_value());
+    case otlp_common::AnyValue::kBytesValue:
+      return Base64Encode(value.bytes_value());
     default: {
       rapidjson::StringBuffer buf;
       JsonWriter w(buf);

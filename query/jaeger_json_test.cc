@@ -148,10 +148,22 @@ TEST_F(JaegerJsonTest, SpanFieldsTagsAndTypes) {
   // Scope first, then attributes sorted by key, then kind / status / trace state.
   std::vector<std::string> keys;
   for (const auto& t : tags.GetArray()) keys.emplace_back(t["key"].GetString());
-  std::vector<std::string> want = {"otel.scope.name", "otel.scope.version", "big", "blob",
-                                   "cached", "http.status_code", "list", "map", "nothing",
-                                   "ratio", "z.last", "span.kind", "otel.status_code", "error",
-                                   "otel.status_description", "w3c.tracestate"};
+  std::vector<std::string> want = {"otel.scope.name",
+                                   "otel.scope.version",
+                                   "big",
+                                   "blob",
+                                   "cached",
+                                   "http.status_code",
+                                   "list",
+                                   "map",
+                                   "nothing",
+                                   "ratio",
+                                   "z.last",
+                                   "span.kind",
+                                   "otel.status_code",
+                                   "error",
+                                   "otel.status_description",
+                                   "w3c.tracestate"};
   EXPECT_EQ(keys, want);
   EXPECT_STREQ((*Tag(tags, "big"))["type"].GetString(), "int64");
   EXPECT_STREQ((*Tag(tags, "big"))["value"].GetString(), "9223372036854775222");
@@ -219,9 +231,15 @@ TEST(ServiceNameTest, SanitizedLikeJaeger) {
     s->set_span_id(SpanIdBytes(td.resource_spans_size()));
   };
   add([](auto*) {});
-  add([](auto* r) { Attr(r->mutable_attributes(), "host.name")->mutable_value()->set_string_value("h"); });
-  add([](auto* r) { Attr(r->mutable_attributes(), "service.name")->mutable_value()->set_string_value(""); });
-  add([](auto* r) { Attr(r->mutable_attributes(), "service.name")->mutable_value()->set_int_value(1); });
+  add([](auto* r) {
+    Attr(r->mutable_attributes(), "host.name")->mutable_value()->set_string_value("h");
+  });
+  add([](auto* r) {
+    Attr(r->mutable_attributes(), "service.name")->mutable_value()->set_string_value("");
+  });
+  add([](auto* r) {
+    Attr(r->mutable_attributes(), "service.name")->mutable_value()->set_int_value(1);
+  });
   rapidjson::Document doc;
   doc.Parse(RenderJaegerTrace(td).c_str());
   ASSERT_FALSE(doc.HasParseError());

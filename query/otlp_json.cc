@@ -83,7 +83,8 @@ void WriteAnyValue(JsonWriter& w, const otlp_common::AnyValue& v) {
       WriteAttributes(w, v.kvlist_value().values());
       w.EndObject();
       break;
-    default: break;
+    default:
+      break;
   }
   w.EndObject();
 }

@@ -13,8 +13,9 @@ common::HttpHandler MakeAdminHandler(common::MetricsRegistry& metrics, std::atom
     }
     if (req.path == "/healthz") return {200, text, {}, "ok\n"};
     if (req.path == "/readyz") {
-      return ready.load() ? common::HttpResponse{200, text, {}, "ready\n"}
-                          : common::HttpResponse{503, text, {}, "not ready: starting or stopping\n"};
+      return ready.load()
+                 ? common::HttpResponse{200, text, {}, "ready\n"}
+                 : common::HttpResponse{503, text, {}, "not ready: starting or stopping\n"};
     }
     return {404, text, {}, "404 page not found\n"};
   };

@@ -14,11 +14,11 @@
 #include <iostream>
 
 #include "collector/ingest_pipeline.h"
-#include "common/status_macros.h"
 #include "collector/otlp_grpc.h"
 #include "collector/otlp_http.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
+#include "common/status_macros.h"
 #include "config/config.h"
 #include "query/http_api.h"
 #include "server/admin.h"
@@ -88,8 +88,7 @@ int Run(const skua::config::Config& cfg) {
   SPDLOG_INFO("query-http listening on {}", (*query)->address());
 
   ready = true;
-  SPDLOG_INFO("skua {} ready (data in {}, {} shards)", kVersion, cfg.storage.path,
-              s.shard_count());
+  SPDLOG_INFO("skua {} ready (data in {}, {} shards)", kVersion, cfg.storage.path, s.shard_count());
 
   int sig = 0;
   sigwait(&signals, &sig);

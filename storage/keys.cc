@@ -5,7 +5,8 @@
 namespace skua::storage {
 
 void AppendBigEndian64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xFF));
 }
 
 uint64_t DecodeBigEndian64(std::string_view in) {

@@ -284,8 +284,9 @@ absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::Storage
     return absl::UnavailableError(
         fmt::format("create data directory {}: {}", root.string(), ec.message()));
   }
-  int shards = config.shards > 0 ? config.shards
-                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int shards = config.shards > 0
+                   ? config.shards
+                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   fs::path meta_file = root / kMetaFile;
   if (auto meta = ReadMeta(meta_file)) {
     if (meta->format_version != kFormatVersion) {
@@ -304,9 +305,9 @@ absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::Storage
     shards = meta->shards;
   } else {
     if (!fs::is_empty(root, ec)) {
-      return absl::FailedPreconditionError(fmt::format(
-          "data directory {} is not empty and has no {}: not a Skua data directory",
-          root.string(), kMetaFile));
+      return absl::FailedPreconditionError(
+          fmt::format("data directory {} is not empty and has no {}: not a Skua data directory",
+                      root.string(), kMetaFile));
     }
     if (auto st = WriteMeta(meta_file, {kFormatVersion, shards}); !st.ok()) return st;
   }

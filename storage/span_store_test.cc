@@ -1,11 +1,10 @@
 #include "storage/span_store.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include <fmt/format.h>
 
 #include "skua/storage.pb.h"
 #include "storage/keys.h"

@@ -1,0 +1,23 @@
+"""Smoke test of the benchmark harness: the load generator and bench/ingest.py run end to end
+(no timing is asserted; figures come from the benchmark itself, see docs/benchmarks.md)."""
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def test_ingest_benchmark_runs(tmp_path):
+    loadgen = REPO / "build" / "skua-loadgen"
+    assert os.access(loadgen, os.X_OK), "build the skua-loadgen target first"
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "ingest.py"), "--runs", "1", "--duration", "1",
+         "--concurrency", "2", "--json", "--skua", os.environ.get("SKUA_BIN", str(REPO / "build" / "skua"))],
+        capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.splitlines()[0])
+    assert result["acked_spans"] > 0 and result["errors"] == 0
+    assert result["skua_lifetime_cpu_seconds"] > 0
+    assert "| acknowledged spans/s |" in out.stdout
