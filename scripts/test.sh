@@ -9,6 +9,10 @@ jobs=$(nproc)
 echo "== setup"
 scripts/setup.sh --test
 
+echo "== format (clang-format, .clang-format)"
+find common config storage collector query server bench tests -name '*.cc' -o -name '*.h' |
+  xargs clang-format --dry-run --Werror
+
 echo "== build"
 scripts/build.sh
 
