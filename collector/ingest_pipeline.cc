@@ -18,6 +18,9 @@ namespace {
 
 namespace otlp_trace = ::opentelemetry::proto::trace::v1;
 
+// How often an idle shard writer gives storage a chance to do its upkeep.
+constexpr auto kMaintainInterval = std::chrono::seconds(1);
+
 // Why a span is invalid, or nullptr.
 const char* InvalidReason(const otlp_trace::Span& span) {
   const std::string& t = span.trace_id();
@@ -119,7 +122,12 @@ class IngestPipeline::ShardWriter {
     for (;;) {
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (!cv_.wait_for(lock, kMaintainInterval,
+                          [this] { return stopping_ || !queue_.empty(); })) {
+          lock.unlock();
+          store_.Maintain(shard_);  // idle: let storage do its periodic upkeep
+          continue;
+        }
         if (queue_.empty()) return;  // stopping and drained
         batch.clear();
         while (!queue_.empty()) {

@@ -11,6 +11,9 @@
 namespace skua::collector {
 namespace {
 
+// Real time: these tests do not depend on index sealing by age.
+common::SystemClock clock_;
+
 using testing::AddResource;
 using testing::AddSpan;
 using testing::CountSpans;
@@ -23,7 +26,7 @@ class IngestPipelineTest : public ::testing::Test {
            ("ingest-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
-    auto s = storage::SpanStore::Open({dir_.string(), 2, false});
+    auto s = storage::SpanStore::Open({dir_.string(), 2, false}, clock_);
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
   }
@@ -72,7 +75,7 @@ TEST_F(IngestPipelineTest, StoresValidSpansAndRejectsInvalidOnesIndividually) {
 
 TEST_F(IngestPipelineTest, FullQueueRefusesAtOnceAndStoresNothingOfTheRequest) {
   config::CollectorConfig cfg;
-  cfg.queue_max_bytes = 200;  // smaller than one request below
+  cfg.queue_max_bytes = 1500;  // smaller than the first request below, larger than the second
   IngestPipeline pipeline(*store_, cfg, metrics_);
   ExportRequest req;
   auto* ss = AddResource(req, "svc");

@@ -8,6 +8,7 @@
 
 #include "common/ids.h"
 #include "query/json_util.h"
+#include "storage/span_terms.h"
 
 namespace skua::query {
 namespace {
@@ -18,51 +19,12 @@ namespace otlp_common = ::opentelemetry::proto::common::v1;
 constexpr int64_t kMaxSafeInteger = (int64_t{1} << 53) - 1;
 constexpr char kWarningsAttribute[] = "@jaeger@warnings";
 
-void WriteAnyValueJson(JsonWriter& w, const otlp_common::AnyValue& v);
-
 void WriteDouble(JsonWriter& w, double d) {
   if (std::isfinite(d)) {
     w.Double(d);
   } else {
     // JSON has no NaN/Inf; Jaeger (Go) would fail the whole response. A string keeps it readable.
     WriteString(w, std::isnan(d) ? "NaN" : (d > 0 ? "+Inf" : "-Inf"));
-  }
-}
-
-// pdata's AsString() JSON for values nested in arrays and maps.
-void WriteAnyValueJson(JsonWriter& w, const otlp_common::AnyValue& v) {
-  switch (v.value_case()) {
-    case otlp_common::AnyValue::kStringValue:
-      WriteString(w, v.string_value());
-      break;
-    case otlp_common::AnyValue::kBoolValue:
-      w.Bool(v.bool_value());
-      break;
-    case otlp_common::AnyValue::kIntValue:
-      w.Int64(v.int_value());
-      break;
-    case otlp_common::AnyValue::kDoubleValue:
-      WriteDouble(w, v.double_value());
-      break;
-    case otlp_common::AnyValue::kBytesValue:
-      WriteString(w, Base64Encode(v.bytes_value()));
-      break;
-    case otlp_common::AnyValue::kArrayValue:
-      w.StartArray();
-      for (const auto& e : v.array_value().values()) WriteAnyValueJson(w, e);
-      w.EndArray();
-      break;
-    case otlp_common::AnyValue::kKvlistValue:
-      w.StartObject();
-      for (const auto& kv : v.kvlist_value().values()) {
-        WriteKey(w, kv.key());
-        WriteAnyValueJson(w, kv.value());
-      }
-      w.EndObject();
-      break;
-    default:
-      w.Null();
-      break;
   }
 }
 
@@ -100,7 +62,7 @@ void WriteTag(JsonWriter& w, std::string_view key, const otlp_common::AnyValue& 
     default:
       WriteString(w, "string");
       WriteKey(w, "value");
-      WriteString(w, AnyValueAsString(v));
+      WriteString(w, storage::ValueAsString(v));
       break;
   }
   w.EndObject();
@@ -121,36 +83,6 @@ std::vector<const otlp_common::KeyValue*> SortedAttributes(
   std::stable_sort(out.begin(), out.end(),
                    [](const auto* a, const auto* b) { return a->key() < b->key(); });
   return out;
-}
-
-// Jaeger's ingest sanitizer for service names.
-std::string ServiceName(const opentelemetry::proto::resource::v1::Resource& r) {
-  if (r.attributes_size() == 0) return "OTLPResourceNoServiceName";
-  for (const auto& kv : r.attributes()) {
-    if (kv.key() != "service.name") continue;
-    if (kv.value().value_case() != otlp_common::AnyValue::kStringValue) {
-      return "service-name-wrong-type";
-    }
-    return kv.value().string_value().empty() ? "empty-service-name" : kv.value().string_value();
-  }
-  return "missing-service-name";
-}
-
-const char* KindName(otlp_trace::Span::SpanKind kind) {
-  switch (kind) {
-    case otlp_trace::Span::SPAN_KIND_INTERNAL:
-      return "internal";
-    case otlp_trace::Span::SPAN_KIND_SERVER:
-      return "server";
-    case otlp_trace::Span::SPAN_KIND_CLIENT:
-      return "client";
-    case otlp_trace::Span::SPAN_KIND_PRODUCER:
-      return "producer";
-    case otlp_trace::Span::SPAN_KIND_CONSUMER:
-      return "consumer";
-    default:
-      return nullptr;
-  }
 }
 
 std::string JaegerTraceId(std::string_view raw) {
@@ -237,7 +169,9 @@ void WriteSpan(JsonWriter& w, const otlp_common::InstrumentationScope& scope,
     }
     WriteTag(w, kv->key(), kv->value());
   }
-  if (const char* kind = KindName(span.kind())) WriteStringTag(w, "span.kind", kind);
+  if (auto kind = storage::SpanKindName(span.kind()); !kind.empty()) {
+    WriteStringTag(w, "span.kind", kind);
+  }
   if (span.status().code() == otlp_trace::Status::STATUS_CODE_ERROR) {
     WriteStringTag(w, "otel.status_code", "ERROR");
     otlp_common::AnyValue t;
@@ -289,27 +223,6 @@ void WriteSpan(JsonWriter& w, const otlp_common::InstrumentationScope& scope,
 
 }  // namespace
 
-std::string AnyValueAsString(const otlp_common::AnyValue& value) {
-  switch (value.value_case()) {
-    case otlp_common::AnyValue::kStringValue:
-      return value.string_value();
-    case otlp_common::AnyValue::VALUE_NOT_SET:
-      return "";
-    case otlp_common::AnyValue::kBoolValue:
-      return value.bool_value() ? "true" : "false";
-    case otlp_common::AnyValue::kIntValue:
-      return std::to_string(value.int_value());
-    case otlp_common::AnyValue::kBytesValue:
-      return Base64Encode(value.bytes_value());
-    default: {
-      rapidjson::StringBuffer buf;
-      JsonWriter w(buf);
-      WriteAnyValueJson(w, value);
-      return buf.GetString();
-    }
-  }
-}
-
 std::string RenderJaegerTrace(const otlp_trace::TracesData& trace) {
   // Processes: identical (service, tags) share one key, numbered by first appearance.
   std::vector<std::pair<std::string, std::string>> processes;  // (id, rendered JSON)
@@ -321,7 +234,7 @@ std::string RenderJaegerTrace(const otlp_trace::TracesData& trace) {
     JsonWriter w(buf);
     w.StartObject();
     WriteKey(w, "serviceName");
-    WriteString(w, ServiceName(res));
+    WriteString(w, storage::ServiceNameOf(res));
     WriteKey(w, "tags");
     w.StartArray();
     for (const auto* kv : SortedAttributes(res.attributes())) {

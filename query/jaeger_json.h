@@ -13,8 +13,4 @@ namespace skua::query {
 // REQUIRES: `trace` holds at least one span, all of one trace ID.
 std::string RenderJaegerTrace(const opentelemetry::proto::trace::v1::TracesData& trace);
 
-// Renders an OTLP AnyValue as Jaeger does for map and array attributes (pdata AsString()):
-// strings raw at top level, JSON text for arrays and maps.
-std::string AnyValueAsString(const opentelemetry::proto::common::v1::AnyValue& value);
-
 }  // namespace skua::query

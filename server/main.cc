@@ -16,6 +16,7 @@
 #include "collector/ingest_pipeline.h"
 #include "collector/otlp_grpc.h"
 #include "collector/otlp_http.h"
+#include "common/clock.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
 #include "common/status_macros.h"
@@ -57,7 +58,8 @@ int Run(const skua::config::Config& cfg) {
   if (!admin.ok()) return Fail(admin.status());
   SPDLOG_INFO("admin listening on {}", (*admin)->address());
 
-  auto store = storage::SpanStore::Open(cfg.storage);
+  common::SystemClock clock;
+  auto store = storage::SpanStore::Open(cfg.storage, clock);
   if (!store.ok()) return Fail(store.status());
   storage::SpanStore& s = **store;
   metrics.AddCallbackGauge("skua_storage_live_data_bytes",

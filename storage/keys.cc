@@ -42,6 +42,49 @@ std::string ScopeKey(uint64_t id) {
 }
 
 std::string SeqKey() { return std::string(1, kMetaTag) + "seq"; }
+std::string SealedSeqKey() { return std::string(1, kMetaTag) + "idx"; }
+
+std::string IndexLogKey(uint64_t seq) {
+  std::string key(1, kIndexLogTag);
+  AppendBigEndian64(key, seq);
+  return key;
+}
+
+std::string BlockPrefix(uint64_t service_hash) {
+  std::string key(1, kBlockTag);
+  AppendBigEndian64(key, service_hash);
+  return key;
+}
+
+std::string BlockKey(uint64_t service_hash, int64_t max_start_ns, uint64_t seq) {
+  std::string key = BlockPrefix(service_hash);
+  AppendBigEndian64(key, ~static_cast<uint64_t>(max_start_ns));
+  AppendBigEndian64(key, seq);
+  return key;
+}
+
+int64_t BlockKeyMaxStart(std::string_view key) {
+  return static_cast<int64_t>(~DecodeBigEndian64(key.substr(9)));
+}
+
+std::string CatalogKey(std::string_view service, std::string_view operation, uint8_t kind) {
+  std::string key(1, kCatalogTag);
+  key.append(service);
+  key.push_back('\0');
+  key.append(operation);
+  key.push_back('\0');
+  key.push_back(static_cast<char>(kind));
+  return key;
+}
+
+std::string DependencyKey(int64_t bucket, std::string_view parent, std::string_view child) {
+  std::string key(1, kDependencyTag);
+  AppendBigEndian64(key, static_cast<uint64_t>(bucket));
+  key.append(parent);
+  key.push_back('\0');
+  key.append(child);
+  return key;
+}
 
 std::optional<DecodedChunkKey> DecodeTraceChunkKey(std::string_view key) {
   if (key.size() != kTraceChunkKeyLength || key[0] != kTraceChunkTag) return std::nullopt;

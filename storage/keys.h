@@ -4,6 +4,11 @@
 //   'R' resource_id[8 BE]        -> ResourceSpans holding only resource + schema_url
 //   'S' scope_id[8 BE]           -> ScopeSpans holding only scope + schema_url
 //   'M' "seq"                    -> last chunk sequence number used, 8 bytes BE
+//   'M' "idx"                    -> last sequence number whose index entries are sealed
+//   'L' seq[8 BE]                -> IndexBatch: index entries of one request (until sealed)
+//   'B' svc_hash[8] ~max_start[8] seq[8] -> sealed index block of one service
+//   'C' service \0 operation \0 kind[1]    -> (empty) catalog entry
+//   'D' bucket[8 BE] parent \0 child        -> call count, 8 bytes BE (dependencies)
 //
 // Trace chunk keys share a 17-byte prefix per trace; the prefix extractor and bloom filters are
 // configured on that length, so a trace lookup is one prefix seek.
@@ -26,6 +31,10 @@ inline constexpr char kTraceChunkTag = 'T';
 inline constexpr char kResourceTag = 'R';
 inline constexpr char kScopeTag = 'S';
 inline constexpr char kMetaTag = 'M';
+inline constexpr char kIndexLogTag = 'L';
+inline constexpr char kBlockTag = 'B';
+inline constexpr char kCatalogTag = 'C';
+inline constexpr char kDependencyTag = 'D';
 inline constexpr size_t kTracePrefixLength = 17;
 inline constexpr size_t kTraceChunkKeyLength = kTracePrefixLength + 8;
 
@@ -37,6 +46,15 @@ std::string TraceChunkKey(const common::TraceId& id, uint64_t seq);
 std::string ResourceKey(uint64_t id);
 std::string ScopeKey(uint64_t id);
 std::string SeqKey();
+std::string SealedSeqKey();
+std::string IndexLogKey(uint64_t seq);
+// Newest blocks first: the key holds the bitwise complement of the block's newest start.
+std::string BlockKey(uint64_t service_hash, int64_t max_start_ns, uint64_t seq);
+std::string BlockPrefix(uint64_t service_hash);
+// max_start of a block key; REQUIRES: key from BlockKey.
+int64_t BlockKeyMaxStart(std::string_view key);
+std::string CatalogKey(std::string_view service, std::string_view operation, uint8_t kind);
+std::string DependencyKey(int64_t bucket, std::string_view parent, std::string_view child);
 
 struct DecodedChunkKey {
   common::TraceId trace_id;

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "common/hash.h"
+#include "storage/index.h"
 #include "storage/span_store.h"
 
 namespace skua::storage {
@@ -62,6 +63,7 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans) {
     return id;
   };
 
+  IndexBatchBuilder index;
   std::vector<TraceGroups> traces;
   std::unordered_map<common::TraceId, size_t, common::TraceIdHash> trace_index;
   for (const SpanRef& ref : spans) {
@@ -91,6 +93,7 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans) {
       groups.push_back({rid, sid, {}});
     }
     groups.back().spans.push_back(ref.span);
+    index.Add(ref);
     ++out.span_count;
   }
 
@@ -119,6 +122,8 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans) {
     out.bytes += value.size();
     out.chunks.push_back({t.trace_id, std::move(value)});
   }
+  out.index = index.Finish().Encode();
+  out.bytes += out.index.size();
   return out;
 }
 

@@ -9,10 +9,14 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
-#include <sstream>
+#include <set>
+#include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -20,8 +24,10 @@
 #include "common/hash.h"
 #include "common/status_macros.h"
 #include "skua/storage.pb.h"
+#include "storage/index.h"
 #include "storage/keys.h"
 #include "storage/span_store.h"
+#include "storage/span_terms.h"
 
 namespace skua::storage {
 namespace {
@@ -34,6 +40,14 @@ constexpr char kMetaFile[] = "SKUA_META";
 // is a few redundant identical Puts or Gets, never a wrong answer.
 constexpr size_t kMaxKnownIds = 1 << 16;
 constexpr size_t kMaxCachedRows = 1 << 14;
+// Open index blocks of a shard are sealed when they hold this many entries in total, or when
+// the oldest entry has waited this long (bounds memory and the replay after a crash).
+constexpr size_t kSealEntries = 32768;
+constexpr int64_t kSealAgeNanos = 30'000'000'000;
+// Dependency counting: buckets of child start time, and bounds on the spans remembered to pair
+// children with parents that arrive in other requests.
+constexpr int64_t kDependencyBucketNanos = 60'000'000'000;
+constexpr size_t kMaxRememberedSpans = 100'000;
 
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -98,14 +112,196 @@ rocksdb::Options ShardOptions() {
   return o;
 }
 
+// Services and their operations (with span kinds), for every shard. Thread-safe.
+class Catalog {
+ public:
+  void Add(const std::string& service, const std::string& operation, uint8_t kind) {
+    std::unique_lock lock(mu_);
+    services_[service].insert({operation, kind});
+  }
+  std::vector<std::string> Services() const {
+    std::shared_lock lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& [s, ops] : services_) out.push_back(s);
+    return out;
+  }
+  std::vector<Operation> Operations(const std::string& service, const std::string& kind) const {
+    std::shared_lock lock(mu_);
+    std::vector<Operation> out;
+    auto it = services_.find(service);
+    if (it == services_.end()) return out;
+    for (const auto& [name, k] : it->second) {
+      std::string kind_name(
+          SpanKindName(static_cast<opentelemetry::proto::trace::v1::Span::SpanKind>(k)));
+      if (kind.empty() || kind == kind_name) out.push_back({name, kind_name});
+    }
+    std::sort(out.begin(), out.end(), [](const Operation& a, const Operation& b) {
+      return std::tie(a.name, a.span_kind) < std::tie(b.name, b.span_kind);
+    });
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
+ private:
+  mutable std::shared_mutex mu_;
+  std::map<std::string, std::set<std::pair<std::string, uint8_t>>> services_;
+};
+
+// Pairs child spans with their parents' services to count calls between services.
+// Single-threaded: used by the shard writer (and under the shard's index mutex for reads).
+class DependencyCounter {
+ public:
+  void Add(const common::TraceId& trace, uint64_t span_id, uint64_t parent_span_id,
+           const std::string& service, int64_t start_ns) {
+    uint32_t sid = Intern(service);
+    int64_t bucket = start_ns / kDependencyBucketNanos;
+    Key self{trace, span_id};
+    if (remembered_.emplace(self, std::make_pair(sid, bucket)).second) {
+      order_.push_back(self);
+      if (order_.size() > kMaxRememberedSpans) {
+        remembered_.erase(order_.front());
+        order_.pop_front();
+      }
+    }
+    if (parent_span_id != 0) {
+      auto p = remembered_.find(Key{trace, parent_span_id});
+      if (p != remembered_.end()) {
+        Count(p->second.first, sid, bucket);
+      } else {
+        Key pk{trace, parent_span_id};
+        auto& w = waiting_[pk];
+        if (w.empty()) {
+          waiting_order_.push_back(pk);
+          if (waiting_order_.size() > kMaxRememberedSpans) {
+            waiting_.erase(waiting_order_.front());
+            waiting_order_.pop_front();
+          }
+        }
+        w.emplace_back(sid, bucket);
+      }
+    }
+    auto w = waiting_.find(self);
+    if (w != waiting_.end()) {
+      for (const auto& [child, b] : w->second) Count(sid, child, b);
+      waiting_.erase(w);
+    }
+  }
+
+  // Restores a persisted count (startup).
+  void Load(int64_t bucket, const std::string& parent, const std::string& child, uint64_t n) {
+    counts_[bucket][{Intern(parent), Intern(child)}] = n;
+  }
+
+  // Rows for the buckets changed since the last ClearDirty().
+  void WriteDirty(rocksdb::WriteBatch& batch) {
+    for (int64_t b : dirty_) {
+      for (const auto& [edge, n] : counts_[b]) {
+        std::string v;
+        AppendBigEndian64(v, n);
+        batch.Put(DependencyKey(b, names_[edge.first], names_[edge.second]), v);
+      }
+    }
+  }
+  void ClearDirty() { dirty_.clear(); }
+
+  void Sum(int64_t start_ns, int64_t end_ns,
+           std::map<std::pair<std::string, std::string>, uint64_t>& out) const {
+    auto first = counts_.lower_bound(start_ns / kDependencyBucketNanos);
+    for (auto it = first; it != counts_.end() && it->first * kDependencyBucketNanos <= end_ns;
+         ++it) {
+      for (const auto& [edge, n] : it->second) {
+        out[{names_[edge.first], names_[edge.second]}] += n;
+      }
+    }
+  }
+
+ private:
+  struct Key {
+    common::TraceId trace;
+    uint64_t span;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const { return common::TraceIdHash()(k.trace) ^ k.span; }
+  };
+
+  uint32_t Intern(const std::string& s) {
+    auto [it, inserted] = ids_.try_emplace(s, names_.size());
+    if (inserted) names_.push_back(s);
+    return it->second;
+  }
+  void Count(uint32_t parent, uint32_t child, int64_t bucket) {
+    if (parent == child) return;  // calls within a service are not dependencies
+    ++counts_[bucket][{parent, child}];
+    dirty_.insert(bucket);
+  }
+
+  std::vector<std::string> names_;
+  std::unordered_map<std::string, uint32_t> ids_;
+  std::unordered_map<Key, std::pair<uint32_t, int64_t>, KeyHash> remembered_;
+  std::deque<Key> order_;
+  std::unordered_map<Key, std::vector<std::pair<uint32_t, int64_t>>, KeyHash> waiting_;
+  std::deque<Key> waiting_order_;
+  std::map<int64_t, std::map<std::pair<uint32_t, uint32_t>, uint64_t>> counts_;
+  std::set<int64_t> dirty_;
+};
+
 class Shard {
  public:
-  Shard(std::unique_ptr<rocksdb::DB> db, uint64_t last_seq)
-      : db_(std::move(db)), next_seq_(last_seq + 1) {}
+  Shard(int id, std::unique_ptr<rocksdb::DB> db, uint64_t last_seq, common::Clock& clock,
+        Catalog& catalog)
+      : id_(id), db_(std::move(db)), clock_(clock), catalog_(catalog), next_seq_(last_seq + 1) {}
+
+  // Loads the catalog and dependency rows and replays unsealed index entries.
+  absl::Status Recover() {
+    rocksdb::ReadOptions ro;
+    ro.total_order_seek = true;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    for (it->Seek(std::string(1, kCatalogTag));
+         it->Valid() && it->key().size() > 0 && it->key()[0] == kCatalogTag; it->Next()) {
+      std::string_view k(it->key().data() + 1, it->key().size() - 1);
+      auto a = k.find('\0');
+      auto b = k.rfind('\0');
+      if (a == std::string_view::npos || b == a || b + 2 != k.size()) continue;
+      std::string service(k.substr(0, a)), op(k.substr(a + 1, b - a - 1));
+      auto kind = static_cast<uint8_t>(k[b + 1]);
+      catalog_.Add(service, op, kind);
+      known_catalog_.insert(std::string(it->key().data(), it->key().size()));
+    }
+    for (it->Seek(std::string(1, kDependencyTag));
+         it->Valid() && it->key().size() > 9 && it->key()[0] == kDependencyTag; it->Next()) {
+      std::string_view k(it->key().data(), it->key().size());
+      auto bucket = static_cast<int64_t>(DecodeBigEndian64(k.substr(1)));
+      auto names = k.substr(9);
+      auto z = names.find('\0');
+      if (z == std::string_view::npos || it->value().size() != 8) continue;
+      deps_.Load(bucket, std::string(names.substr(0, z)), std::string(names.substr(z + 1)),
+                 DecodeBigEndian64(std::string_view(it->value().data(), 8)));
+    }
+    size_t replayed = 0;
+    for (it->Seek(std::string(1, kIndexLogTag));
+         it->Valid() && it->key().size() == 9 && it->key()[0] == kIndexLogTag; it->Next()) {
+      auto batch = IndexBatch::Decode(std::string_view(it->value().data(), it->value().size()));
+      if (!batch) {
+        return absl::DataLossError(fmt::format("shard {}: undecodable index log row", id_));
+      }
+      uint64_t seq = DecodeBigEndian64(std::string_view(it->key().data() + 1, 8));
+      std::lock_guard lock(index_mu_);
+      ApplyLocked(*batch, seq);
+      replayed += batch->entries.size();
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "recover index");
+    if (replayed > 0) {
+      SPDLOG_INFO("shard {}: replayed {} unsealed index entries", id_, replayed);
+    }
+    return absl::OkStatus();
+  }
 
   absl::Status Commit(std::span<const PreparedWrite* const> writes, bool sync) {
     rocksdb::WriteBatch batch;
     std::vector<uint64_t> new_resources, new_scopes;
+    std::vector<std::pair<IndexBatch, uint64_t>> indexes;
+    std::vector<std::string> new_catalog;
     size_t spans = 0;
     for (const PreparedWrite* w : writes) {
       for (const auto& [id, value] : w->resources) {
@@ -122,6 +318,18 @@ class Shard {
       }
       uint64_t seq = next_seq_++;
       for (const auto& c : w->chunks) batch.Put(TraceChunkKey(c.trace_id, seq), c.value);
+      auto index = IndexBatch::Decode(w->index);
+      if (!index) return absl::InternalError("commit: undecodable prepared index");
+      batch.Put(IndexLogKey(seq), w->index);
+      for (const auto& e : index->entries) {
+        std::string key = CatalogKey(index->strings[e.service], index->strings[e.operation], e.kind);
+        if (!known_catalog_.count(key)) {
+          known_catalog_.insert(key);
+          new_catalog.push_back(key);
+          batch.Put(key, "");
+        }
+      }
+      indexes.emplace_back(std::move(*index), seq);
       spans += w->span_count;
     }
     std::string seq_value;
@@ -131,14 +339,103 @@ class Shard {
     wo.sync = sync;
     auto s = db_->Write(wo, &batch);
     if (!s.ok()) {
-      // Not written: forget the ids so a later batch writes those rows.
+      // Not written: forget what this batch would have written, so a later batch writes it.
       for (auto id : new_resources) known_resources_.erase(id);
       for (auto id : new_scopes) known_scopes_.erase(id);
+      for (const auto& k : new_catalog) known_catalog_.erase(k);
       return FromRocks(s, fmt::format("write batch ({} spans, {} requests)", spans, writes.size()));
     }
     if (known_resources_.size() > kMaxKnownIds) known_resources_.clear();
     if (known_scopes_.size() > kMaxKnownIds) known_scopes_.clear();
+    {
+      std::lock_guard lock(index_mu_);
+      for (const auto& [index, seq] : indexes) ApplyLocked(index, seq);
+    }
+    MaybeSeal(false);
     return absl::OkStatus();
+  }
+
+  void Maintain() { MaybeSeal(false); }
+
+  // Seals every open block if they are big or old enough (or `force`).
+  void MaybeSeal(bool force) {
+    std::vector<std::string> keys, values;
+    uint64_t through = 0;
+    {
+      std::lock_guard lock(index_mu_);
+      if (open_entries_ == 0) return;
+      bool old = clock_.NowNanos() - oldest_open_ns_ >= kSealAgeNanos;
+      if (!force && open_entries_ < kSealEntries && !old) return;
+      through = open_last_seq_;
+      for (const auto& [service, block] : open_) {
+        keys.push_back(BlockKey(common::StableHash64(service), block.max_start(), through));
+        values.push_back(block.Encode());
+      }
+    }
+    rocksdb::WriteBatch batch;
+    for (size_t i = 0; i < keys.size(); ++i) batch.Put(keys[i], values[i]);
+    {
+      std::lock_guard lock(index_mu_);
+      deps_.WriteDirty(batch);
+    }
+    batch.DeleteRange(IndexLogKey(0), IndexLogKey(through + 1));
+    std::string v;
+    AppendBigEndian64(v, through);
+    batch.Put(SealedSeqKey(), v);
+    auto s = db_->Write(rocksdb::WriteOptions(), &batch);
+    if (!s.ok()) {
+      // Keep the blocks open; the index log still covers them. Retried at the next chance.
+      SPDLOG_WARN("shard {}: seal index blocks: {}", id_, s.ToString());
+      return;
+    }
+    std::lock_guard lock(index_mu_);
+    open_.clear();
+    open_entries_ = 0;
+    deps_.ClearDirty();
+  }
+
+  void Search(const TraceQuery& q, const std::vector<std::string>& services,
+              std::vector<TraceHit>& out, absl::Status& status) {
+    Hits hits;
+    {
+      std::lock_guard lock(index_mu_);
+      for (const auto& [service, block] : open_) {
+        if (q.service.empty() || q.service == service) block.Search(q, hits);
+      }
+    }
+    rocksdb::ReadOptions ro;
+    ro.total_order_seek = true;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    size_t limit = static_cast<size_t>(std::max(q.limit, 1));
+    for (const auto& service : services) {
+      std::string prefix = BlockPrefix(common::StableHash64(service));
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        std::string_view key(it->key().data(), it->key().size());
+        if (key.size() != 25) continue;
+        int64_t max_start = BlockKeyMaxStart(key);
+        // Blocks come newest first: nothing older can enter the result any more.
+        if (q.start_min_ns != 0 && max_start < q.start_min_ns) break;
+        if (auto nth = hits.NthNewest(limit); nth && *nth > max_start) break;
+        auto block = Block::Decode(std::string_view(it->value().data(), it->value().size()));
+        if (!block) {
+          status = absl::DataLossError(fmt::format("shard {}: undecodable index block", id_));
+          return;
+        }
+        if (block->service() != service) continue;  // a hash collision between services
+        block->Search(q, hits);
+      }
+      if (!it->status().ok()) {
+        status = FromRocks(it->status(), "search index");
+        return;
+      }
+    }
+    for (const auto& [id, start] : hits.best) out.push_back({id, start});
+  }
+
+  void SumDependencies(int64_t start_ns, int64_t end_ns,
+                       std::map<std::pair<std::string, std::string>, uint64_t>& out) {
+    std::lock_guard lock(index_mu_);
+    deps_.Sum(start_ns, end_ns, out);
   }
 
   absl::StatusOr<std::optional<otlp::TracesData>> GetTrace(const common::TraceId& id) {
@@ -212,6 +509,20 @@ class Shard {
   }
 
  private:
+  // REQUIRES: index_mu_ held.
+  void ApplyLocked(const IndexBatch& batch, uint64_t seq) {
+    for (const auto& e : batch.entries) {
+      const std::string& service = batch.strings[e.service];
+      auto it = open_.find(service);
+      if (it == open_.end()) it = open_.emplace(service, Block(service)).first;
+      it->second.Append(batch, e);
+      if (open_entries_++ == 0) oldest_open_ns_ = clock_.NowNanos();
+      deps_.Add(e.trace_id, e.span_id, e.parent_span_id, service, e.start_ns);
+      catalog_.Add(service, batch.strings[e.operation], e.kind);
+    }
+    open_last_seq_ = std::max(open_last_seq_, seq);
+  }
+
   // A resource or scope row, through a small cache (rows are immutable once written).
   absl::StatusOr<std::string> ReadRow(const std::string& key) {
     {
@@ -231,11 +542,24 @@ class Shard {
     return value;
   }
 
+  const int id_;
   std::unique_ptr<rocksdb::DB> db_;
-  // Writer-thread state (Commit never runs concurrently for one shard).
+  common::Clock& clock_;
+  Catalog& catalog_;
+
+  // Writer-thread state (Commit and Maintain never run concurrently for one shard).
   uint64_t next_seq_;
   std::unordered_set<uint64_t> known_resources_;
   std::unordered_set<uint64_t> known_scopes_;
+  std::unordered_set<std::string> known_catalog_;
+
+  // The open index blocks, read by searches and written by the writer.
+  std::mutex index_mu_;
+  std::map<std::string, Block> open_;  // by service; guarded by index_mu_
+  size_t open_entries_ = 0;            // guarded by index_mu_
+  int64_t oldest_open_ns_ = 0;         // guarded by index_mu_
+  uint64_t open_last_seq_ = 0;         // guarded by index_mu_
+  DependencyCounter deps_;             // guarded by index_mu_
 
   std::mutex cache_mu_;
   std::unordered_map<std::string, std::string> row_cache_;  // guarded by cache_mu_
@@ -243,8 +567,9 @@ class Shard {
 
 class RocksSpanStore final : public SpanStore {
  public:
-  RocksSpanStore(std::vector<std::unique_ptr<Shard>> shards, bool sync)
-      : shards_(std::move(shards)), sync_(sync) {}
+  RocksSpanStore(std::unique_ptr<Catalog> catalog, std::vector<std::unique_ptr<Shard>> shards,
+                 bool sync)
+      : catalog_(std::move(catalog)), shards_(std::move(shards)), sync_(sync) {}
 
   int shard_count() const override { return static_cast<int>(shards_.size()); }
 
@@ -259,8 +584,47 @@ class RocksSpanStore final : public SpanStore {
     return shards_[shard]->Commit(writes, sync_);
   }
 
+  void Maintain(int shard) override {
+    if (shard >= 0 && shard < shard_count()) shards_[shard]->Maintain();
+  }
+
   absl::StatusOr<std::optional<otlp::TracesData>> GetTrace(const common::TraceId& id) override {
     return shards_[ShardOf(id)]->GetTrace(id);
+  }
+
+  absl::StatusOr<std::vector<TraceHit>> FindTraces(const TraceQuery& query) override {
+    std::vector<std::string> services =
+        query.service.empty() ? catalog_->Services() : std::vector<std::string>{query.service};
+    std::vector<TraceHit> all;
+    for (const auto& shard : shards_) {
+      std::vector<TraceHit> hits;
+      absl::Status st;
+      shard->Search(query, services, hits, st);
+      if (!st.ok()) return st;
+      all.insert(all.end(), hits.begin(), hits.end());
+    }
+    std::sort(all.begin(), all.end(), [](const TraceHit& a, const TraceHit& b) {
+      return a.start_ns != b.start_ns ? a.start_ns > b.start_ns : a.trace_id < b.trace_id;
+    });
+    if (all.size() > static_cast<size_t>(std::max(query.limit, 0))) {
+      all.resize(static_cast<size_t>(std::max(query.limit, 0)));
+    }
+    return all;
+  }
+
+  std::vector<std::string> Services() override { return catalog_->Services(); }
+
+  std::vector<Operation> Operations(const std::string& service,
+                                    const std::string& span_kind) override {
+    return catalog_->Operations(service, span_kind);
+  }
+
+  std::vector<DependencyLink> Dependencies(int64_t start_ns, int64_t end_ns) override {
+    std::map<std::pair<std::string, std::string>, uint64_t> sums;
+    for (const auto& s : shards_) s->SumDependencies(start_ns, end_ns, sums);
+    std::vector<DependencyLink> out;
+    for (const auto& [edge, n] : sums) out.push_back({edge.first, edge.second, n});
+    return out;
   }
 
   uint64_t LiveDataBytes() const override {
@@ -270,13 +634,15 @@ class RocksSpanStore final : public SpanStore {
   }
 
  private:
+  std::unique_ptr<Catalog> catalog_;
   std::vector<std::unique_ptr<Shard>> shards_;
   bool sync_;
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::StorageConfig& config) {
+absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::StorageConfig& config,
+                                                           common::Clock& clock) {
   fs::path root(config.path);
   std::error_code ec;
   fs::create_directories(root, ec);
@@ -309,9 +675,10 @@ absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::Storage
           fmt::format("data directory {} is not empty and has no {}: not a Skua data directory",
                       root.string(), kMetaFile));
     }
-    if (auto st = WriteMeta(meta_file, {kFormatVersion, shards}); !st.ok()) return st;
+    SKUA_RETURN_IF_ERROR(WriteMeta(meta_file, {kFormatVersion, shards}));
   }
 
+  auto catalog = std::make_unique<Catalog>();
   std::vector<std::unique_ptr<Shard>> opened;
   for (int i = 0; i < shards; ++i) {
     fs::path dir = root / fmt::format("shard-{:03d}", i);
@@ -327,11 +694,13 @@ absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::Storage
     } else if (!s.IsNotFound()) {
       return FromRocks(s, fmt::format("read sequence of shard {}", i));
     }
-    opened.push_back(std::make_unique<Shard>(std::move(db), last_seq));
+    auto shard = std::make_unique<Shard>(i, std::move(db), last_seq, clock, *catalog);
+    SKUA_RETURN_IF_ERROR(shard->Recover());
+    opened.push_back(std::move(shard));
   }
   SPDLOG_INFO("storage open: {} ({} shards, format version {}, fsync {})", root.string(), shards,
               kFormatVersion, config.fsync);
-  return std::make_unique<RocksSpanStore>(std::move(opened), config.fsync);
+  return std::make_unique<RocksSpanStore>(std::move(catalog), std::move(opened), config.fsync);
 }
 
 }  // namespace skua::storage

@@ -39,8 +39,41 @@ struct PreparedWrite {
   std::vector<Chunk> chunks;
   std::vector<std::pair<uint64_t, std::string>> resources;  // resource_id -> row value
   std::vector<std::pair<uint64_t, std::string>> scopes;     // scope_id -> row value
+  std::string index;  // encoded IndexBatch: the spans' search index entries (storage/index.h)
   size_t span_count = 0;
   size_t bytes = 0;  // sum of encoded value sizes
+};
+
+// A search (Jaeger's semantics, shared design §5): a trace matches when one of its spans
+// satisfies every condition; the `limit` traces whose newest matching span started last are
+// returned, newest first (ties by trace ID).
+struct TraceQuery {
+  std::string service;    // "" = every service
+  std::string operation;  // "" = any
+  // All must match the same span; values compared as strings (storage/span_terms.h).
+  std::vector<std::pair<std::string, std::string>> tags;
+  int64_t start_min_ns = 0;  // span start >= this; 0 = unbounded
+  int64_t start_max_ns = 0;  // span start <= this; 0 = unbounded
+  int64_t duration_min_ns = 0;  // span duration >= this; 0 = unbounded
+  int64_t duration_max_ns = 0;  // span duration <= this; 0 = unbounded
+  int limit = 100;
+};
+
+struct TraceHit {
+  common::TraceId trace_id;
+  int64_t start_ns;  // start of the trace's newest matching span
+};
+
+struct Operation {
+  std::string name;
+  std::string span_kind;  // "server", "client", "producer", "consumer", "internal" or ""
+  friend bool operator==(const Operation&, const Operation&) = default;
+};
+
+struct DependencyLink {
+  std::string parent;
+  std::string child;
+  uint64_t call_count = 0;
 };
 
 // Encodes spans (all routed to one shard). Thread-safe, no I/O.
@@ -51,7 +84,9 @@ class SpanStore {
   // Opens (creating if needed) the shards under `config.path`. Refuses a directory written with
   // another format version or, when config.shards != 0, another shard count.
   // Errors: kFailedPrecondition (incompatible directory), kUnavailable (I/O).
-  static absl::StatusOr<std::unique_ptr<SpanStore>> Open(const config::StorageConfig& config);
+  // `clock` (which must outlive the store) times the sealing of search index blocks.
+  static absl::StatusOr<std::unique_ptr<SpanStore>> Open(const config::StorageConfig& config,
+                                                         common::Clock& clock);
   virtual ~SpanStore() = default;
 
   virtual int shard_count() const = 0;
@@ -59,9 +94,27 @@ class SpanStore {
   virtual int ShardOf(const common::TraceId& id) const = 0;
 
   // Commits the writes as one atomic batch; when OK, they are in the shard's write-ahead log
-  // (and fsynced if configured). REQUIRES: calls for one shard never overlap.
+  // (and fsynced if configured) and visible to searches. REQUIRES: calls for one shard (this
+  // and Maintain) never overlap.
   // Errors: kUnavailable (I/O, disk full), kInvalidArgument (bad shard).
   virtual absl::Status Commit(int shard, std::span<const PreparedWrite* const> writes) = 0;
+
+  // Periodic upkeep of a shard (seals search index blocks that have aged). Called by the
+  // shard's writer thread when idle. Same threading rule as Commit.
+  virtual void Maintain(int shard) = 0;
+
+  // Trace IDs matching `query`, newest first, at most query.limit. Thread-safe.
+  virtual absl::StatusOr<std::vector<TraceHit>> FindTraces(const TraceQuery& query) = 0;
+
+  // Every service that has stored spans, sorted. Thread-safe.
+  virtual std::vector<std::string> Services() = 0;
+  // The operations of a service with their span kinds, sorted by name then kind; `span_kind`
+  // non-empty keeps only that kind. Thread-safe.
+  virtual std::vector<Operation> Operations(const std::string& service,
+                                            const std::string& span_kind) = 0;
+  // Calls between services (parent span's service -> child span's service, different services
+  // only) whose child span started in [start_ns, end_ns], summed per pair. Thread-safe.
+  virtual std::vector<DependencyLink> Dependencies(int64_t start_ns, int64_t end_ns) = 0;
 
   // Every stored span of the trace, grouped by resource and scope; exact duplicates (a span
   // re-sent after a lost acknowledgement) are returned once. nullopt if nothing is stored.

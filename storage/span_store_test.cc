@@ -13,6 +13,9 @@
 namespace skua::storage {
 namespace {
 
+// Real time: these tests do not depend on index sealing by age.
+common::SystemClock clock_;
+
 using testing::AddResource;
 using testing::AddSpan;
 using testing::CountSpans;
@@ -70,7 +73,7 @@ TEST(PrepareWriteTest, OneChunkPerTraceAndResourceStoredOnce) {
 
 TEST(SpanStoreTest, StoresAndReturnsWholeTracesAcrossRequests) {
   std::string dir = TempDir("store");
-  auto store = SpanStore::Open({dir, 2, false});
+  auto store = SpanStore::Open({dir, 2, false}, clock_);
   ASSERT_TRUE(store.ok()) << store.status();
   ExportRequest a, b;
   AddSpan(AddResource(a, "frontend"), "abc", 1, 0, "GET /", 1000, 500);
@@ -98,7 +101,7 @@ TEST(SpanStoreTest, StoresAndReturnsWholeTracesAcrossRequests) {
 
 TEST(SpanStoreTest, ExactDuplicatesAreReturnedOnce) {
   std::string dir = TempDir("dup");
-  auto store = SpanStore::Open({dir, 1, false});
+  auto store = SpanStore::Open({dir, 1, false}, clock_);
   ASSERT_TRUE(store.ok());
   ExportRequest req;
   AddSpan(AddResource(req, "svc"), "77", 1, 0, "op", 1000, 1);
@@ -112,13 +115,13 @@ TEST(SpanStoreTest, ExactDuplicatesAreReturnedOnce) {
 TEST(SpanStoreTest, DataSurvivesReopen) {
   std::string dir = TempDir("reopen");
   {
-    auto store = SpanStore::Open({dir, 3, false});
+    auto store = SpanStore::Open({dir, 3, false}, clock_);
     ASSERT_TRUE(store.ok());
     ExportRequest req;
     AddSpan(AddResource(req, "svc"), "1234", 1, 0, "op", 1000, 1);
     Store(**store, req);
   }
-  auto store = SpanStore::Open({dir, 0, false});  // 0 = whatever the directory has
+  auto store = SpanStore::Open({dir, 0, false}, clock_);  // 0 = whatever the directory has
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ((*store)->shard_count(), 3);
   ExportRequest req2;
@@ -131,8 +134,8 @@ TEST(SpanStoreTest, DataSurvivesReopen) {
 
 TEST(SpanStoreTest, RefusesAnotherShardCountOrFormat) {
   std::string dir = TempDir("meta");
-  { ASSERT_TRUE(SpanStore::Open({dir, 2, false}).ok()); }
-  auto other = SpanStore::Open({dir, 4, false});
+  { ASSERT_TRUE(SpanStore::Open({dir, 2, false}, clock_).ok()); }
+  auto other = SpanStore::Open({dir, 4, false}, clock_);
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(other.status().message().find("storage.shards=2"), absl::string_view::npos);
@@ -140,21 +143,21 @@ TEST(SpanStoreTest, RefusesAnotherShardCountOrFormat) {
     std::ofstream meta(std::filesystem::path(dir) / "SKUA_META", std::ios::trunc);
     meta << "format_version=999\nshards=2\n";
   }
-  auto future = SpanStore::Open({dir, 2, false});
+  auto future = SpanStore::Open({dir, 2, false}, clock_);
   ASSERT_FALSE(future.ok());
   EXPECT_NE(future.status().message().find("format version 999"), absl::string_view::npos);
 
   std::string foreign = TempDir("foreign");
   std::filesystem::create_directories(foreign);
   std::ofstream(std::filesystem::path(foreign) / "something") << "x";
-  auto f = SpanStore::Open({foreign, 1, false});
+  auto f = SpanStore::Open({foreign, 1, false}, clock_);
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(SpanStoreTest, RoutingIsStableAndSpreads) {
   std::string dir = TempDir("route");
-  auto store = SpanStore::Open({dir, 4, false});
+  auto store = SpanStore::Open({dir, 4, false}, clock_);
   ASSERT_TRUE(store.ok());
   std::vector<int> counts(4);
   for (int i = 1; i <= 4000; ++i) {
