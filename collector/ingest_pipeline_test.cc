@@ -79,17 +79,17 @@ TEST_F(IngestPipelineTest, FullQueueRefusesAtOnceAndStoresNothingOfTheRequest) {
   IngestPipeline pipeline(*store_, cfg, metrics_);
   ExportRequest req;
   auto* ss = AddResource(req, "svc");
-  for (int i = 1; i <= 20; ++i) {
+  for (int i = 1; i <= 100; ++i) {
     AddSpan(ss, fmt::format("{:x}", 0x100 + i), static_cast<uint64_t>(i), 0, "op", 1000, 10);
   }
   auto r = pipeline.Export(req, "http");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(r.status().message().find("queue"), absl::string_view::npos);
-  for (int i = 1; i <= 20; ++i) EXPECT_EQ(SpansOf(fmt::format("{:x}", 0x100 + i)), 0);
+  for (int i = 1; i <= 100; ++i) EXPECT_EQ(SpansOf(fmt::format("{:x}", 0x100 + i)), 0);
   EXPECT_EQ(pipeline.QueuedBytes(0) + pipeline.QueuedBytes(1), 0u);
   EXPECT_NE(metrics_.RenderPrometheus().find(
-                "skua_spans_rejected_total{transport=\"http\",reason=\"queue_full\"} 20"),
+                "skua_spans_rejected_total{transport=\"http\",reason=\"queue_full\"} 100"),
             std::string::npos);
 
   // A request that fits is still accepted.
