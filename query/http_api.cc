@@ -3,135 +3,203 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <charconv>
 #include <chrono>
+#include <map>
 #include <optional>
+#include <set>
 
 #include "common/ids.h"
 #include "common/status_macros.h"
 #include "query/jaeger_json.h"
 #include "query/json_util.h"
 #include "query/otlp_json.h"
+#include "query/params.h"
+#include "storage/span_terms.h"
 
 namespace skua::query {
 namespace {
 
+namespace otlp_trace = ::opentelemetry::proto::trace::v1;
 using common::HttpRequest;
 using common::HttpResponse;
-using Params = std::vector<std::pair<std::string, std::string>>;
 
-constexpr char kV1TracesPrefix[] = "/api/traces/";
-constexpr char kV3TracesPrefix[] = "/api/v3/traces/";
+constexpr int64_t kMicro = 1'000;
+constexpr int64_t kMilli = 1'000'000;
+constexpr int64_t kDefaultSearchLookback = 48LL * 3600 * 1'000'000'000;       // v1 search
+constexpr int64_t kDefaultDependencyLookback = 24LL * 3600 * 1'000'000'000;  // dependencies
+constexpr int kDefaultLimit = 100;
+constexpr char kText[] = "text/plain; charset=utf-8";
 
-const std::string* Param(const Params& params, std::string_view name) {
-  for (const auto& [k, v] : params) {
-    if (k == name) return &v;
-  }
-  return nullptr;
-}
-
-// The canonical name wins over the deprecated alias when both are given (api_v3 gateway).
-std::pair<const std::string*, std::string_view> ParamEither(const Params& params,
-                                                            std::string_view canonical,
-                                                            std::string_view alias) {
-  if (const auto* v = Param(params, canonical)) return {v, canonical};
-  return {Param(params, alias), alias};
-}
-
-std::string JsonEscape(std::string_view s) {
+std::string JsonString(std::string_view s) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   WriteString(w, s);
   return buf.GetString();
 }
 
-// Jaeger v1 error: Go's http.Error, so text/plain with a JSON body and a newline.
-HttpResponse V1Error(int status, std::string_view msg) {
-  return {status,
-          "text/plain; charset=utf-8",
-          {},
-          fmt::format("{{\"data\":null,\"total\":0,\"limit\":0,\"offset\":0,\"errors\":[{{\"code\":"
-                      "{},\"msg\":{}}}]}}\n",
-                      status, JsonEscape(msg))};
+// ---- v1 envelope ----
+
+struct V1Error {
+  int code;  // 0 = omitted
+  std::string msg;
+  std::string trace_id;  // "" = omitted
+};
+
+std::string V1Errors(const std::vector<V1Error>& errors) {
+  if (errors.empty()) return "null";
+  std::string out = "[";
+  for (const auto& e : errors) {
+    if (out.size() > 1) out += ",";
+    out += "{";
+    if (e.code != 0) out += fmt::format("\"code\":{},", e.code);
+    out += "\"msg\":" + JsonString(e.msg);
+    if (!e.trace_id.empty()) out += ",\"traceID\":" + JsonString(e.trace_id);
+    out += "}";
+  }
+  return out + "]";
 }
 
-HttpResponse V1Data(std::string data_json, int total, bool pretty) {
-  std::string body = fmt::format(
-      "{{\"data\":{},\"total\":{},\"limit\":0,\"offset\":0,\"errors\":null}}", data_json, total);
+// Jaeger v1 error: Go's http.Error, so text/plain with a JSON body and a newline.
+HttpResponse V1Fail(int status, std::string_view msg) {
+  return {status, kText, {},
+          fmt::format("{{\"data\":null,\"total\":0,\"limit\":0,\"offset\":0,\"errors\":{}}}\n",
+                      V1Errors({{status, std::string(msg), ""}}))};
+}
+
+HttpResponse V1Data(const std::string& data_json, int total, bool pretty,
+                    const std::vector<V1Error>& errors = {}) {
+  std::string body =
+      fmt::format("{{\"data\":{},\"total\":{},\"limit\":0,\"offset\":0,\"errors\":{}}}",
+                  data_json, total, V1Errors(errors));
   return {200, "application/json", {}, pretty ? PrettyPrint(body) : std::move(body)};
 }
 
-// api_v3 gateway error: {"error":{"httpCode":N,"message":"…"}} via http.Error.
-HttpResponse V3Error(int status, std::string_view msg) {
-  return {
-      status,
-      "text/plain; charset=utf-8",
-      {},
-      fmt::format("{{\"error\":{{\"httpCode\":{},\"message\":{}}}}}\n", status, JsonEscape(msg))};
+// ---- api_v3 envelope ----
+
+HttpResponse V3Fail(int status, std::string_view msg) {
+  return {status, kText, {},
+          fmt::format("{{\"error\":{{\"httpCode\":{},\"message\":{}}}}}\n", status,
+                      JsonString(msg))};
 }
 
-HttpResponse NotFoundPage() {
-  return {404, "text/plain; charset=utf-8", {}, "404 page not found\n"};
+HttpResponse V3Json(std::string body) { return {200, "application/json", {}, std::move(body)}; }
+
+HttpResponse NotFoundPage() { return {404, kText, {}, "404 page not found\n"}; }
+HttpResponse MethodNotAllowed() {
+  return {405, kText, {{"Allow", "GET"}}, "Method Not Allowed\n"};
 }
 
-// Go's strconv.ParseInt error text.
-std::optional<std::string> CheckInt64(const std::string& v) {
-  int64_t out = 0;
-  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (v.empty() || ptr != v.data() + v.size() || ec == std::errc::invalid_argument) {
-    return fmt::format("strconv.ParseInt: parsing \"{}\": invalid syntax", v);
+std::string JsonStringArray(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const auto& s : items) {
+    if (out.size() > 1) out += ",";
+    out += JsonString(s);
   }
-  if (ec == std::errc::result_out_of_range) {
-    return fmt::format("strconv.ParseInt: parsing \"{}\": value out of range", v);
-  }
-  return std::nullopt;
+  return out + "]";
 }
 
-// Go's strconv.ParseBool.
-std::optional<std::string> CheckBool(const std::string& v) {
-  static const char* kValid[] = {"1", "t", "T", "TRUE",  "true",  "True",
-                                 "0", "f", "F", "FALSE", "false", "False"};
-  for (const char* s : kValid) {
-    if (v == s) return std::nullopt;
-  }
-  return fmt::format("strconv.ParseBool: parsing \"{}\": invalid syntax", v);
+bool Pretty(const Params& params) {
+  const auto* pp = Param(params, "prettyPrint");
+  return pp != nullptr && !pp->empty() && *pp != "false";
 }
 
-// RFC 3339 with optional fractional seconds (Go's time.RFC3339Nano layout).
-bool IsRfc3339(std::string_view s) {
-  auto digits = [&](size_t at, size_t n) {
-    if (at + n > s.size()) return false;
-    for (size_t i = at; i < at + n; ++i) {
-      if (s[i] < '0' || s[i] > '9') return false;
-    }
-    return true;
+// Appends every ResourceSpans of `from` to `to`.
+void Concatenate(otlp_trace::TracesData& to, otlp_trace::TracesData&& from) {
+  for (auto& rs : *from.mutable_resource_spans()) *to.add_resource_spans() = std::move(rs);
+}
+
+// api_v3 TraceSummary of one trace.
+std::string RenderSummary(const otlp_trace::TracesData& td) {
+  struct ServiceCount {
+    int spans = 0, errors = 0;
   };
-  if (!digits(0, 4) || s.size() < 20 || s[4] != '-' || !digits(5, 2) || s[7] != '-' ||
-      !digits(8, 2) || (s[10] != 'T' && s[10] != 't') || !digits(11, 2) || s[13] != ':' ||
-      !digits(14, 2) || s[16] != ':' || !digits(17, 2)) {
-    return false;
+  std::map<std::string, ServiceCount> services;
+  std::set<std::string> span_ids;
+  uint64_t min_start = UINT64_MAX, max_end = 0;
+  int spans = 0, errors = 0, orphans = 0;
+  const otlp_trace::Span* root = nullptr;
+  std::string root_service;
+  std::string trace_id;
+  for (const auto& rs : td.resource_spans()) {
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& s : ss.spans()) span_ids.insert(s.span_id());
+    }
   }
-  size_t i = 19;
-  if (i < s.size() && s[i] == '.') {
-    size_t j = i + 1;
-    while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
-    if (j == i + 1) return false;
-    i = j;
+  for (const auto& rs : td.resource_spans()) {
+    std::string service = storage::ServiceNameOf(rs.resource());
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& s : ss.spans()) {
+        if (trace_id.empty()) trace_id = common::HexEncode(s.trace_id());
+        ++spans;
+        bool err = s.status().code() == otlp_trace::Status::STATUS_CODE_ERROR;
+        errors += err;
+        auto& sc = services[service];
+        ++sc.spans;
+        sc.errors += err;
+        min_start = std::min(min_start, s.start_time_unix_nano());
+        max_end = std::max(max_end, s.end_time_unix_nano());
+        if (s.parent_span_id().empty()) {
+          if (root == nullptr || s.start_time_unix_nano() < root->start_time_unix_nano()) {
+            root = &s;
+            root_service = service;
+          }
+        } else if (!span_ids.count(s.parent_span_id())) {
+          ++orphans;
+        }
+      }
+    }
   }
-  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) return i + 1 == s.size();
-  return i + 6 == s.size() && (s[i] == '+' || s[i] == '-') && digits(i + 1, 2) && s[i + 3] == ':' &&
-         digits(i + 4, 2);
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteKey(w, "traceId");
+  WriteString(w, trace_id);
+  WriteKey(w, "rootServiceName");
+  WriteString(w, root ? root_service : "");
+  WriteKey(w, "rootOperationName");
+  WriteString(w, root ? root->name() : "");
+  WriteKey(w, "minStartTimeUnixNano");
+  WriteString(w, std::to_string(spans ? min_start : 0));
+  WriteKey(w, "maxEndTimeUnixNano");
+  WriteString(w, std::to_string(max_end));
+  WriteKey(w, "spanCount");
+  w.Int(spans);
+  WriteKey(w, "errorSpanCount");
+  w.Int(errors);
+  WriteKey(w, "orphanSpanCount");
+  w.Int(orphans);
+  WriteKey(w, "services");
+  w.StartArray();
+  for (const auto& [name, c] : services) {
+    w.StartObject();
+    WriteKey(w, "name");
+    WriteString(w, name);
+    WriteKey(w, "spanCount");
+    w.Int(c.spans);
+    WriteKey(w, "errorSpanCount");
+    w.Int(c.errors);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
 }
 
 class QueryApi {
  public:
-  QueryApi(storage::SpanStore& store, common::MetricsRegistry& metrics)
-      : store_(store), metrics_(metrics) {}
+  QueryApi(storage::SpanStore& store, common::Clock& clock, common::MetricsRegistry& metrics)
+      : store_(store), clock_(clock), metrics_(metrics) {}
 
   HttpResponse Handle(const HttpRequest& req) {
     auto start = std::chrono::steady_clock::now();
     std::string route = "other";
-    HttpResponse r = Route(req, route);
+    HttpResponse r;
+    try {
+      r = Route(req, route);
+    } catch (const std::exception& e) {
+      SPDLOG_ERROR("query {}: {}", req.target, e.what());
+      r = V1Fail(500, "internal error");
+    }
     metrics_
         .GetHistogram("skua_query_request_seconds", "Query API latency by route",
                       common::LatencyBucketsSeconds(), {{"route", route}})
@@ -145,103 +213,459 @@ class QueryApi {
 
  private:
   HttpResponse Route(const HttpRequest& req, std::string& route) {
-    const std::string& path = req.path;
-    if (path.rfind(kV3TracesPrefix, 0) == 0 && path.size() > sizeof(kV3TracesPrefix) - 1) {
-      route = "/api/v3/traces/{trace_id}";
+    std::string_view path = req.path;
+    auto starts = [&](std::string_view p) { return path.substr(0, p.size()) == p; };
+    Params params = common::ParseQueryString(req.query);
+    auto route_to = [&](std::string name, auto&& fn) -> HttpResponse {
+      route = std::move(name);
       if (req.method != "GET") return MethodNotAllowed();
-      return GetTraceV3(req, path.substr(sizeof(kV3TracesPrefix) - 1));
+      return fn();
+    };
+    // api_v3
+    if (path == "/api/v3/services") {
+      return route_to("/api/v3/services", [&] { return V3Services(); });
     }
-    if (path.rfind(kV1TracesPrefix, 0) == 0 && path.size() > sizeof(kV1TracesPrefix) - 1) {
-      route = "/api/traces/{traceID}";
-      if (req.method != "GET") return MethodNotAllowed();
-      return GetTraceV1(req, path.substr(sizeof(kV1TracesPrefix) - 1));
+    if (path == "/api/v3/operations") {
+      return route_to("/api/v3/operations", [&] { return V3Operations(params); });
+    }
+    if (path == "/api/v3/traces") {
+      return route_to("/api/v3/traces", [&] { return V3FindTraces(params, false); });
+    }
+    if (path == "/api/v3/trace-summaries") {
+      return route_to("/api/v3/trace-summaries", [&] { return V3FindTraces(params, true); });
+    }
+    if (starts("/api/v3/traces/") && path.size() > 15) {
+      return route_to("/api/v3/traces/{trace_id}",
+                      [&] { return V3GetTrace(params, path.substr(15)); });
+    }
+    // v1
+    if (path == "/api/services") {
+      return route_to("/api/services", [&] { return V1Services(params); });
+    }
+    if (starts("/api/services/") && path.size() > 25 &&
+        path.substr(path.size() - 11) == "/operations") {
+      auto raw = path.substr(14, path.size() - 14 - 11);
+      if (raw.find('/') == std::string_view::npos) {
+        return route_to("/api/services/{service}/operations",
+                        [&] { return V1ServiceOperations(params, raw); });
+      }
+    }
+    if (path == "/api/operations") {
+      return route_to("/api/operations", [&] { return V1Operations(params); });
+    }
+    if (path == "/api/traces") {
+      return route_to("/api/traces", [&] { return V1FindTraces(params); });
+    }
+    if (starts("/api/traces/") && path.size() > 12 &&
+        path.find('/', 12) == std::string_view::npos) {
+      return route_to("/api/traces/{traceID}", [&] { return V1GetTrace(params, path.substr(12)); });
+    }
+    if (path == "/api/dependencies") {
+      return route_to("/api/dependencies", [&] { return V1Dependencies(params); });
     }
     return NotFoundPage();
   }
 
-  static HttpResponse MethodNotAllowed() {
-    return {405, "text/plain; charset=utf-8", {{"Allow", "GET"}}, "Method Not Allowed\n"};
+  // Fetches whole traces for search hits, in hit order; traces gone meanwhile are skipped.
+  absl::StatusOr<std::vector<otlp_trace::TracesData>> Fetch(
+      const std::vector<storage::TraceHit>& hits) {
+    std::vector<otlp_trace::TracesData> out;
+    for (const auto& h : hits) {
+      auto t = store_.GetTrace(h.trace_id);
+      if (!t.ok()) return t.status();
+      if (t->has_value()) out.push_back(std::move(**t));
+    }
+    return out;
   }
 
-  HttpResponse GetTraceV1(const HttpRequest& req, std::string_view raw_id) {
-    Params params = common::ParseQueryString(req.query);
+  // ---- v1 ----
+
+  HttpResponse V1Services(const Params& params) {
+    auto services = store_.Services();
+    return V1Data(JsonStringArray(services), static_cast<int>(services.size()), Pretty(params));
+  }
+
+  HttpResponse V1ServiceOperations(const Params& params, std::string_view raw_service) {
+    auto service = common::PercentDecode(raw_service, true);  // Go's url.QueryUnescape
+    if (!service) return V1Fail(400, fmt::format("invalid URL escape in '{}'", raw_service));
+    std::vector<std::string> names;
+    for (const auto& op : store_.Operations(*service, "")) {
+      if (names.empty() || names.back() != op.name) names.push_back(op.name);
+    }
+    return V1Data(JsonStringArray(names), static_cast<int>(names.size()), Pretty(params));
+  }
+
+  HttpResponse V1Operations(const Params& params) {
+    const auto* service = Param(params, "service");
+    if (service == nullptr || service->empty()) {
+      return V1Fail(400, "parameter 'service' is required");
+    }
+    const auto* kind = Param(params, "spanKind");
+    auto ops = store_.Operations(*service, kind ? *kind : "");
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartArray();
+    for (const auto& op : ops) {
+      w.StartObject();
+      WriteKey(w, "name");
+      WriteString(w, op.name);
+      WriteKey(w, "spanKind");
+      WriteString(w, op.span_kind);
+      w.EndObject();
+    }
+    w.EndArray();
+    return V1Data(buf.GetString(), static_cast<int>(ops.size()), Pretty(params));
+  }
+
+  // Validates the start/end/raw parameters shared by trace lookups.
+  static std::optional<HttpResponse> CheckV1Hints(const Params& params) {
     for (const char* name : {"start", "end"}) {
       if (const auto* v = Param(params, name)) {
-        if (auto err = CheckInt64(*v)) {
-          return V1Error(400, fmt::format("unable to parse param '{}': {}", name, *err));
+        if (auto r = ParseInt64(*v); !r.ok()) {
+          return V1Fail(400, fmt::format("unable to parse param '{}': {}", name,
+                                         common::Message(r.status())));
         }
       }
     }
     if (const auto* v = Param(params, "raw")) {
-      if (auto err = CheckBool(*v)) {
-        return V1Error(400, fmt::format("unable to parse param 'raw': {}", *err));
+      if (auto r = ParseBool(*v); !r.ok()) {
+        return V1Fail(400,
+                      fmt::format("unable to parse param 'raw': {}", common::Message(r.status())));
       }
     }
-    const auto* pp = Param(params, "prettyPrint");
-    bool pretty = pp != nullptr && !pp->empty() && *pp != "false";
+    return std::nullopt;
+  }
 
+  HttpResponse V1GetTrace(const Params& params, std::string_view raw_id) {
+    if (auto bad = CheckV1Hints(params)) return *bad;
     auto decoded = common::PercentDecode(raw_id, false);
     auto id = decoded ? common::ParseTraceIdPath(*decoded) : std::nullopt;
     if (!id) {
-      return V1Error(400, fmt::format("cannot parse traceID param: '{}' is not a hex trace ID of "
-                                      "at most 32 digits",
-                                      decoded.value_or(std::string(raw_id))));
+      return V1Fail(400, fmt::format("cannot parse traceID param: '{}' is not a hex trace ID of "
+                                     "at most 32 digits",
+                                     decoded.value_or(std::string(raw_id))));
     }
-    // start/end are storage hints in Jaeger; a trace-by-ID lookup here needs none, so they are
-    // validated and otherwise not needed (Grafana's millisecond hints are thus harmless).
+    // start/end are storage hints in Jaeger; a lookup by ID needs none here, so they are only
+    // validated (and Grafana's millisecond hints are thus harmless).
     auto trace = store_.GetTrace(*id);
-    if (!trace.ok()) {
-      SPDLOG_WARN("get trace {}: {}", common::FormatTraceId32(*id), trace.status().message());
-      return V1Error(500, common::Message(trace.status()));
-    }
-    if (!trace->has_value()) return V1Error(404, "trace not found");
-    return V1Data("[" + RenderJaegerTrace(**trace) + "]", 0, pretty);
+    if (!trace.ok()) return StorageFailure(trace.status(), V1Fail);
+    if (!trace->has_value()) return V1Fail(404, "trace not found");
+    return V1Data("[" + RenderJaegerTrace(**trace) + "]", 0, Pretty(params));
   }
 
-  HttpResponse GetTraceV3(const HttpRequest& req, std::string_view raw_id) {
-    Params params = common::ParseQueryString(req.query);
+  HttpResponse V1FindTraces(const Params& params) {
+    int64_t now = clock_.NowNanos();
+    storage::TraceQuery q;
+    if (const auto* v = Param(params, "service")) q.service = *v;
+    if (const auto* v = Param(params, "operation")) q.operation = *v;
+    int64_t start_us = 0, end_us = 0;
+    bool has_start = false, has_end = false;
+    for (auto [name, out, has] : {std::tuple{"start", &start_us, &has_start},
+                                  std::tuple{"end", &end_us, &has_end}}) {
+      const auto* v = Param(params, name);
+      if (v == nullptr || v->empty()) continue;
+      auto r = ParseInt64(*v);
+      if (!r.ok()) {
+        return V1Fail(400, fmt::format("unable to parse param '{}': {}", name,
+                                       common::Message(r.status())));
+      }
+      *out = *r;
+      *has = true;
+    }
+    q.start_max_ns = has_end ? end_us * kMicro : now;
+    q.start_min_ns = has_start ? start_us * kMicro : q.start_max_ns - kDefaultSearchLookback;
+    q.limit = kDefaultLimit;
+    if (const auto* v = Param(params, "limit"); v != nullptr && !v->empty()) {
+      auto r = ParseInt64(*v);
+      if (!r.ok()) return V1Fail(400, common::Message(r.status()));
+      if (*r > 0) q.limit = static_cast<int>(std::min<int64_t>(*r, 1'000'000));
+    }
+    std::map<std::string, std::string> tags;
+    std::vector<std::string> tag_order;
+    auto put_tag = [&](const std::string& k, const std::string& v) {
+      if (!tags.count(k)) tag_order.push_back(k);
+      tags[k] = v;
+    };
+    for (const auto& t : ParamAll(params, "tag")) {
+      auto colon = t.find(':');
+      if (colon == std::string::npos) {
+        return V1Fail(400, fmt::format(
+                               "malformed 'tag' parameter, expecting key:value, received: {}", t));
+      }
+      put_tag(t.substr(0, colon), t.substr(colon + 1));
+    }
+    for (const auto& js : ParamAll(params, "tags")) {
+      auto parsed = ParseStringMapJson(js);
+      if (!parsed.ok()) {
+        return V1Fail(400, fmt::format("malformed 'tags' parameter, cannot unmarshal JSON: {}",
+                                       common::Message(parsed.status())));
+      }
+      for (const auto& [k, v] : *parsed) put_tag(k, v);
+    }
+    for (const auto& k : tag_order) q.tags.emplace_back(k, tags[k]);
+    for (auto [name, out] : {std::pair{"minDuration", &q.duration_min_ns},
+                             std::pair{"maxDuration", &q.duration_max_ns}}) {
+      const auto* v = Param(params, name);
+      if (v == nullptr || v->empty()) continue;
+      auto r = ParseDurationNanos(*v);
+      if (!r.ok()) {
+        return V1Fail(400, fmt::format("unable to parse param '{}': {}", name,
+                                       common::Message(r.status())));
+      }
+      *out = *r;
+    }
+    if (q.duration_min_ns != 0 && q.duration_max_ns != 0 &&
+        q.duration_max_ns < q.duration_min_ns) {
+      return V1Fail(400, "'maxDuration' should be greater than 'minDuration'");
+    }
+    if (const auto* v = Param(params, "raw"); v != nullptr && !v->empty()) {
+      if (auto r = ParseBool(*v); !r.ok()) {
+        return V1Fail(400,
+                      fmt::format("unable to parse param 'raw': {}", common::Message(r.status())));
+      }
+    }
+
+    auto trace_ids = ParamAll(params, "traceID");
+    if (!trace_ids.empty()) return V1GetTraces(params, trace_ids);
+
+    auto hits = store_.FindTraces(q);
+    if (!hits.ok()) return StorageFailure(hits.status(), V1Fail);
+    auto traces = Fetch(*hits);
+    if (!traces.ok()) return StorageFailure(traces.status(), V1Fail);
+    std::string data = "[";
+    for (const auto& t : *traces) {
+      if (data.size() > 1) data += ",";
+      data += RenderJaegerTrace(t);
+    }
+    data += "]";
+    return V1Data(data, 0, Pretty(params));
+  }
+
+  // `traceID=` multi-get: other filters are ignored; missing IDs are reported in `errors`.
+  HttpResponse V1GetTraces(const Params& params, const std::vector<std::string>& raw_ids) {
+    std::vector<common::TraceId> ids;
+    for (const auto& raw : raw_ids) {
+      auto id = common::ParseTraceIdHex(raw);
+      if (!id) {
+        return V1Fail(400, fmt::format("cannot parse traceID param: '{}' is not a hex trace ID "
+                                       "of at most 32 digits",
+                                       raw));
+      }
+      ids.push_back(*id);
+    }
+    std::string data = "[";
+    std::vector<V1Error> errors;
+    for (const auto& id : ids) {
+      auto t = store_.GetTrace(id);
+      if (!t.ok()) return StorageFailure(t.status(), V1Fail);
+      if (!t->has_value()) {
+        errors.push_back({0, "trace not found", common::FormatTraceIdJaeger(id)});
+        continue;
+      }
+      if (data.size() > 1) data += ",";
+      data += RenderJaegerTrace(**t);
+    }
+    data += "]";
+    return V1Data(data, 0, Pretty(params), errors);
+  }
+
+  HttpResponse V1Dependencies(const Params& params) {
+    int64_t end_ms = clock_.NowNanos() / kMilli;
+    int64_t lookback_ms = kDefaultDependencyLookback / kMilli;
+    for (auto [name, out] : {std::pair{"endTs", &end_ms}, std::pair{"lookback", &lookback_ms}}) {
+      const auto* v = Param(params, name);
+      if (v == nullptr || v->empty()) continue;
+      auto r = ParseInt64(*v);
+      if (!r.ok()) {
+        return V1Fail(400, fmt::format("unable to parse param '{}': {}", name,
+                                       common::Message(r.status())));
+      }
+      *out = *r;
+    }
+    const auto* service = Param(params, "service");
+    auto links = store_.Dependencies((end_ms - lookback_ms) * kMilli, end_ms * kMilli);
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartArray();
+    for (const auto& l : links) {
+      if (service != nullptr && !service->empty() && l.parent != *service &&
+          l.child != *service) {
+        continue;
+      }
+      w.StartObject();
+      WriteKey(w, "parent");
+      WriteString(w, l.parent);
+      WriteKey(w, "child");
+      WriteString(w, l.child);
+      WriteKey(w, "callCount");
+      w.Uint64(l.call_count);
+      w.EndObject();
+    }
+    w.EndArray();
+    return V1Data(buf.GetString(), 0, Pretty(params));
+  }
+
+  // ---- api_v3 ----
+
+  HttpResponse V3Services() {
+    return V3Json(fmt::format("{{\"services\":{}}}", JsonStringArray(store_.Services())));
+  }
+
+  HttpResponse V3Operations(const Params& params) {
+    const auto* service = Param(params, "service");
+    auto [kind, kind_name] = ParamEither(params, "spanKind", "span_kind");
+    std::vector<storage::Operation> ops;
+    if (service != nullptr) ops = store_.Operations(*service, kind ? *kind : "");
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartObject();
+    WriteKey(w, "operations");
+    w.StartArray();
+    for (const auto& op : ops) {
+      w.StartObject();
+      WriteKey(w, "name");
+      WriteString(w, op.name);
+      WriteKey(w, "spanKind");
+      // Jaeger's HTTP gateway renders an unspecified kind as "internal".
+      WriteString(w, op.span_kind.empty() ? "internal" : op.span_kind);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return V3Json(buf.GetString());
+  }
+
+  HttpResponse V3GetTrace(const Params& params, std::string_view raw_id) {
     for (auto [canonical, alias] :
          {std::pair{"startTime", "start_time"}, std::pair{"endTime", "end_time"}}) {
       auto [v, name] = ParamEither(params, canonical, alias);
-      if (v != nullptr && !v->empty() && !IsRfc3339(*v)) {
-        return V3Error(400, fmt::format("malformed parameter {}: parsing time \"{}\" as "
-                                        "RFC 3339 failed",
-                                        name, *v));
+      if (v != nullptr && !v->empty()) {
+        if (auto r = ParseRfc3339Nanos(*v); !r.ok()) {
+          return V3Fail(400, fmt::format("malformed parameter {}: {}", name,
+                                         common::Message(r.status())));
+        }
       }
     }
     {
       auto [v, name] = ParamEither(params, "rawTraces", "raw_traces");
       if (v != nullptr && !v->empty()) {
-        if (auto err = CheckBool(*v)) {
-          return V3Error(400, fmt::format("malformed parameter {}: {}", name, *err));
+        if (auto r = ParseBool(*v); !r.ok()) {
+          return V3Fail(400, fmt::format("malformed parameter {}: {}", name,
+                                         common::Message(r.status())));
         }
       }
     }
     auto decoded = common::PercentDecode(raw_id, false);
     auto id = decoded ? common::ParseTraceIdPath(*decoded) : std::nullopt;
     if (!id) {
-      return V3Error(400, fmt::format("malformed parameter trace_id: '{}' is not a hex trace ID "
-                                      "of at most 32 digits",
-                                      decoded.value_or(std::string(raw_id))));
+      return V3Fail(400, fmt::format("malformed parameter trace_id: '{}' is not a hex trace ID "
+                                     "of at most 32 digits",
+                                     decoded.value_or(std::string(raw_id))));
     }
     auto trace = store_.GetTrace(*id);
-    if (!trace.ok()) {
-      SPDLOG_WARN("get trace {}: {}", common::FormatTraceId32(*id), trace.status().message());
-      return V3Error(500, common::Message(trace.status()));
+    if (!trace.ok()) return StorageFailure(trace.status(), V3Fail);
+    if (!trace->has_value()) return V3Fail(404, "No traces found");
+    return V3Json("{\"result\":" + RenderOtlpTracesData(**trace) + "}");
+  }
+
+  HttpResponse V3FindTraces(const Params& params, bool summaries) {
+    storage::TraceQuery q;
+    if (auto [v, n] = ParamEither(params, "query.serviceName", "query.service_name"); v) {
+      q.service = *v;
     }
-    if (!trace->has_value()) return V3Error(404, "No traces found");
-    return {200, "application/json", {}, "{\"result\":" + RenderOtlpTracesData(**trace) + "}"};
+    if (auto [v, n] = ParamEither(params, "query.operationName", "query.operation_name"); v) {
+      q.operation = *v;
+    }
+    if (const auto* v = Param(params, "query.attributes"); v != nullptr && !v->empty()) {
+      auto parsed = ParseStringMapJson(*v);
+      if (!parsed.ok()) {
+        return V3Fail(400, fmt::format("malformed parameter query.attributes: {}",
+                                       common::Message(parsed.status())));
+      }
+      q.tags = std::move(*parsed);
+    }
+    auto [min_v, min_name] = ParamEither(params, "query.startTimeMin", "query.start_time_min");
+    auto [max_v, max_name] = ParamEither(params, "query.startTimeMax", "query.start_time_max");
+    if (min_v == nullptr || max_v == nullptr || min_v->empty() || max_v->empty()) {
+      return V3Fail(400, "query.startTimeMin and query.startTimeMax are required");
+    }
+    for (auto [v, name, out] : {std::tuple{min_v, min_name, &q.start_min_ns},
+                                std::tuple{max_v, max_name, &q.start_max_ns}}) {
+      auto r = ParseRfc3339Nanos(*v);
+      if (!r.ok()) {
+        return V3Fail(400, fmt::format("malformed parameter {}: {}", name,
+                                       common::Message(r.status())));
+      }
+      *out = *r;
+    }
+    if (q.start_min_ns >= q.start_max_ns) {
+      return V3Fail(400, "query.startTimeMin must be before query.startTimeMax");
+    }
+    for (auto [canonical, alias, out] :
+         {std::tuple{"query.durationMin", "query.duration_min", &q.duration_min_ns},
+          std::tuple{"query.durationMax", "query.duration_max", &q.duration_max_ns}}) {
+      auto [v, name] = ParamEither(params, canonical, alias);
+      if (v == nullptr || v->empty()) continue;
+      auto r = ParseDurationNanos(*v);
+      if (!r.ok()) {
+        return V3Fail(400, fmt::format("malformed parameter {}: {}", name,
+                                       common::Message(r.status())));
+      }
+      *out = *r;
+    }
+    q.limit = kDefaultLimit;
+    if (auto [v, name] =
+            ParamAny(params, {"query.searchDepth", "query.search_depth", "query.num_traces"});
+        v != nullptr && !v->empty()) {
+      auto r = ParseInt64(*v);
+      if (!r.ok()) {
+        return V3Fail(400, fmt::format("malformed parameter {}: {}", name,
+                                       common::Message(r.status())));
+      }
+      if (*r > 0) q.limit = static_cast<int>(std::min<int64_t>(*r, 1'000'000));
+    }
+    if (auto [v, name] = ParamEither(params, "query.rawTraces", "query.raw_traces");
+        v != nullptr && !v->empty()) {
+      if (auto r = ParseBool(*v); !r.ok()) {
+        return V3Fail(400, fmt::format("malformed parameter {}: {}", name,
+                                       common::Message(r.status())));
+      }
+    }
+
+    auto hits = store_.FindTraces(q);
+    if (!hits.ok()) return StorageFailure(hits.status(), V3Fail);
+    auto traces = Fetch(*hits);
+    if (!traces.ok()) return StorageFailure(traces.status(), V3Fail);
+    if (summaries) {
+      std::string out = "{\"summaries\":[";
+      for (size_t i = 0; i < traces->size(); ++i) {
+        if (i > 0) out += ",";
+        out += RenderSummary((*traces)[i]);
+      }
+      return V3Json(out + "]}");
+    }
+    if (traces->empty()) return V3Fail(404, "No traces found");
+    otlp_trace::TracesData all;
+    for (auto& t : *traces) Concatenate(all, std::move(t));
+    return V3Json("{\"result\":" + RenderOtlpTracesData(all) + "}");
+  }
+
+  template <typename Fail>
+  HttpResponse StorageFailure(const absl::Status& st, Fail fail) {
+    SPDLOG_WARN("query: {}", st.message());
+    return fail(500, common::Message(st));
   }
 
   storage::SpanStore& store_;
+  common::Clock& clock_;
   common::MetricsRegistry& metrics_;
 };
 
 }  // namespace
 
-common::HttpHandler MakeQueryHttpHandler(storage::SpanStore& store,
+common::HttpHandler MakeQueryHttpHandler(storage::SpanStore& store, common::Clock& clock,
                                          common::MetricsRegistry& metrics) {
-  auto api = std::make_shared<QueryApi>(store, metrics);
+  auto api = std::make_shared<QueryApi>(store, clock, metrics);
   return [api](const HttpRequest& req) { return api->Handle(req); };
 }
 

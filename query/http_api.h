@@ -1,14 +1,17 @@
-// The query HTTP API on 16686: Jaeger's v1 JSON API (/api/…) and api_v3 gateway (/api/v3/…).
+// The query HTTP API on 16686: Jaeger's v1 JSON API (/api/…) and api_v3 gateway (/api/v3/…),
+// as Jaeger v2.20 serves them (docs/api.md).
 #pragma once
 
+#include "common/clock.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
 #include "storage/span_store.h"
 
 namespace skua::query {
 
-// The handler for the query port. `store` must outlive it.
-common::HttpHandler MakeQueryHttpHandler(storage::SpanStore& store,
+// The handler for the query port. `store` and `clock` must outlive it; `clock` supplies "now"
+// for the default search window.
+common::HttpHandler MakeQueryHttpHandler(storage::SpanStore& store, common::Clock& clock,
                                          common::MetricsRegistry& metrics);
 
 }  // namespace skua::query

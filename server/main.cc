@@ -85,7 +85,7 @@ int Run(const skua::config::Config& cfg) {
   SPDLOG_INFO("otlp-http listening on {}", (*http)->address());
 
   auto query = common::HttpServer::Start({"query-http", cfg.query.http_endpoint, 1 << 20, 4},
-                                         query::MakeQueryHttpHandler(s, metrics));
+                                         query::MakeQueryHttpHandler(s, clock, metrics));
   if (!query.ok()) return Fail(query.status());
   SPDLOG_INFO("query-http listening on {}", (*query)->address());
 

@@ -1,0 +1,176 @@
+#include "query/params.h"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <charconv>
+
+#include "common/status_macros.h"
+#include "config/config.h"
+
+namespace skua::query {
+namespace {
+
+absl::Status Err(std::string msg) { return absl::InvalidArgumentError(std::move(msg)); }
+
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  // Howard Hinnant's days_from_civil.
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+}  // namespace
+
+const std::string* Param(const Params& params, std::string_view name) {
+  for (const auto& [k, v] : params) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> ParamAll(const Params& params, std::string_view name) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : params) {
+    if (k == name) out.push_back(v);
+  }
+  return out;
+}
+
+std::pair<const std::string*, std::string_view> ParamEither(const Params& params,
+                                                            std::string_view canonical,
+                                                            std::string_view alias) {
+  return ParamAny(params, {canonical, alias});
+}
+
+std::pair<const std::string*, std::string_view> ParamAny(
+    const Params& params, std::initializer_list<std::string_view> names) {
+  for (auto name : names) {
+    if (const auto* v = Param(params, name)) return {v, name};
+  }
+  return {nullptr, *names.begin()};
+}
+
+absl::StatusOr<int64_t> ParseInt64(const std::string& v) {
+  int64_t out = 0;
+  const char* first = v.data();
+  if (!v.empty() && v[0] == '+') ++first;
+  auto [ptr, ec] = std::from_chars(first, v.data() + v.size(), out);
+  if (v.empty() || first == v.data() + v.size() || ptr != v.data() + v.size() ||
+      ec == std::errc::invalid_argument) {
+    return Err(fmt::format("strconv.ParseInt: parsing \"{}\": invalid syntax", v));
+  }
+  if (ec == std::errc::result_out_of_range) {
+    return Err(fmt::format("strconv.ParseInt: parsing \"{}\": value out of range", v));
+  }
+  return out;
+}
+
+absl::StatusOr<bool> ParseBool(const std::string& v) {
+  if (v == "1" || v == "t" || v == "T" || v == "TRUE" || v == "true" || v == "True") return true;
+  if (v == "0" || v == "f" || v == "F" || v == "FALSE" || v == "false" || v == "False") {
+    return false;
+  }
+  return Err(fmt::format("strconv.ParseBool: parsing \"{}\": invalid syntax", v));
+}
+
+absl::StatusOr<int64_t> ParseDurationNanos(const std::string& v) {
+  auto d = config::ParseGoDuration(v);
+  if (!d.ok()) return Err(std::string(common::Message(d.status())));
+  return d->count();
+}
+
+absl::StatusOr<int64_t> ParseRfc3339Nanos(const std::string& v) {
+  auto fail = [&] {
+    return Err(fmt::format(
+        "parsing time \"{}\" as \"2006-01-02T15:04:05.999999999Z07:00\": cannot parse", v));
+  };
+  auto num = [&](size_t at, size_t n, int& out) {
+    if (at + n > v.size()) return false;
+    out = 0;
+    for (size_t i = at; i < at + n; ++i) {
+      if (v[i] < '0' || v[i] > '9') return false;
+      out = out * 10 + (v[i] - '0');
+    }
+    return true;
+  };
+  int Y, M, D, h, m, s;
+  if (v.size() < 20 || !num(0, 4, Y) || v[4] != '-' || !num(5, 2, M) || v[7] != '-' ||
+      !num(8, 2, D) || (v[10] != 'T' && v[10] != 't') || !num(11, 2, h) || v[13] != ':' ||
+      !num(14, 2, m) || v[16] != ':' || !num(17, 2, s)) {
+    return fail();
+  }
+  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || s > 60) return fail();
+  size_t i = 19;
+  int64_t frac = 0;
+  if (i < v.size() && v[i] == '.') {
+    size_t j = i + 1;
+    int digits = 0;
+    while (j < v.size() && v[j] >= '0' && v[j] <= '9') {
+      if (digits < 9) {
+        frac = frac * 10 + (v[j] - '0');
+        ++digits;
+      }
+      ++j;
+    }
+    if (j == i + 1) return fail();
+    for (; digits < 9; ++digits) frac *= 10;
+    i = j;
+  }
+  int64_t offset = 0;
+  if (i < v.size() && (v[i] == 'Z' || v[i] == 'z') && i + 1 == v.size()) {
+    offset = 0;
+  } else {
+    int oh, om;
+    if (i + 6 != v.size() || (v[i] != '+' && v[i] != '-') || !num(i + 1, 2, oh) ||
+        v[i + 3] != ':' || !num(i + 4, 2, om)) {
+      return fail();
+    }
+    offset = (oh * 3600 + om * 60) * (v[i] == '-' ? -1 : 1);
+  }
+  int64_t secs = DaysFromCivil(Y, static_cast<unsigned>(M), static_cast<unsigned>(D)) * 86400 +
+                 h * 3600 + m * 60 + s - offset;
+  return secs * 1'000'000'000 + frac;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseStringMapJson(
+    const std::string& json) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str(), json.size());
+  if (doc.HasParseError()) {
+    return Err(fmt::format("invalid character at offset {}: {}", doc.GetErrorOffset(),
+                           rapidjson::GetParseError_En(doc.GetParseError())));
+  }
+  if (!doc.IsObject()) {
+    return Err("json: cannot unmarshal non-object into Go value of type map[string]string");
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& m : doc.GetObject()) {
+    if (m.value.IsNull()) {
+      out.emplace_back(std::string(m.name.GetString(), m.name.GetStringLength()), "");
+      continue;
+    }
+    if (!m.value.IsString()) {
+      return Err(fmt::format(
+          "json: cannot unmarshal {} into Go value of type string",
+          m.value.IsNumber() ? "number" : m.value.IsBool() ? "bool" : m.value.IsNull() ? "null" : m.value.IsArray() ? "array" : "object"));
+    }
+    std::string key(m.name.GetString(), m.name.GetStringLength());
+    std::string value(m.value.GetString(), m.value.GetStringLength());
+    bool replaced = false;
+    for (auto& [k, v] : out) {
+      if (k == key) {
+        v = value;  // like decoding into a Go map: the last duplicate wins
+        replaced = true;
+      }
+    }
+    if (!replaced) out.emplace_back(std::move(key), std::move(value));
+  }
+  return out;
+}
+
+}  // namespace skua::query

@@ -1,0 +1,42 @@
+// Parsing of query-string parameters with the error texts of Jaeger's Go handlers
+// (strconv.ParseInt, strconv.ParseBool, time.ParseDuration, time.Parse RFC 3339).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace skua::query {
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+// First value of a parameter, or nullptr.
+const std::string* Param(const Params& params, std::string_view name);
+// Every value of a repeated parameter.
+std::vector<std::string> ParamAll(const Params& params, std::string_view name);
+// The canonical name's value if given, else the alias's; with the name found.
+std::pair<const std::string*, std::string_view> ParamEither(const Params& params,
+                                                            std::string_view canonical,
+                                                            std::string_view alias);
+// With a second alias (api_v3 `query.searchDepth`, `query.search_depth`, `query.num_traces`).
+std::pair<const std::string*, std::string_view> ParamAny(const Params& params,
+                                                         std::initializer_list<std::string_view> names);
+
+// Each returns the Go error text on failure, e.g.
+// `strconv.ParseInt: parsing "x": invalid syntax`.
+absl::StatusOr<int64_t> ParseInt64(const std::string& v);
+absl::StatusOr<bool> ParseBool(const std::string& v);
+absl::StatusOr<int64_t> ParseDurationNanos(const std::string& v);
+// RFC 3339 with optional fraction and offset -> ns since the epoch.
+absl::StatusOr<int64_t> ParseRfc3339Nanos(const std::string& v);
+
+// A JSON object of string values (Jaeger's `tags` and api_v3 `query.attributes`), in order.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseStringMapJson(
+    const std::string& json);
+
+}  // namespace skua::query
