@@ -25,7 +25,7 @@ using common::HttpResponse;
 
 constexpr int64_t kMicro = 1'000;
 constexpr int64_t kMilli = 1'000'000;
-constexpr int64_t kDefaultSearchLookback = 48LL * 3600 * 1'000'000'000;       // v1 search
+constexpr int64_t kDefaultSearchLookback = 48LL * 3600 * 1'000'000'000;      // v1 search
 constexpr int64_t kDefaultDependencyLookback = 24LL * 3600 * 1'000'000'000;  // dependencies
 constexpr int kDefaultLimit = 100;
 constexpr char kText[] = "text/plain; charset=utf-8";
@@ -61,7 +61,9 @@ std::string V1Errors(const std::vector<V1Error>& errors) {
 
 // Jaeger v1 error: Go's http.Error, so text/plain with a JSON body and a newline.
 HttpResponse V1Fail(int status, std::string_view msg) {
-  return {status, kText, {},
+  return {status,
+          kText,
+          {},
           fmt::format("{{\"data\":null,\"total\":0,\"limit\":0,\"offset\":0,\"errors\":{}}}\n",
                       V1Errors({{status, std::string(msg), ""}}))};
 }
@@ -69,25 +71,25 @@ HttpResponse V1Fail(int status, std::string_view msg) {
 HttpResponse V1Data(const std::string& data_json, int total, bool pretty,
                     const std::vector<V1Error>& errors = {}) {
   std::string body =
-      fmt::format("{{\"data\":{},\"total\":{},\"limit\":0,\"offset\":0,\"errors\":{}}}",
-                  data_json, total, V1Errors(errors));
+      fmt::format("{{\"data\":{},\"total\":{},\"limit\":0,\"offset\":0,\"errors\":{}}}", data_json,
+                  total, V1Errors(errors));
   return {200, "application/json", {}, pretty ? PrettyPrint(body) : std::move(body)};
 }
 
 // ---- api_v3 envelope ----
 
 HttpResponse V3Fail(int status, std::string_view msg) {
-  return {status, kText, {},
-          fmt::format("{{\"error\":{{\"httpCode\":{},\"message\":{}}}}}\n", status,
-                      JsonString(msg))};
+  return {
+      status,
+      kText,
+      {},
+      fmt::format("{{\"error\":{{\"httpCode\":{},\"message\":{}}}}}\n", status, JsonString(msg))};
 }
 
 HttpResponse V3Json(std::string body) { return {200, "application/json", {}, std::move(body)}; }
 
 HttpResponse NotFoundPage() { return {404, kText, {}, "404 page not found\n"}; }
-HttpResponse MethodNotAllowed() {
-  return {405, kText, {{"Allow", "GET"}}, "Method Not Allowed\n"};
-}
+HttpResponse MethodNotAllowed() { return {405, kText, {{"Allow", "GET"}}, "Method Not Allowed\n"}; }
 
 std::string JsonStringArray(const std::vector<std::string>& items) {
   std::string out = "[";
@@ -360,14 +362,14 @@ class QueryApi {
     if (const auto* v = Param(params, "operation")) q.operation = *v;
     int64_t start_us = 0, end_us = 0;
     bool has_start = false, has_end = false;
-    for (auto [name, out, has] : {std::tuple{"start", &start_us, &has_start},
-                                  std::tuple{"end", &end_us, &has_end}}) {
+    for (auto [name, out, has] :
+         {std::tuple{"start", &start_us, &has_start}, std::tuple{"end", &end_us, &has_end}}) {
       const auto* v = Param(params, name);
       if (v == nullptr || v->empty()) continue;
       auto r = ParseInt64(*v);
       if (!r.ok()) {
-        return V1Fail(400, fmt::format("unable to parse param '{}': {}", name,
-                                       common::Message(r.status())));
+        return V1Fail(
+            400, fmt::format("unable to parse param '{}': {}", name, common::Message(r.status())));
       }
       *out = *r;
       *has = true;
@@ -389,8 +391,8 @@ class QueryApi {
     for (const auto& t : ParamAll(params, "tag")) {
       auto colon = t.find(':');
       if (colon == std::string::npos) {
-        return V1Fail(400, fmt::format(
-                               "malformed 'tag' parameter, expecting key:value, received: {}", t));
+        return V1Fail(
+            400, fmt::format("malformed 'tag' parameter, expecting key:value, received: {}", t));
       }
       put_tag(t.substr(0, colon), t.substr(colon + 1));
     }
@@ -409,13 +411,12 @@ class QueryApi {
       if (v == nullptr || v->empty()) continue;
       auto r = ParseDurationNanos(*v);
       if (!r.ok()) {
-        return V1Fail(400, fmt::format("unable to parse param '{}': {}", name,
-                                       common::Message(r.status())));
+        return V1Fail(
+            400, fmt::format("unable to parse param '{}': {}", name, common::Message(r.status())));
       }
       *out = *r;
     }
-    if (q.duration_min_ns != 0 && q.duration_max_ns != 0 &&
-        q.duration_max_ns < q.duration_min_ns) {
+    if (q.duration_min_ns != 0 && q.duration_max_ns != 0 && q.duration_max_ns < q.duration_min_ns) {
       return V1Fail(400, "'maxDuration' should be greater than 'minDuration'");
     }
     if (const auto* v = Param(params, "raw"); v != nullptr && !v->empty()) {
@@ -477,8 +478,8 @@ class QueryApi {
       if (v == nullptr || v->empty()) continue;
       auto r = ParseInt64(*v);
       if (!r.ok()) {
-        return V1Fail(400, fmt::format("unable to parse param '{}': {}", name,
-                                       common::Message(r.status())));
+        return V1Fail(
+            400, fmt::format("unable to parse param '{}': {}", name, common::Message(r.status())));
       }
       *out = *r;
     }
@@ -488,8 +489,7 @@ class QueryApi {
     JsonWriter w(buf);
     w.StartArray();
     for (const auto& l : links) {
-      if (service != nullptr && !service->empty() && l.parent != *service &&
-          l.child != *service) {
+      if (service != nullptr && !service->empty() && l.parent != *service && l.child != *service) {
         continue;
       }
       w.StartObject();
@@ -541,8 +541,8 @@ class QueryApi {
       auto [v, name] = ParamEither(params, canonical, alias);
       if (v != nullptr && !v->empty()) {
         if (auto r = ParseRfc3339Nanos(*v); !r.ok()) {
-          return V3Fail(400, fmt::format("malformed parameter {}: {}", name,
-                                         common::Message(r.status())));
+          return V3Fail(
+              400, fmt::format("malformed parameter {}: {}", name, common::Message(r.status())));
         }
       }
     }
@@ -550,8 +550,8 @@ class QueryApi {
       auto [v, name] = ParamEither(params, "rawTraces", "raw_traces");
       if (v != nullptr && !v->empty()) {
         if (auto r = ParseBool(*v); !r.ok()) {
-          return V3Fail(400, fmt::format("malformed parameter {}: {}", name,
-                                         common::Message(r.status())));
+          return V3Fail(
+              400, fmt::format("malformed parameter {}: {}", name, common::Message(r.status())));
         }
       }
     }
@@ -593,8 +593,8 @@ class QueryApi {
                                 std::tuple{max_v, max_name, &q.start_max_ns}}) {
       auto r = ParseRfc3339Nanos(*v);
       if (!r.ok()) {
-        return V3Fail(400, fmt::format("malformed parameter {}: {}", name,
-                                       common::Message(r.status())));
+        return V3Fail(400,
+                      fmt::format("malformed parameter {}: {}", name, common::Message(r.status())));
       }
       *out = *r;
     }
@@ -608,8 +608,8 @@ class QueryApi {
       if (v == nullptr || v->empty()) continue;
       auto r = ParseDurationNanos(*v);
       if (!r.ok()) {
-        return V3Fail(400, fmt::format("malformed parameter {}: {}", name,
-                                       common::Message(r.status())));
+        return V3Fail(400,
+                      fmt::format("malformed parameter {}: {}", name, common::Message(r.status())));
       }
       *out = *r;
     }
@@ -619,16 +619,16 @@ class QueryApi {
         v != nullptr && !v->empty()) {
       auto r = ParseInt64(*v);
       if (!r.ok()) {
-        return V3Fail(400, fmt::format("malformed parameter {}: {}", name,
-                                       common::Message(r.status())));
+        return V3Fail(400,
+                      fmt::format("malformed parameter {}: {}", name, common::Message(r.status())));
       }
       if (*r > 0) q.limit = static_cast<int>(std::min<int64_t>(*r, 1'000'000));
     }
     if (auto [v, name] = ParamEither(params, "query.rawTraces", "query.raw_traces");
         v != nullptr && !v->empty()) {
       if (auto r = ParseBool(*v); !r.ok()) {
-        return V3Fail(400, fmt::format("malformed parameter {}: {}", name,
-                                       common::Message(r.status())));
+        return V3Fail(400,
+                      fmt::format("malformed parameter {}: {}", name, common::Message(r.status())));
       }
     }
 

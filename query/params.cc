@@ -155,9 +155,12 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseStringMapJ
       continue;
     }
     if (!m.value.IsString()) {
-      return Err(fmt::format(
-          "json: cannot unmarshal {} into Go value of type string",
-          m.value.IsNumber() ? "number" : m.value.IsBool() ? "bool" : m.value.IsNull() ? "null" : m.value.IsArray() ? "array" : "object"));
+      return Err(fmt::format("json: cannot unmarshal {} into Go value of type string",
+                             m.value.IsNumber()  ? "number"
+                             : m.value.IsBool()  ? "bool"
+                             : m.value.IsNull()  ? "null"
+                             : m.value.IsArray() ? "array"
+                                                 : "object"));
     }
     std::string key(m.name.GetString(), m.name.GetStringLength());
     std::string value(m.value.GetString(), m.value.GetStringLength());

@@ -24,8 +24,8 @@ std::pair<const std::string*, std::string_view> ParamEither(const Params& params
                                                             std::string_view canonical,
                                                             std::string_view alias);
 // With a second alias (api_v3 `query.searchDepth`, `query.search_depth`, `query.num_traces`).
-std::pair<const std::string*, std::string_view> ParamAny(const Params& params,
-                                                         std::initializer_list<std::string_view> names);
+std::pair<const std::string*, std::string_view> ParamAny(
+    const Params& params, std::initializer_list<std::string_view> names);
 
 // Each returns the Go error text on failure, e.g.
 // `strconv.ParseInt: parsing "x": invalid syntax`.

@@ -3,14 +3,12 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/hash.h"
 #include "storage/span_terms.h"
 
 namespace skua::storage {
 namespace {
 
-namespace otlp_trace = ::opentelemetry::proto::trace::v1;
-
-constexpr uint8_t kBatchFormat = 1;
 constexpr uint8_t kBlockFormat = 1;
 
 class Out {
@@ -24,14 +22,15 @@ class Out {
     s_.push_back(static_cast<char>(v));
   }
   void SVar(int64_t v) { Var((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
-  void Fixed64(uint64_t v) {
-    for (int i = 0; i < 8; ++i) s_.push_back(static_cast<char>(v >> (8 * i)));
+  void Fixed(uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) s_.push_back(static_cast<char>(v >> (8 * i)));
   }
   void Bytes(std::string_view b) { s_.append(b); }
   void Str(std::string_view b) {
     Var(b.size());
     s_.append(b);
   }
+  size_t size() const { return s_.size(); }
   std::string Take() { return std::move(s_); }
 
  private:
@@ -63,13 +62,6 @@ class In {
     uint64_t u = Var();
     return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
   }
-  uint64_t Fixed64() {
-    if (s_.size() < 8) return Fail();
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(s_[i])) << (8 * i);
-    s_.remove_prefix(8);
-    return v;
-  }
   std::string_view Bytes(size_t n) {
     if (s_.size() < n) {
       Fail();
@@ -80,10 +72,10 @@ class In {
     return b;
   }
   std::string_view Str() { return Bytes(Var()); }
-  // A count that must fit in what is left (each item takes at least `min_bytes`).
-  size_t Count(size_t min_bytes = 1) {
+  // A count whose items take at least `min_bytes` each: bounded by what is left.
+  size_t Count(size_t min_bytes) {
     uint64_t n = Var();
-    if (n > s_.size() / std::max<size_t>(1, min_bytes) + 1) {
+    if (n > s_.size() / std::max<size_t>(1, min_bytes)) {
       Fail();
       return 0;
     }
@@ -100,6 +92,12 @@ class In {
   bool ok_ = true;
 };
 
+uint64_t LoadFixed(const char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  return v;
+}
+
 uint64_t SpanIdValue(std::string_view raw) {
   if (raw.size() != 8) return 0;
   uint64_t v = 0;
@@ -107,96 +105,86 @@ uint64_t SpanIdValue(std::string_view raw) {
   return v;
 }
 
+uint64_t Mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  return h;
+}
+
+// Writes postings from (hash, ordinal) pairs sorted by hash then ordinal.
+void WritePostings(Out& o, std::vector<std::pair<uint64_t, uint32_t>> pairs) {
+  std::sort(pairs.begin(), pairs.end());
+  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+  std::vector<uint64_t> hashes;
+  std::vector<uint32_t> offsets;
+  Out ords;
+  for (size_t i = 0; i < pairs.size();) {
+    uint64_t h = pairs[i].first;
+    hashes.push_back(h);
+    offsets.push_back(static_cast<uint32_t>(ords.size()));
+    uint32_t prev = 0;
+    bool first = true;
+    for (; i < pairs.size() && pairs[i].first == h; ++i) {
+      ords.Var(first ? pairs[i].second : pairs[i].second - prev);
+      prev = pairs[i].second;
+      first = false;
+    }
+  }
+  o.Var(hashes.size());
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    o.Fixed(hashes[i], 8);
+    o.Fixed(offsets[i], 4);
+  }
+  std::string ord_bytes = ords.Take();
+  o.Str(ord_bytes);
+}
+
 }  // namespace
 
-std::string MakeTerm(std::string_view key, std::string_view value) {
-  std::string t;
-  t.reserve(key.size() + 1 + value.size());
-  t.append(key);
-  t.push_back('\0');
-  t.append(value);
-  return t;
+uint64_t TermHash(std::string_view key, std::string_view value) {
+  // FNV-1a over key, a separator byte and value, finished like StableHash64.
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : key) h = (h ^ c) * 0x100000001b3ULL;
+  h = (h ^ 0xFF) * 0x100000001b3ULL;  // 0xFF never occurs in UTF-8
+  for (unsigned char c : value) h = (h ^ c) * 0x100000001b3ULL;
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  return h ^ (h >> 31);
 }
 
 // ---- IndexBatch ----
 
-std::string IndexBatch::Encode() const {
-  Out o;
-  o.U8(kBatchFormat);
-  o.Var(strings.size());
-  for (const auto& s : strings) o.Str(s);
-  o.Var(entries.size());
-  for (const auto& e : entries) {
-    o.Bytes(e.trace_id.AsBytes());
-    o.Fixed64(e.span_id);
-    o.Fixed64(e.parent_span_id);
-    o.SVar(e.start_ns);
-    o.SVar(e.duration_ns);
-    o.Var(e.service);
-    o.Var(e.operation);
-    o.U8(e.kind);
-    o.Var(e.terms_end - e.terms_begin);
-    for (uint32_t i = e.terms_begin; i < e.terms_end; ++i) o.Var(term_ids[i]);
-  }
-  return o.Take();
-}
-
-std::optional<IndexBatch> IndexBatch::Decode(std::string_view data) {
-  In in(data);
-  if (in.U8() != kBatchFormat) return std::nullopt;
-  IndexBatch b;
-  size_t ns = in.Count();
-  for (size_t i = 0; i < ns && in.ok(); ++i) b.strings.emplace_back(in.Str());
-  size_t ne = in.Count(32);
-  for (size_t i = 0; i < ne && in.ok(); ++i) {
-    Entry e;
-    auto tid = in.Bytes(16);
-    if (!in.ok()) break;
-    std::memcpy(e.trace_id.bytes.data(), tid.data(), 16);
-    e.span_id = in.Fixed64();
-    e.parent_span_id = in.Fixed64();
-    e.start_ns = in.SVar();
-    e.duration_ns = in.SVar();
-    e.service = static_cast<uint32_t>(in.Var());
-    e.operation = static_cast<uint32_t>(in.Var());
-    e.kind = in.U8();
-    size_t nt = in.Count();
-    e.terms_begin = static_cast<uint32_t>(b.term_ids.size());
-    for (size_t t = 0; t < nt && in.ok(); ++t) b.term_ids.push_back(static_cast<uint32_t>(in.Var()));
-    e.terms_end = static_cast<uint32_t>(b.term_ids.size());
-    if (e.service >= ns || e.operation >= ns) return std::nullopt;
-    b.entries.push_back(e);
-  }
-  if (!in.ok()) return std::nullopt;
-  for (uint32_t id : b.term_ids) {
-    if (id >= ns) return std::nullopt;
-  }
-  return b;
+size_t IndexBatch::ApproxBytes() const {
+  size_t n = entries.size() * sizeof(Entry) + terms.size() * 8;
+  for (const auto& o : origins) n += o.terms.size() * 8 + sizeof(Origin);
+  for (const auto& s : strings) n += s.size() + 32;
+  return n;
 }
 
 uint32_t IndexBatchBuilder::Intern(std::string_view s) {
-  auto [it, inserted] = ids_.try_emplace(std::string(s), batch_.strings.size());
-  if (inserted) batch_.strings.emplace_back(s);
-  return it->second;
+  auto it = strings_.find(absl::string_view(s.data(), s.size()));
+  if (it != strings_.end()) return it->second;
+  uint32_t id = static_cast<uint32_t>(batch_.strings.size());
+  batch_.strings.emplace_back(s);
+  strings_.emplace(std::string(s), id);
+  return id;
 }
 
 void IndexBatchBuilder::Add(const SpanRef& ref) {
   const auto& span = *ref.span;
-  auto cached = [&](const void* key, auto each) -> const std::vector<uint32_t>& {
-    auto [it, inserted] = cached_terms_.try_emplace(key);
-    if (inserted) {
-      each([&](std::string_view k, std::string_view v) {
-        it->second.push_back(Intern(MakeTerm(k, v)));
-      });
-    }
-    return it->second;
-  };
-  const auto& resource_terms = cached(ref.resource, [&](const auto& fn) {
-    ForEachResourceTerm(ref.resource->resource(), fn);
-  });
-  const auto& scope_terms =
-      cached(ref.scope, [&](const auto& fn) { ForEachScopeTerm(ref.scope->scope(), fn); });
-  auto [sit, new_service] = service_of_.try_emplace(ref.resource, 0);
+  auto [oit, new_origin] = origins_.try_emplace(std::make_pair(ref.resource, ref.scope), 0);
+  if (new_origin) {
+    IndexBatch::Origin o;
+    auto add = [&](std::string_view k, std::string_view v) { o.terms.push_back(TermHash(k, v)); };
+    ForEachResourceTerm(ref.resource->resource(), add);
+    ForEachScopeTerm(ref.scope->scope(), add);
+    o.id = 0;
+    for (uint64_t t : o.terms) o.id = Mix(o.id, t);
+    oit->second = static_cast<uint32_t>(batch_.origins.size());
+    batch_.origins.push_back(std::move(o));
+  }
+  auto [sit, new_service] = services_.try_emplace(ref.resource, 0);
   if (new_service) sit->second = Intern(ServiceNameOf(ref.resource->resource()));
 
   IndexBatch::Entry e;
@@ -204,21 +192,25 @@ void IndexBatchBuilder::Add(const SpanRef& ref) {
   e.span_id = SpanIdValue(span.span_id());
   e.parent_span_id = SpanIdValue(span.parent_span_id());
   e.start_ns = static_cast<int64_t>(span.start_time_unix_nano());
-  e.duration_ns = span.end_time_unix_nano() > span.start_time_unix_nano()
-                      ? static_cast<int64_t>(span.end_time_unix_nano() - span.start_time_unix_nano())
-                      : 0;
+  e.duration_ns =
+      span.end_time_unix_nano() > span.start_time_unix_nano()
+          ? static_cast<int64_t>(span.end_time_unix_nano() - span.start_time_unix_nano())
+          : 0;
   e.service = sit->second;
   e.operation = Intern(span.name().empty() ? "empty-span-name" : span.name());
+  e.origin = oit->second;
   e.kind = static_cast<uint8_t>(span.kind());
-  e.terms_begin = static_cast<uint32_t>(batch_.term_ids.size());
-  auto& ids = batch_.term_ids;
-  ids.insert(ids.end(), resource_terms.begin(), resource_terms.end());
-  ids.insert(ids.end(), scope_terms.begin(), scope_terms.end());
+  e.terms_begin = static_cast<uint32_t>(batch_.terms.size());
   ForEachSpanTerm(span, [&](std::string_view k, std::string_view v) {
-    ids.push_back(Intern(MakeTerm(k, v)));
+    batch_.terms.push_back(TermHash(k, v));
   });
-  e.terms_end = static_cast<uint32_t>(ids.size());
+  e.terms_end = static_cast<uint32_t>(batch_.terms.size());
   batch_.entries.push_back(e);
+  uint64_t cat =
+      (static_cast<uint64_t>(e.service) << 40) ^ (static_cast<uint64_t>(e.operation) << 8) ^ e.kind;
+  if (catalog_seen_.try_emplace(cat, true).second) {
+    batch_.catalog.push_back({e.service, e.operation, e.kind});
+  }
 }
 
 // ---- Hits ----
@@ -236,37 +228,37 @@ std::optional<int64_t> Hits::NthNewest(size_t limit) const {
 // ---- Block ----
 
 void Block::Append(const IndexBatch& batch, const IndexBatch::Entry& e) {
+  uint32_t ordinal = static_cast<uint32_t>(starts_.size());
   const std::string& op = batch.strings[e.operation];
-  auto [oit, new_op] = op_index_.try_emplace(op, ops_.size());
-  if (new_op) ops_.push_back(op);
-  size_t first = term_ids_.size();
-  for (uint32_t i = e.terms_begin; i < e.terms_end; ++i) {
-    const std::string& t = batch.strings[batch.term_ids[i]];
-    auto [tit, new_term] = term_index_.try_emplace(t, terms_.size());
-    if (new_term) terms_.push_back(t);
-    term_ids_.push_back(tit->second);
+  auto oit = op_index_.find(op);
+  if (oit == op_index_.end()) {
+    oit = op_index_.emplace(op, static_cast<uint32_t>(ops_.size())).first;
+    ops_.push_back(op);
   }
-  std::sort(term_ids_.begin() + static_cast<long>(first), term_ids_.end());
-  term_ids_.erase(std::unique(term_ids_.begin() + static_cast<long>(first), term_ids_.end()),
-                  term_ids_.end());
-  term_offsets_.push_back(static_cast<uint32_t>(term_ids_.size()));
-  trace_ids_.push_back(e.trace_id);
+  auto [tit, new_trace] =
+      trace_index_.try_emplace(e.trace_id, static_cast<uint32_t>(traces_.size()));
+  if (new_trace) traces_.push_back(e.trace_id);
+  const IndexBatch::Origin& origin = batch.origins[e.origin];
+  auto [git, new_origin] =
+      origin_index_.try_emplace(origin.id, static_cast<uint32_t>(origin_count_));
+  if (new_origin) {
+    for (uint64_t t : origin.terms) origin_terms_.emplace_back(t, git->second);
+    ++origin_count_;
+  }
+  trace_ord_.push_back(tit->second);
+  op_ids_.push_back(oit->second);
+  origin_ord_.push_back(git->second);
   starts_.push_back(e.start_ns);
   durations_.push_back(e.duration_ns);
-  op_ids_.push_back(oit->second);
+  for (uint32_t i = e.terms_begin; i < e.terms_end; ++i) {
+    span_terms_.emplace_back(batch.terms[i], ordinal);
+  }
   min_start_ = std::min(min_start_, e.start_ns);
   max_start_ = std::max(max_start_, e.start_ns);
   max_duration_ = std::max(max_duration_, e.duration_ns);
 }
 
 std::string Block::Encode() const {
-  // Terms are written sorted so a decoded block can binary-search them.
-  std::vector<uint32_t> order(terms_.size());
-  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return terms_[a] < terms_[b]; });
-  std::vector<uint32_t> remap(terms_.size());
-  for (uint32_t i = 0; i < order.size(); ++i) remap[order[i]] = i;
-
   Out o;
   o.U8(kBlockFormat);
   o.Str(service_);
@@ -277,24 +269,16 @@ std::string Block::Encode() const {
   o.SVar(max_duration_);
   o.Var(ops_.size());
   for (const auto& op : ops_) o.Str(op);
-  o.Var(terms_.size());
-  for (uint32_t i : order) o.Str(terms_[i]);
-  for (const auto& id : trace_ids_) o.Bytes(id.AsBytes());
+  o.Var(traces_.size());
+  for (const auto& t : traces_) o.Bytes(t.AsBytes());
+  o.Var(origin_count_);
+  for (size_t i = 0; i < n; ++i) o.Var(trace_ord_[i]);
   for (size_t i = 0; i < n; ++i) o.SVar(starts_[i] - min_start_);
   for (size_t i = 0; i < n; ++i) o.SVar(durations_[i]);
   for (size_t i = 0; i < n; ++i) o.Var(op_ids_[i]);
-  std::vector<uint32_t> ids;
-  for (size_t i = 0; i < n; ++i) {
-    ids.assign(term_ids_.begin() + term_offsets_[i], term_ids_.begin() + term_offsets_[i + 1]);
-    for (auto& id : ids) id = remap[id];
-    std::sort(ids.begin(), ids.end());
-    o.Var(ids.size());
-    uint32_t prev = 0;
-    for (uint32_t id : ids) {  // delta-coded, ascending
-      o.Var(id - prev);
-      prev = id;
-    }
-  }
+  for (size_t i = 0; i < n; ++i) o.Var(origin_ord_[i]);
+  WritePostings(o, span_terms_);
+  WritePostings(o, origin_terms_);
   return o.Take();
 }
 
@@ -302,81 +286,125 @@ std::optional<Block> Block::Decode(std::string_view data) {
   In in(data);
   if (in.U8() != kBlockFormat) return std::nullopt;
   Block b(std::string(in.Str()));
-  size_t n = in.Count(16);
+  b.sealed_ = true;
+  size_t n = in.Count(5);
   b.min_start_ = in.SVar();
   b.max_start_ = in.SVar();
   b.max_duration_ = in.SVar();
-  size_t nops = in.Count();
+  size_t nops = in.Count(1);
   for (size_t i = 0; i < nops && in.ok(); ++i) b.ops_.emplace_back(in.Str());
-  size_t nterms = in.Count();
-  for (size_t i = 0; i < nterms && in.ok(); ++i) b.terms_.emplace_back(in.Str());
-  b.trace_ids_.resize(n);
-  for (size_t i = 0; i < n && in.ok(); ++i) {
+  size_t ntraces = in.Count(16);
+  b.traces_.resize(ntraces);
+  for (size_t i = 0; i < ntraces && in.ok(); ++i) {
     auto raw = in.Bytes(16);
-    if (in.ok()) std::memcpy(b.trace_ids_[i].bytes.data(), raw.data(), 16);
+    if (in.ok()) std::memcpy(b.traces_[i].bytes.data(), raw.data(), 16);
   }
+  b.origin_count_ = in.Var();
+  b.trace_ord_.resize(n);
   b.starts_.resize(n);
-  for (size_t i = 0; i < n; ++i) b.starts_[i] = b.min_start_ + in.SVar();
   b.durations_.resize(n);
-  for (size_t i = 0; i < n; ++i) b.durations_[i] = in.SVar();
   b.op_ids_.resize(n);
-  for (size_t i = 0; i < n; ++i) {
-    b.op_ids_[i] = static_cast<uint32_t>(in.Var());
-    if (b.op_ids_[i] >= nops) return std::nullopt;
-  }
-  b.term_offsets_.reserve(n + 1);
-  for (size_t i = 0; i < n && in.ok(); ++i) {
-    size_t k = in.Count();
-    uint32_t id = 0;
-    for (size_t j = 0; j < k; ++j) {
-      id += static_cast<uint32_t>(in.Var());
-      if (id >= nterms) return std::nullopt;
-      b.term_ids_.push_back(id);
-    }
-    b.term_offsets_.push_back(static_cast<uint32_t>(b.term_ids_.size()));
+  b.origin_ord_.resize(n);
+  for (size_t i = 0; i < n; ++i) b.trace_ord_[i] = static_cast<uint32_t>(in.Var());
+  for (size_t i = 0; i < n; ++i) b.starts_[i] = b.min_start_ + in.SVar();
+  for (size_t i = 0; i < n; ++i) b.durations_[i] = in.SVar();
+  for (size_t i = 0; i < n; ++i) b.op_ids_[i] = static_cast<uint32_t>(in.Var());
+  for (size_t i = 0; i < n; ++i) b.origin_ord_[i] = static_cast<uint32_t>(in.Var());
+  for (Postings* p : {&b.span_postings_, &b.origin_postings_}) {
+    size_t terms = in.Count(12);
+    p->directory = in.Bytes(terms * 12);
+    p->ordinals = in.Str();
   }
   if (!in.ok()) return std::nullopt;
+  for (size_t i = 0; i < n; ++i) {
+    if (b.trace_ord_[i] >= ntraces || b.op_ids_[i] >= nops || b.origin_ord_[i] >= b.origin_count_) {
+      return std::nullopt;
+    }
+  }
   return b;
 }
 
-std::optional<uint32_t> Block::FindTerm(const std::string& term) const {
-  if (!term_index_.empty() || terms_.empty()) {
-    auto it = term_index_.find(term);
-    return it == term_index_.end() ? std::nullopt : std::optional<uint32_t>(it->second);
+std::vector<uint32_t> Block::Postings::Find(uint64_t h) const {
+  size_t count = directory.size() / 12;
+  size_t lo = 0, hi = count;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (LoadFixed(directory.data() + mid * 12, 8) < h) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
   }
-  auto it = std::lower_bound(terms_.begin(), terms_.end(), term);
-  if (it == terms_.end() || *it != term) return std::nullopt;
-  return static_cast<uint32_t>(it - terms_.begin());
+  std::vector<uint32_t> out;
+  if (lo == count || LoadFixed(directory.data() + lo * 12, 8) != h) return out;
+  size_t begin = LoadFixed(directory.data() + lo * 12 + 8, 4);
+  size_t end =
+      lo + 1 < count ? LoadFixed(directory.data() + (lo + 1) * 12 + 8, 4) : ordinals.size();
+  if (begin > end || end > ordinals.size()) return out;
+  In in(ordinals.substr(begin, end - begin));
+  uint32_t v = 0;
+  bool first = true;
+  while (in.ok()) {
+    uint64_t d = in.Var();
+    if (!in.ok()) break;
+    v = first ? static_cast<uint32_t>(d) : v + static_cast<uint32_t>(d);
+    first = false;
+    out.push_back(v);
+  }
+  return out;
 }
 
-std::optional<uint32_t> Block::FindOperation(const std::string& op) const {
-  if (!op_index_.empty()) {
-    auto it = op_index_.find(op);
-    return it == op_index_.end() ? std::nullopt : std::optional<uint32_t>(it->second);
+void Block::MarkTerm(uint64_t h, std::vector<bool>& bits) const {
+  std::vector<bool> origins(origin_count_, false);
+  bool any_origin = false;
+  if (sealed_) {
+    for (uint32_t i : span_postings_.Find(h)) {
+      if (i < bits.size()) bits[i] = true;
+    }
+    for (uint32_t g : origin_postings_.Find(h)) {
+      if (g < origins.size()) origins[g] = any_origin = true;
+    }
+  } else {
+    for (const auto& [t, i] : span_terms_) {
+      if (t == h) bits[i] = true;
+    }
+    for (const auto& [t, g] : origin_terms_) {
+      if (t == h) origins[g] = any_origin = true;
+    }
   }
-  for (uint32_t i = 0; i < ops_.size(); ++i) {
-    if (ops_[i] == op) return i;
+  if (any_origin) {
+    for (size_t i = 0; i < bits.size(); ++i) {
+      if (origins[origin_ord_[i]]) bits[i] = true;
+    }
   }
-  return std::nullopt;
 }
 
 void Block::Search(const TraceQuery& q, Hits& hits) const {
-  if (size() == 0) return;
+  size_t n = size();
+  if (n == 0) return;
   if (q.start_max_ns != 0 && min_start_ > q.start_max_ns) return;
   if (q.start_min_ns != 0 && max_start_ < q.start_min_ns) return;
   if (q.duration_min_ns != 0 && max_duration_ < q.duration_min_ns) return;
   std::optional<uint32_t> op;
   if (!q.operation.empty()) {
-    op = FindOperation(q.operation);
+    for (uint32_t i = 0; i < ops_.size(); ++i) {
+      if (ops_[i] == q.operation) op = i;
+    }
     if (!op) return;
   }
-  std::vector<uint32_t> want;
-  for (const auto& [k, v] : q.tags) {
-    auto id = FindTerm(MakeTerm(k, v));
-    if (!id) return;  // no entry of this block has the term
-    want.push_back(*id);
+  // Entries having every tag: the intersection of each tag's marks.
+  std::vector<bool> all;
+  for (size_t t = 0; t < q.tags.size(); ++t) {
+    std::vector<bool> bits(n, false);
+    MarkTerm(TermHash(q.tags[t].first, q.tags[t].second), bits);
+    if (t == 0) {
+      all = std::move(bits);
+    } else {
+      for (size_t i = 0; i < n; ++i) all[i] = all[i] && bits[i];
+    }
   }
-  for (size_t i = 0; i < size(); ++i) {
+  for (size_t i = 0; i < n; ++i) {
+    if (!all.empty() && !all[i]) continue;
     int64_t s = starts_[i];
     if (q.start_min_ns != 0 && s < q.start_min_ns) continue;
     if (q.start_max_ns != 0 && s > q.start_max_ns) continue;
@@ -384,16 +412,7 @@ void Block::Search(const TraceQuery& q, Hits& hits) const {
     if (q.duration_min_ns != 0 && d < q.duration_min_ns) continue;
     if (q.duration_max_ns != 0 && d > q.duration_max_ns) continue;
     if (op && op_ids_[i] != *op) continue;
-    auto first = term_ids_.begin() + term_offsets_[i];
-    auto last = term_ids_.begin() + term_offsets_[i + 1];
-    bool all = true;
-    for (uint32_t t : want) {
-      if (!std::binary_search(first, last, t)) {
-        all = false;
-        break;
-      }
-    }
-    if (all) hits.Add(trace_ids_[i], s);
+    hits.Add(traces_[trace_ord_[i]], s);
   }
 }
 

@@ -1,66 +1,80 @@
 // The search index of one shard (docs/storage.md, "Search index"). Internal to storage/.
 //
-// Every acknowledged span has an index entry: trace ID, start, duration, operation and its
-// search terms. Entries of one export request travel as an IndexBatch: built on the receiver
-// thread, written as one `L` row in the same write batch as the span chunks (so they are durable
-// together), then appended to the shard's open block of the span's service, where searches see
-// them at once. Open blocks are sealed into one `B` row per service; sealing also deletes the
-// `L` rows it covers. After a crash the `L` rows newer than the last seal are replayed.
+// Every acknowledged span has an index entry: trace ID, start, duration, operation, and the
+// 64-bit hashes of its search terms (storage/span_terms.h). Terms of the span itself are kept
+// per entry; terms of its resource and scope per "origin" (resource + scope), once.
+//
+// Life of an entry: built on the receiver thread (IndexBatch), appended by the shard writer,
+// right after the write batch holding the span is durable, to the open block of the span's
+// service, where searches see it at once. Open blocks are sealed into one `B` row per service.
+// Until then the `L` row written with the spans lists the traces of that request, so a restart
+// rebuilds the open blocks from the span chunks themselves.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/ids.h"
 #include "storage/span_store.h"
 
 namespace skua::storage {
 
-// Search terms are stored as "key\0value".
-std::string MakeTerm(std::string_view key, std::string_view value);
+// The hash of a search term `key=value`. Stable (persisted in sealed blocks).
+uint64_t TermHash(std::string_view key, std::string_view value);
 
+// The index entries of one export request's spans for one shard.
 struct IndexBatch {
+  struct Origin {
+    uint64_t id;                  // hash of (resource row id, scope row id)
+    std::vector<uint64_t> terms;  // resource and scope term hashes
+  };
   struct Entry {
     common::TraceId trace_id;
     uint64_t span_id = 0;
     uint64_t parent_span_id = 0;  // 0 = root
     int64_t start_ns = 0;
     int64_t duration_ns = 0;
-    uint32_t service = 0;    // index into strings
-    uint32_t operation = 0;  // index into strings
-    uint8_t kind = 0;        // OTLP SpanKind
-    uint32_t terms_begin = 0, terms_end = 0;  // range of term_ids
+    uint32_t service = 0;                     // into strings
+    uint32_t operation = 0;                   // into strings
+    uint32_t origin = 0;                      // into origins
+    uint8_t kind = 0;                         // OTLP SpanKind
+    uint32_t terms_begin = 0, terms_end = 0;  // span term hashes in `terms`
   };
-  std::vector<std::string> strings;
+  struct CatalogEntry {
+    uint32_t service, operation;
+    uint8_t kind;
+  };
+  std::vector<std::string> strings;  // service and operation names
+  std::vector<Origin> origins;
   std::vector<Entry> entries;
-  std::vector<uint32_t> term_ids;  // indexes into strings
+  std::vector<uint64_t> terms;
+  std::vector<CatalogEntry> catalog;  // distinct (service, operation, kind) of the entries
 
-  std::string Encode() const;
-  static std::optional<IndexBatch> Decode(std::string_view data);
+  size_t ApproxBytes() const;
 };
 
-// Builds an IndexBatch, interning strings.
 class IndexBatchBuilder {
  public:
-  uint32_t Intern(std::string_view s);
   void Add(const SpanRef& ref);
   IndexBatch Finish() { return std::move(batch_); }
 
  private:
+  uint32_t Intern(std::string_view s);
+
   IndexBatch batch_;
-  std::unordered_map<std::string, uint32_t> ids_;
-  // Resource and scope terms, computed once per message of the request.
-  std::unordered_map<const void*, std::vector<uint32_t>> cached_terms_;
-  std::unordered_map<const void*, uint32_t> service_of_;
+  absl::flat_hash_map<std::string, uint32_t> strings_;
+  absl::flat_hash_map<std::pair<const void*, const void*>, uint32_t> origins_;
+  absl::flat_hash_map<const void*, uint32_t> services_;
+  absl::flat_hash_map<uint64_t, bool> catalog_seen_;
 };
 
-// A query compiled against one block's dictionaries.
+// Traces found so far: trace -> start of its newest matching span.
 struct Hits {
-  std::unordered_map<common::TraceId, int64_t, common::TraceIdHash> best;  // trace -> newest start
+  absl::flat_hash_map<common::TraceId, int64_t, common::TraceIdHash> best;
   void Add(const common::TraceId& id, int64_t start) {
     auto [it, inserted] = best.try_emplace(id, start);
     if (!inserted && start > it->second) it->second = start;
@@ -69,42 +83,52 @@ struct Hits {
   std::optional<int64_t> NthNewest(size_t limit) const;
 };
 
-// The entries of one service in one shard: the open (in-memory) block, or a sealed one decoded
-// from its `B` row. Columnar; per-entry term lists are sorted ids into `terms`.
+// The entries of one service in one shard: an open (in-memory) block, or a sealed one decoded
+// from its `B` row.
 class Block {
  public:
   Block() = default;
   explicit Block(std::string service) : service_(std::move(service)) {}
 
-  // Appends one entry of `batch` (open blocks only).
+  // Appends one entry (open blocks only). `origin_id`/`origin_terms` describe its origin.
   void Append(const IndexBatch& batch, const IndexBatch::Entry& e);
   size_t size() const { return starts_.size(); }
   const std::string& service() const { return service_; }
-  int64_t min_start() const { return min_start_; }
   int64_t max_start() const { return max_start_; }
 
-  // Sealed row value: terms sorted, everything columnar.
+  // The sealed row value (docs/storage.md, "Sealed block").
   std::string Encode() const;
+  // Decodes a sealed block. The postings stay encoded in `data`, which must outlive the block.
   static std::optional<Block> Decode(std::string_view data);
 
-  // Adds the traces of the entries matching `q` (service is not checked here).
+  // Adds the traces of the entries matching `q` (the service is not checked here).
   void Search(const TraceQuery& q, Hits& hits) const;
 
  private:
-  std::optional<uint32_t> FindTerm(const std::string& term) const;
-  std::optional<uint32_t> FindOperation(const std::string& op) const;
+  // Marks in `bits` the entries having term `h` in their span terms or their origin's terms.
+  void MarkTerm(uint64_t h, std::vector<bool>& bits) const;
 
   std::string service_;
-  std::vector<std::string> ops_;
-  std::vector<std::string> terms_;
-  // Lookups while open; empty for decoded blocks, whose terms_ are sorted.
-  std::unordered_map<std::string, uint32_t> op_index_, term_index_;
-  std::vector<common::TraceId> trace_ids_;
-  std::vector<int64_t> starts_, durations_;
-  std::vector<uint32_t> op_ids_;
-  std::vector<uint32_t> term_offsets_{0};  // entry i's terms: [term_offsets_[i], [i+1])
-  std::vector<uint32_t> term_ids_;
   int64_t min_start_ = INT64_MAX, max_start_ = INT64_MIN, max_duration_ = 0;
+  std::vector<std::string> ops_;
+  std::vector<common::TraceId> traces_;
+  size_t origin_count_ = 0;
+  // Per entry.
+  std::vector<uint32_t> trace_ord_, op_ids_, origin_ord_;
+  std::vector<int64_t> starts_, durations_;
+  // Open block: term occurrences, (hash, entry ordinal) and (hash, origin ordinal), and lookups.
+  std::vector<std::pair<uint64_t, uint32_t>> span_terms_, origin_terms_;
+  absl::flat_hash_map<std::string, uint32_t> op_index_;
+  absl::flat_hash_map<common::TraceId, uint32_t, common::TraceIdHash> trace_index_;
+  absl::flat_hash_map<uint64_t, uint32_t> origin_index_;
+  // Sealed block: encoded postings (directory of (hash u64, offset u32) + delta-coded ordinals).
+  struct Postings {
+    std::string_view directory;  // 12 bytes per term, sorted by hash
+    std::string_view ordinals;
+    std::vector<uint32_t> Find(uint64_t h) const;
+  };
+  Postings span_postings_, origin_postings_;
+  bool sealed_ = false;
 };
 
 }  // namespace skua::storage

@@ -122,8 +122,9 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans) {
     out.bytes += value.size();
     out.chunks.push_back({t.trace_id, std::move(value)});
   }
-  out.index = index.Finish().Encode();
-  out.bytes += out.index.size();
+  auto batch = std::make_shared<IndexBatch>(index.Finish());
+  out.bytes += batch->ApproxBytes();
+  out.index = std::move(batch);
   return out;
 }
 

@@ -42,7 +42,7 @@ constexpr size_t kMaxKnownIds = 1 << 16;
 constexpr size_t kMaxCachedRows = 1 << 14;
 // Open index blocks of a shard are sealed when they hold this many entries in total, or when
 // the oldest entry has waited this long (bounds memory and the replay after a crash).
-constexpr size_t kSealEntries = 32768;
+constexpr size_t kSealEntries = 65536;
 constexpr int64_t kSealAgeNanos = 30'000'000'000;
 // Dependency counting: buckets of child start time, and bounds on the spans remembered to pair
 // children with parents that arrive in other requests.
@@ -259,14 +259,9 @@ class Shard {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
     for (it->Seek(std::string(1, kCatalogTag));
          it->Valid() && it->key().size() > 0 && it->key()[0] == kCatalogTag; it->Next()) {
-      std::string_view k(it->key().data() + 1, it->key().size() - 1);
-      auto a = k.find('\0');
-      auto b = k.rfind('\0');
-      if (a == std::string_view::npos || b == a || b + 2 != k.size()) continue;
-      std::string service(k.substr(0, a)), op(k.substr(a + 1, b - a - 1));
-      auto kind = static_cast<uint8_t>(k[b + 1]);
-      catalog_.Add(service, op, kind);
-      known_catalog_.insert(std::string(it->key().data(), it->key().size()));
+      std::string key(it->key().data(), it->key().size());
+      AddToCatalog(key);
+      known_catalog_.insert(std::move(key));
     }
     for (it->Seek(std::string(1, kDependencyTag));
          it->Valid() && it->key().size() > 9 && it->key()[0] == kDependencyTag; it->Next()) {
@@ -281,11 +276,13 @@ class Shard {
     size_t replayed = 0;
     for (it->Seek(std::string(1, kIndexLogTag));
          it->Valid() && it->key().size() == 9 && it->key()[0] == kIndexLogTag; it->Next()) {
-      auto batch = IndexBatch::Decode(std::string_view(it->value().data(), it->value().size()));
-      if (!batch) {
-        return absl::DataLossError(fmt::format("shard {}: undecodable index log row", id_));
-      }
       uint64_t seq = DecodeBigEndian64(std::string_view(it->key().data() + 1, 8));
+      std::string_view traces(it->value().data(), it->value().size());
+      if (traces.size() % 16 != 0) {
+        return absl::DataLossError(fmt::format("shard {}: malformed index log row {}", id_, seq));
+      }
+      auto batch = Reindex(traces, seq);
+      if (!batch.ok()) return batch.status();
       std::lock_guard lock(index_mu_);
       ApplyLocked(*batch, seq);
       replayed += batch->entries.size();
@@ -300,7 +297,7 @@ class Shard {
   absl::Status Commit(std::span<const PreparedWrite* const> writes, bool sync) {
     rocksdb::WriteBatch batch;
     std::vector<uint64_t> new_resources, new_scopes;
-    std::vector<std::pair<IndexBatch, uint64_t>> indexes;
+    std::vector<std::pair<const IndexBatch*, uint64_t>> indexes;
     std::vector<std::string> new_catalog;
     size_t spans = 0;
     for (const PreparedWrite* w : writes) {
@@ -317,19 +314,24 @@ class Shard {
         }
       }
       uint64_t seq = next_seq_++;
-      for (const auto& c : w->chunks) batch.Put(TraceChunkKey(c.trace_id, seq), c.value);
-      auto index = IndexBatch::Decode(w->index);
-      if (!index) return absl::InternalError("commit: undecodable prepared index");
-      batch.Put(IndexLogKey(seq), w->index);
-      for (const auto& e : index->entries) {
-        std::string key = CatalogKey(index->strings[e.service], index->strings[e.operation], e.kind);
-        if (!known_catalog_.count(key)) {
-          known_catalog_.insert(key);
+      // The index log row: which traces this request wrote, to rebuild their index entries
+      // from the chunks after a restart if they are not sealed by then.
+      std::string traces;
+      traces.reserve(w->chunks.size() * 16);
+      for (const auto& c : w->chunks) {
+        batch.Put(TraceChunkKey(c.trace_id, seq), c.value);
+        traces.append(c.trace_id.AsBytes());
+      }
+      batch.Put(IndexLogKey(seq), traces);
+      const IndexBatch& index = *w->index;
+      for (const auto& c : index.catalog) {
+        std::string key = CatalogKey(index.strings[c.service], index.strings[c.operation], c.kind);
+        if (known_catalog_.insert(key).second) {
           new_catalog.push_back(key);
           batch.Put(key, "");
         }
       }
-      indexes.emplace_back(std::move(*index), seq);
+      indexes.emplace_back(&index, seq);
       spans += w->span_count;
     }
     std::string seq_value;
@@ -349,8 +351,9 @@ class Shard {
     if (known_scopes_.size() > kMaxKnownIds) known_scopes_.clear();
     {
       std::lock_guard lock(index_mu_);
-      for (const auto& [index, seq] : indexes) ApplyLocked(index, seq);
+      for (const auto& [index, seq] : indexes) ApplyLocked(*index, seq);
     }
+    for (const auto& key : new_catalog) AddToCatalog(key);
     MaybeSeal(false);
     return absl::OkStatus();
   }
@@ -509,6 +512,58 @@ class Shard {
   }
 
  private:
+  // Adds a catalog row's (service, operation, kind) to the catalog.
+  void AddToCatalog(std::string_view key) {
+    // service \0 operation \0 kind: the kind is the last byte (and may itself be 0).
+    std::string_view k = key.substr(1);
+    auto a = k.find('\0');
+    if (a == std::string_view::npos || k.size() < a + 3 || k[k.size() - 2] != '\0') return;
+    catalog_.Add(std::string(k.substr(0, a)), std::string(k.substr(a + 1, k.size() - 2 - a - 1)),
+                 static_cast<uint8_t>(k.back()));
+  }
+
+  // Rebuilds the index entries of the request committed with `seq`, from its chunks.
+  absl::StatusOr<IndexBatch> Reindex(std::string_view trace_ids, uint64_t seq) {
+    IndexBatchBuilder builder;
+    // Keeps the decoded messages alive while the builder holds pointers to them.
+    std::deque<otlp::ResourceSpans> resources;
+    std::deque<otlp::ScopeSpans> scopes;
+    std::deque<skua::storage::TraceChunk> chunks;
+    std::unordered_map<uint64_t, const otlp::ResourceSpans*> resource_by_id;
+    std::unordered_map<uint64_t, const otlp::ScopeSpans*> scope_by_id;
+    for (size_t off = 0; off < trace_ids.size(); off += 16) {
+      auto id = common::TraceId::FromBytes(trace_ids.substr(off, 16));
+      std::string value;
+      auto s = db_->Get(rocksdb::ReadOptions(), TraceChunkKey(*id, seq), &value);
+      if (s.IsNotFound()) continue;
+      if (!s.ok()) return FromRocks(s, "reindex: read chunk");
+      auto& chunk = chunks.emplace_back();
+      if (!chunk.ParseFromString(value)) return absl::DataLossError("reindex: undecodable chunk");
+      for (const auto& g : chunk.groups()) {
+        auto& rs = resource_by_id[g.resource_id()];
+        if (rs == nullptr) {
+          auto row = ReadRow(ResourceKey(g.resource_id()));
+          if (!row.ok()) return row.status();
+          if (!resources.emplace_back().ParseFromString(*row)) {
+            return absl::DataLossError("reindex: undecodable resource");
+          }
+          rs = &resources.back();
+        }
+        auto& ss = scope_by_id[g.scope_id()];
+        if (ss == nullptr) {
+          auto row = ReadRow(ScopeKey(g.scope_id()));
+          if (!row.ok()) return row.status();
+          if (!scopes.emplace_back().ParseFromString(*row)) {
+            return absl::DataLossError("reindex: undecodable scope");
+          }
+          ss = &scopes.back();
+        }
+        for (const auto& span : g.spans()) builder.Add({rs, ss, &span});
+      }
+    }
+    return builder.Finish();
+  }
+
   // REQUIRES: index_mu_ held.
   void ApplyLocked(const IndexBatch& batch, uint64_t seq) {
     for (const auto& e : batch.entries) {
@@ -518,7 +573,6 @@ class Shard {
       it->second.Append(batch, e);
       if (open_entries_++ == 0) oldest_open_ns_ = clock_.NowNanos();
       deps_.Add(e.trace_id, e.span_id, e.parent_span_id, service, e.start_ns);
-      catalog_.Add(service, batch.strings[e.operation], e.kind);
     }
     open_last_seq_ = std::max(open_last_seq_, seq);
   }

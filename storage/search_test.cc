@@ -213,8 +213,8 @@ class SearchDifferentialTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(SearchDifferentialTest, IndexedSearchEqualsNaiveScan) {
   const int shards = GetParam();
-  auto dir = std::filesystem::path(::testing::TempDir()) /
-             fmt::format("search-{}-{}", ::getpid(), shards);
+  auto dir =
+      std::filesystem::path(::testing::TempDir()) / fmt::format("search-{}-{}", ::getpid(), shards);
   std::filesystem::remove_all(dir);
   common::FakeClock clock(kT0);
   Dataset data = Generate(7 + static_cast<uint64_t>(shards), 1500, 25);
@@ -271,7 +271,8 @@ TEST(CatalogTest, ServicesOperationsAndDependencies) {
     EXPECT_EQ((*store)->Services(), (std::vector<std::string>{"api", "db"}));
     EXPECT_EQ((*store)->Operations("api", ""),
               (std::vector<Operation>{{"GET /x", "server"}, {"SELECT", "client"}}));
-    EXPECT_EQ((*store)->Operations("api", "client"), (std::vector<Operation>{{"SELECT", "client"}}));
+    EXPECT_EQ((*store)->Operations("api", "client"),
+              (std::vector<Operation>{{"SELECT", "client"}}));
     EXPECT_EQ((*store)->Operations("db", ""),
               (std::vector<Operation>{{"query", ""}, {"query", "server"}}));
     EXPECT_TRUE((*store)->Operations("nope", "").empty());

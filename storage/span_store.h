@@ -21,6 +21,8 @@ namespace skua::storage {
 
 namespace otlp = ::opentelemetry::proto::trace::v1;
 
+struct IndexBatch;  // storage/index.h
+
 // A span with the resource and scope it was exported under. Points into a decoded request that
 // outlives every use of the SpanRef.
 struct SpanRef {
@@ -39,7 +41,7 @@ struct PreparedWrite {
   std::vector<Chunk> chunks;
   std::vector<std::pair<uint64_t, std::string>> resources;  // resource_id -> row value
   std::vector<std::pair<uint64_t, std::string>> scopes;     // scope_id -> row value
-  std::string index;  // encoded IndexBatch: the spans' search index entries (storage/index.h)
+  std::shared_ptr<const IndexBatch> index;                  // the spans' search index entries
   size_t span_count = 0;
   size_t bytes = 0;  // sum of encoded value sizes
 };
@@ -52,8 +54,8 @@ struct TraceQuery {
   std::string operation;  // "" = any
   // All must match the same span; values compared as strings (storage/span_terms.h).
   std::vector<std::pair<std::string, std::string>> tags;
-  int64_t start_min_ns = 0;  // span start >= this; 0 = unbounded
-  int64_t start_max_ns = 0;  // span start <= this; 0 = unbounded
+  int64_t start_min_ns = 0;     // span start >= this; 0 = unbounded
+  int64_t start_max_ns = 0;     // span start <= this; 0 = unbounded
   int64_t duration_min_ns = 0;  // span duration >= this; 0 = unbounded
   int64_t duration_max_ns = 0;  // span duration <= this; 0 = unbounded
   int limit = 100;

@@ -44,8 +44,12 @@ void WriteJson(JsonWriter& w, const otlp_common::AnyValue& v) {
     case otlp_common::AnyValue::kStringValue:
       w.String(v.string_value().data(), static_cast<rapidjson::SizeType>(v.string_value().size()));
       break;
-    case otlp_common::AnyValue::kBoolValue: w.Bool(v.bool_value()); break;
-    case otlp_common::AnyValue::kIntValue: w.Int64(v.int_value()); break;
+    case otlp_common::AnyValue::kBoolValue:
+      w.Bool(v.bool_value());
+      break;
+    case otlp_common::AnyValue::kIntValue:
+      w.Int64(v.int_value());
+      break;
     case otlp_common::AnyValue::kDoubleValue:
       if (std::isfinite(v.double_value())) {
         w.Double(v.double_value());
@@ -72,7 +76,9 @@ void WriteJson(JsonWriter& w, const otlp_common::AnyValue& v) {
       }
       w.EndObject();
       break;
-    default: w.Null(); break;
+    default:
+      w.Null();
+      break;
   }
 }
 
@@ -91,12 +97,18 @@ void EachAttribute(const google::protobuf::RepeatedPtrField<otlp_common::KeyValu
 
 std::string ValueAsString(const otlp_common::AnyValue& value) {
   switch (value.value_case()) {
-    case otlp_common::AnyValue::kStringValue: return value.string_value();
-    case otlp_common::AnyValue::VALUE_NOT_SET: return "";
-    case otlp_common::AnyValue::kBoolValue: return value.bool_value() ? "true" : "false";
-    case otlp_common::AnyValue::kIntValue: return std::to_string(value.int_value());
-    case otlp_common::AnyValue::kDoubleValue: return FormatDouble(value.double_value());
-    case otlp_common::AnyValue::kBytesValue: return Base64(value.bytes_value());
+    case otlp_common::AnyValue::kStringValue:
+      return value.string_value();
+    case otlp_common::AnyValue::VALUE_NOT_SET:
+      return "";
+    case otlp_common::AnyValue::kBoolValue:
+      return value.bool_value() ? "true" : "false";
+    case otlp_common::AnyValue::kIntValue:
+      return std::to_string(value.int_value());
+    case otlp_common::AnyValue::kDoubleValue:
+      return FormatDouble(value.double_value());
+    case otlp_common::AnyValue::kBytesValue:
+      return Base64(value.bytes_value());
     default: {
       rapidjson::StringBuffer buf;
       JsonWriter w(buf);
@@ -108,12 +120,18 @@ std::string ValueAsString(const otlp_common::AnyValue& value) {
 
 std::string_view SpanKindName(otlp_trace::Span::SpanKind kind) {
   switch (kind) {
-    case otlp_trace::Span::SPAN_KIND_INTERNAL: return "internal";
-    case otlp_trace::Span::SPAN_KIND_SERVER: return "server";
-    case otlp_trace::Span::SPAN_KIND_CLIENT: return "client";
-    case otlp_trace::Span::SPAN_KIND_PRODUCER: return "producer";
-    case otlp_trace::Span::SPAN_KIND_CONSUMER: return "consumer";
-    default: return "";
+    case otlp_trace::Span::SPAN_KIND_INTERNAL:
+      return "internal";
+    case otlp_trace::Span::SPAN_KIND_SERVER:
+      return "server";
+    case otlp_trace::Span::SPAN_KIND_CLIENT:
+      return "client";
+    case otlp_trace::Span::SPAN_KIND_PRODUCER:
+      return "producer";
+    case otlp_trace::Span::SPAN_KIND_CONSUMER:
+      return "consumer";
+    default:
+      return "";
   }
 }
 
