@@ -3,7 +3,8 @@
 // concurrent lanes. Prints one JSON line of results.
 //
 //   skua-loadgen --target=127.0.0.1:4317 --duration=10 --concurrency=8 [--rate=SPANS_PER_S]
-//                [--batch=512] [--batches=64] [--seed=1]
+//                [--batch=512] [--batches=64] [--seed=1] [--spans=N]
+// With --spans, it stops once N spans are acknowledged (or `duration` is over).
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -13,6 +14,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -34,6 +36,7 @@ struct Options {
   int batch = 512;
   int batches = 64;
   uint64_t seed = 1;
+  uint64_t spans = 0;  // stop after this many acknowledged spans; 0 = run for `duration`
 };
 
 Options Parse(int argc, char** argv) {
@@ -42,24 +45,22 @@ Options Parse(int argc, char** argv) {
     std::string a = argv[i];
     auto eq = a.find('=');
     std::string k = a.substr(0, eq), v = eq == std::string::npos ? "" : a.substr(eq + 1);
-    if (k == "--target")
-      o.target = v;
-    else if (k == "--duration")
-      o.duration = std::atof(v.c_str());
-    else if (k == "--concurrency")
-      o.concurrency = std::atoi(v.c_str());
-    else if (k == "--rate")
-      o.rate = std::atof(v.c_str());
-    else if (k == "--batch")
-      o.batch = std::atoi(v.c_str());
-    else if (k == "--batches")
-      o.batches = std::atoi(v.c_str());
-    else if (k == "--seed")
-      o.seed = std::strtoull(v.c_str(), nullptr, 10);
-    else {
+    const std::map<std::string, std::function<void()>> setters = {
+        {"--target", [&] { o.target = v; }},
+        {"--duration", [&] { o.duration = std::atof(v.c_str()); }},
+        {"--concurrency", [&] { o.concurrency = std::atoi(v.c_str()); }},
+        {"--rate", [&] { o.rate = std::atof(v.c_str()); }},
+        {"--batch", [&] { o.batch = std::atoi(v.c_str()); }},
+        {"--batches", [&] { o.batches = std::atoi(v.c_str()); }},
+        {"--seed", [&] { o.seed = std::strtoull(v.c_str(), nullptr, 10); }},
+        {"--spans", [&] { o.spans = std::strtoull(v.c_str(), nullptr, 10); }},
+    };
+    auto it = setters.find(k);
+    if (it == setters.end()) {
       std::fprintf(stderr, "skua-loadgen: unknown argument %s\n", a.c_str());
       std::exit(2);
     }
+    it->second();
   }
   if (o.concurrency < 1 || o.batch < 1 || o.batches < 1 || o.duration <= 0) {
     std::fprintf(stderr, "skua-loadgen: bad arguments\n");
@@ -123,6 +124,7 @@ int main(int argc, char** argv) {
       double lane_rate = opt.rate / opt.concurrency;
       auto next = Clock::now();
       for (uint64_t seq = 0; Clock::now() < end; ++seq) {
+        if (opt.spans > 0 && acked_spans.load() >= opt.spans) break;
         if (lane_rate > 0) {
           std::this_thread::sleep_until(next);
           next += std::chrono::duration_cast<Clock::duration>(

@@ -104,6 +104,10 @@ const std::vector<Key>& Keys() {
                    }
                    return absl::OkStatus();
                  }});
+    k.push_back({"storage.block_cache_size",
+                 "RocksDB block cache shared by all shards (recently read span and index data)",
+                 [](const Config& c) { return FormatBytes(c.storage.block_cache_size); },
+                 ByteSizeSetter([](Config& c) { return &c.storage.block_cache_size; }, 1 << 20)});
     k.push_back({"collector.otlp.grpc.endpoint", "OTLP/gRPC listen address",
                  [](const Config& c) { return c.collector.grpc_endpoint; },
                  EndpointSetter([](Config& c) { return &c.collector.grpc_endpoint; })});

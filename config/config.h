@@ -18,6 +18,7 @@ struct StorageConfig {
   std::string path = "./data";  // RocksDB data directory
   int shards = 0;               // 0 = number of cores; fixed once the data directory exists
   bool fsync = false;           // fsync the WAL on every group commit (power-loss safety)
+  uint64_t block_cache_size = 128ull << 20;  // RocksDB block cache shared by all shards
 };
 
 struct CollectorConfig {

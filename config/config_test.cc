@@ -20,6 +20,7 @@ TEST(ConfigTest, DefaultsMatchTheShippedYaml) {
   EXPECT_EQ(from_yaml.storage.path, defaults.storage.path);
   EXPECT_EQ(from_yaml.storage.shards, defaults.storage.shards);
   EXPECT_EQ(from_yaml.storage.fsync, defaults.storage.fsync);
+  EXPECT_EQ(from_yaml.storage.block_cache_size, defaults.storage.block_cache_size);
   EXPECT_EQ(from_yaml.collector.grpc_endpoint, "0.0.0.0:4317");
   EXPECT_EQ(from_yaml.collector.grpc_max_recv_msg_size, 16u << 20);
   EXPECT_EQ(from_yaml.collector.http_endpoint, "0.0.0.0:4318");

@@ -403,6 +403,9 @@ void Block::Search(const TraceQuery& q, Hits& hits) const {
       for (size_t i = 0; i < n; ++i) all[i] = all[i] && bits[i];
     }
   }
+  // Matching entries, then only this block's `limit` newest traces go to `hits`: a trace not
+  // among them has `limit` newer ones here already, so it cannot make the overall result.
+  std::vector<std::pair<int64_t, uint32_t>> matches;  // (start, trace ordinal)
   for (size_t i = 0; i < n; ++i) {
     if (!all.empty() && !all[i]) continue;
     int64_t s = starts_[i];
@@ -412,7 +415,24 @@ void Block::Search(const TraceQuery& q, Hits& hits) const {
     if (q.duration_min_ns != 0 && d < q.duration_min_ns) continue;
     if (q.duration_max_ns != 0 && d > q.duration_max_ns) continue;
     if (op && op_ids_[i] != *op) continue;
-    hits.Add(traces_[trace_ord_[i]], s);
+    matches.emplace_back(s, trace_ord_[i]);
+  }
+  size_t limit = static_cast<size_t>(std::max(q.limit, 1));
+  auto newest_first = [](const auto& a, const auto& b) { return a.first > b.first; };
+  // Spans of one trace rarely repeat much within a block, so 8x the limit almost always holds
+  // `limit` distinct traces; if not, sort everything.
+  size_t k = std::min(matches.size(), limit * 8);
+  for (bool full = false;; full = true) {
+    if (full) k = matches.size();
+    std::partial_sort(matches.begin(), matches.begin() + static_cast<long>(k), matches.end(),
+                      newest_first);
+    absl::flat_hash_map<uint32_t, bool> taken;
+    for (size_t i = 0; i < k && taken.size() < limit; ++i) {
+      if (taken.try_emplace(matches[i].second, true).second) {
+        hits.Add(traces_[matches[i].second], matches[i].first);
+      }
+    }
+    if (taken.size() >= limit || k == matches.size()) break;
   }
 }
 

@@ -2,6 +2,9 @@
 // write-ahead log and memtables and its writer never contends with another shard's.
 
 #include <fmt/format.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
@@ -57,6 +60,46 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return absl::UnavailableError(msg);
 }
 
+// Walks an encoded TraceChunk (proto/skua/storage.proto) without decoding the spans: calls
+// fn(resource_id, scope_id, encoded span) for each span. False if the encoding is malformed.
+template <typename Fn>
+bool ForEachChunkGroup(std::string_view chunk, Fn fn) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(chunk.data()),
+                                            static_cast<int>(chunk.size()));
+  const char* base = chunk.data();
+  while (uint32_t tag = in.ReadTag()) {
+    if (tag != ((1 << 3) | 2)) {  // groups = 1, length-delimited
+      if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) return false;
+      continue;
+    }
+    uint32_t len;
+    if (!in.ReadVarint32(&len)) return false;
+    int group_end = in.CurrentPosition() + static_cast<int>(len);
+    if (group_end > static_cast<int>(chunk.size())) return false;
+    auto limit = in.PushLimit(static_cast<int>(len));
+    uint64_t resource_id = 0, scope_id = 0;
+    std::vector<std::string_view> spans;
+    while (uint32_t t = in.ReadTag()) {
+      if (t == ((1 << 3) | 1)) {
+        if (!in.ReadLittleEndian64(&resource_id)) return false;
+      } else if (t == ((2 << 3) | 1)) {
+        if (!in.ReadLittleEndian64(&scope_id)) return false;
+      } else if (t == ((3 << 3) | 2)) {
+        uint32_t n;
+        if (!in.ReadVarint32(&n)) return false;
+        int at = in.CurrentPosition();
+        if (at + static_cast<int>(n) > group_end || !in.Skip(static_cast<int>(n))) return false;
+        spans.emplace_back(base + at, n);
+      } else if (!google::protobuf::internal::WireFormatLite::SkipField(&in, t)) {
+        return false;
+      }
+    }
+    in.PopLimit(limit);
+    for (std::string_view span : spans) fn(resource_id, scope_id, span);
+  }
+  return in.ConsumedEntireMessage() || in.CurrentPosition() == static_cast<int>(chunk.size());
+}
+
 struct Meta {
   int format_version = 0;
   int shards = 0;
@@ -92,7 +135,7 @@ absl::Status WriteMeta(const fs::path& file, const Meta& m) {
   return absl::OkStatus();
 }
 
-rocksdb::Options ShardOptions() {
+rocksdb::Options ShardOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::Options o;
   o.create_if_missing = true;
   o.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(kTracePrefixLength));
@@ -104,6 +147,7 @@ rocksdb::Options ShardOptions() {
   o.max_background_jobs = 2;
   o.bytes_per_sync = 1 << 20;
   rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;
   t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   t.whole_key_filtering = true;
   t.block_size = 16 << 10;
@@ -454,24 +498,24 @@ class Shard {
     struct GroupKeyHash {
       size_t operator()(const GroupKey& k) const { return k.resource_id * 31 ^ k.scope_id; }
     };
-    // Groups in first-seen order; spans deduplicated by exact encoding.
-    std::vector<std::pair<GroupKey, std::vector<std::string>>> groups;
+    // Groups in first-seen order; spans deduplicated by exact encoding. The chunks are walked at
+    // the wire level, so each span is decoded once, straight into the answer.
+    std::vector<std::pair<GroupKey, std::vector<std::string_view>>> groups;
     std::unordered_map<GroupKey, size_t, GroupKeyHash> group_index;
-    std::unordered_set<std::string> seen_spans;
-    skua::storage::TraceChunk chunk;
+    std::unordered_set<std::string_view> seen_spans;
+    std::deque<std::string> values;  // keeps the span bytes alive
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      if (!chunk.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      std::string_view chunk = values.emplace_back(it->value().data(), it->value().size());
+      bool ok = ForEachChunkGroup(
+          chunk, [&](uint64_t resource_id, uint64_t scope_id, std::string_view span) {
+            GroupKey key{resource_id, scope_id};
+            auto [gi, inserted] = group_index.try_emplace(key, groups.size());
+            if (inserted) groups.push_back({key, {}});
+            if (seen_spans.insert(span).second) groups[gi->second].second.push_back(span);
+          });
+      if (!ok) {
         return absl::DataLossError(
             fmt::format("trace {}: undecodable chunk", common::FormatTraceId32(id)));
-      }
-      for (auto& g : *chunk.mutable_groups()) {
-        GroupKey key{g.resource_id(), g.scope_id()};
-        auto [gi, inserted] = group_index.try_emplace(key, groups.size());
-        if (inserted) groups.push_back({key, {}});
-        for (const auto& span : g.spans()) {
-          std::string bytes = span.SerializeAsString();
-          if (seen_spans.insert(bytes).second) groups[gi->second].second.push_back(bytes);
-        }
       }
     }
     if (!it->status().ok()) return FromRocks(it->status(), "read trace");
@@ -495,8 +539,8 @@ class Shard {
       if (!ss->ParseFromString(*row)) {
         return absl::DataLossError(fmt::format("scope {:016x}: undecodable", key.scope_id));
       }
-      for (const auto& bytes : spans) {
-        if (!ss->add_spans()->ParseFromString(bytes)) {
+      for (std::string_view bytes : spans) {
+        if (!ss->add_spans()->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
           return absl::DataLossError("span: undecodable");
         }
       }
@@ -733,11 +777,12 @@ absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::Storage
   }
 
   auto catalog = std::make_unique<Catalog>();
+  auto cache = rocksdb::NewLRUCache(config.block_cache_size);
   std::vector<std::unique_ptr<Shard>> opened;
   for (int i = 0; i < shards; ++i) {
     fs::path dir = root / fmt::format("shard-{:03d}", i);
     rocksdb::DB* raw = nullptr;
-    auto s = rocksdb::DB::Open(ShardOptions(), dir.string(), &raw);
+    auto s = rocksdb::DB::Open(ShardOptions(cache), dir.string(), &raw);
     if (!s.ok()) return FromRocks(s, fmt::format("open shard {} at {}", i, dir.string()));
     std::unique_ptr<rocksdb::DB> db(raw);
     std::string seq_value;

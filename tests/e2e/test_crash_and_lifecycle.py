@@ -1,5 +1,6 @@
 """Durability across kill -9, clean shutdown on SIGTERM, the command line, and the admin port."""
 
+import random
 import subprocess
 import threading
 import time
@@ -54,6 +55,18 @@ def load_until_killed(skua, min_acks, workers=4):
         return list(acked)
 
 
+def assert_searchable(skua, trace_ids, sample=300):
+    """The search index is complete: a sample of the traces is found by a tag search."""
+    window = "start=1699999999000000&end=1700000001000000"
+    for t in random.Random(len(trace_ids)).sample(trace_ids, min(sample, len(trace_ids))):
+        h = format(t, "x")
+        r = requests.get(skua.url("query-http", f"/api/traces?service=svc&tag=trace.hex:{h}&{window}"),
+                         timeout=10)
+        assert r.status_code == 200, r.text
+        found = [x["traceID"].lstrip("0") for x in r.json()["data"]]
+        assert found == [h], f"trace {h} not found by search after restart: {found}"
+
+
 def test_every_acknowledged_span_survives_kill_9(skua_factory):
     skua = skua_factory().start()
     all_acked = []
@@ -69,6 +82,7 @@ def test_every_acknowledged_span_survives_kill_9(skua_factory):
             if r.status_code != 200 or len(r.json()["data"][0]["spans"]) != 4:
                 missing.append(format(t, "x"))
         assert not missing, f"cycle {cycle}: {len(missing)} acknowledged traces incomplete: {missing[:5]}"
+        assert_searchable(skua, all_acked)
     assert skua.stop() == 0
 
 

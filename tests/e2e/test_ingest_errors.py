@@ -27,6 +27,8 @@ def make_request(trace_ids, spans_per_trace=1, payload=0, service="svc"):
             s.span_id = (i + 1).to_bytes(8, "big")
             s.name = "op"
             s.start_time_unix_nano, s.end_time_unix_nano = 1_700_000_000_000_000_000, 1_700_000_000_100_000_000
+            a = s.attributes.add()
+            a.key, a.value.string_value = "trace.hex", t.hex().lstrip("0")
             if payload:
                 a = s.attributes.add()
                 a.key, a.value.string_value = "payload", "x" * payload

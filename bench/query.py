@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Query benchmark: loads Skua with N spans of the reference workload (skua-loadgen over
+OTLP/gRPC), then replays a fixed mix of Jaeger v1 HTTP API calls one at a time and reports
+p50/p99 latency per kind. Everything runs on 127.0.0.1; Skua is stopped at the end.
+
+  bench/query.py [--spans 1000000] [--requests 200]
+"""
+
+import argparse
+import http.client
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import REPO, start_skua, stop  # noqa: E402
+
+
+def percentile(values, p):
+    values = sorted(values)
+    k = (len(values) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--spans", type=int, default=1_000_000)
+    p.add_argument("--requests", type=int, default=200, help="requests per kind")
+    p.add_argument("--skua", default=str(REPO / "build" / "skua"))
+    p.add_argument("--loadgen", default=str(REPO / "build" / "skua-loadgen"))
+    p.add_argument("--settle", type=float, default=10, help="seconds to wait after loading")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="skua-qbench-") as workdir:
+        proc, addr = start_skua(args.skua, Path(workdir) / "data", Path(workdir) / "skua.log", [])
+        try:
+            t0 = time.time()
+            out = subprocess.run(
+                [args.loadgen, f"--target={addr['otlp-grpc']}", "--duration=3600",
+                 "--concurrency=8", f"--spans={args.spans}"],
+                capture_output=True, text=True, timeout=7200)
+            load = json.loads(out.stdout)
+            load_seconds = time.time() - t0
+            # Let the flushes and compactions the load started finish, as on a running system.
+            time.sleep(args.settle)
+            host, port = addr["query-http"].rsplit(":", 1)
+            conn = http.client.HTTPConnection(host, int(port), timeout=60)
+            rng = random.Random(1)
+
+            def get(path):
+                # Timed: request sent until the whole body is read (JSON decoding excluded).
+                t = time.perf_counter()
+                conn.request("GET", path)
+                r = conn.getresponse()
+                body = r.read()
+                dt = (time.perf_counter() - t) * 1000
+                if r.status != 200:
+                    raise SystemExit(f"{path}: {r.status} {body[:200]}")
+                return dt, json.loads(body)
+
+            services = get("/api/services")[1]["data"]
+            ids = [t["traceID"] for t in get("/api/traces?service=frontend&limit=500")[1]["data"]]
+            kinds = {
+                "trace by ID": lambda: f"/api/traces/{rng.choice(ids)}",
+                "search: service": lambda: f"/api/traces?service={rng.choice(services)}&limit=20",
+                "search: service + operation + minDuration": lambda: (
+                    f"/api/traces?service=frontend&operation={quote(f'GET /api/op{rng.randrange(8)}')}"
+                    "&minDuration=100ms&limit=20"),
+                "search: one attribute": lambda: (
+                    f"/api/traces?service={rng.choice(services)}"
+                    f"&tag=attr.key{rng.randrange(100):02d}:value-{rng.randrange(250) * 4 + 1:03d}&limit=20"),
+                "search: two attributes": lambda: (
+                    f"/api/traces?service={rng.choice(services)}"
+                    f"&tag=attr.key{rng.randrange(100):02d}:value-{rng.randrange(250) * 4 + 1:03d}"
+                    f"&tag=k8s.namespace.name:shop&limit=20"),
+                "services": lambda: "/api/services",
+                "operations": lambda: f"/api/operations?service={rng.choice(services)}",
+            }
+            results = {}
+            for name, make in kinds.items():
+                lat, found = [], []
+                for _ in range(args.requests):
+                    dt, body = get(make())
+                    lat.append(dt)
+                    if isinstance(body.get("data"), list):
+                        found.append(len(body["data"]))
+                results[name] = {"p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
+                                 "mean_results": statistics.mean(found) if found else 0}
+            live = 0
+            for line in requests.get(f"http://{addr['admin']}/metrics", timeout=10).text.splitlines():
+                if line.startswith("skua_storage_live_data_bytes "):
+                    live = float(line.split()[1])
+        finally:
+            stop(proc)
+    if args.json:
+        print(json.dumps({"load": load, "results": results}))
+    print(f"query: {load['acked_spans']:,} spans stored in {load_seconds:.0f} s "
+          f"({load['spans_per_second']:,.0f} spans/s); live data {live / 2**20:,.0f} MiB; "
+          f"{args.requests} sequential requests per kind")
+    print("| query | p50 (ms) | p99 (ms) | traces returned (mean) |")
+    print("|---|---|---|---|")
+    for name, r in results.items():
+        print(f"| {name} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['mean_results']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
