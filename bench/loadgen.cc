@@ -132,7 +132,11 @@ int main(int argc, char** argv) {
         }
         const auto& b = batches[(lane + seq * opt.concurrency) % batches.size()];
         uint64_t stamp = (opt.seed << 56) ^ (static_cast<uint64_t>(lane + 1) << 40) ^ (seq + 1);
-        grpc::Status st = Call(stub, skua::bench::Stamp(b, stamp));
+        int64_t shift = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count() -
+                        now_ns;
+        grpc::Status st = Call(stub, skua::bench::Stamp(b, stamp, shift));
         if (st.ok()) {
           ++acked_requests;
           acked_spans += static_cast<uint64_t>(b.spans);

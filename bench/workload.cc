@@ -134,13 +134,38 @@ Batch Encode(const Request& req) {
       b.trace_id_offsets.push_back(pos);
     }
   }
+  // Span times: fields 7 and 8 (fixed64), found by their tag byte followed by the exact value.
+  for (const auto& rs : req.resource_spans()) {
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& s : ss.spans()) {
+        for (auto [tag, value] : {std::pair<char, uint64_t>{0x39, s.start_time_unix_nano()},
+                                  std::pair<char, uint64_t>{0x41, s.end_time_unix_nano()}}) {
+          std::string pattern(1, tag);
+          pattern.append(reinterpret_cast<const char*>(&value), 8);
+          for (size_t pos = b.encoded.find(pattern); pos != std::string::npos;
+               pos = b.encoded.find(pattern, pos + 1)) {
+            b.time_offsets.push_back(pos + 1);
+          }
+        }
+      }
+    }
+  }
+  std::sort(b.time_offsets.begin(), b.time_offsets.end());
+  b.time_offsets.erase(std::unique(b.time_offsets.begin(), b.time_offsets.end()),
+                       b.time_offsets.end());
   return b;
 }
 
-std::string Stamp(const Batch& batch, uint64_t stamp) {
+std::string Stamp(const Batch& batch, uint64_t stamp, int64_t shift_ns) {
   std::string out = batch.encoded;
   for (size_t off : batch.trace_id_offsets) {
     for (int i = 0; i < 8; ++i) out[off + i] = static_cast<char>(stamp >> (56 - 8 * i));
+  }
+  for (size_t off : batch.time_offsets) {
+    uint64_t t = 0;
+    std::memcpy(&t, out.data() + off, 8);  // little-endian hosts only (x86-64, arm64)
+    t += static_cast<uint64_t>(shift_ns);
+    std::memcpy(out.data() + off, &t, 8);
   }
   return out;
 }

@@ -14,6 +14,7 @@ namespace skua::bench {
 struct Batch {
   std::string encoded;                   // serialized ExportTraceServiceRequest
   std::vector<size_t> trace_id_offsets;  // where each 16-byte trace ID sits in `encoded`
+  std::vector<size_t> time_offsets;      // where each span start/end time (fixed64 LE) sits
   int spans = 0;
 };
 
@@ -25,9 +26,10 @@ opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest MakeReques
 // Encodes a request and records the offsets of its trace IDs.
 Batch Encode(const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& req);
 
-// Writes `stamp` into the first 8 bytes of every trace ID of `batch.encoded` (a copy), so each
-// send of a pre-encoded batch carries fresh, unique traces. Trace identity within the batch is
-// kept: spans of one trace still share one ID.
-std::string Stamp(const Batch& batch, uint64_t stamp);
+// A copy of `batch.encoded` with `stamp` written into the first 8 bytes of every trace ID and
+// `shift_ns` added to every span start and end time, so each send of a pre-encoded batch
+// carries fresh, unique traces stamped with the time of sending. Trace identity within the
+// batch is kept: spans of one trace still share one ID.
+std::string Stamp(const Batch& batch, uint64_t stamp, int64_t shift_ns);
 
 }  // namespace skua::bench

@@ -269,16 +269,21 @@ std::string Block::Encode() const {
   o.SVar(max_duration_);
   o.Var(ops_.size());
   for (const auto& op : ops_) o.Str(op);
-  o.Var(traces_.size());
-  for (const auto& t : traces_) o.Bytes(t.AsBytes());
   o.Var(origin_count_);
-  for (size_t i = 0; i < n; ++i) o.Var(trace_ord_[i]);
-  for (size_t i = 0; i < n; ++i) o.SVar(starts_[i] - min_start_);
-  for (size_t i = 0; i < n; ++i) o.SVar(durations_[i]);
-  for (size_t i = 0; i < n; ++i) o.Var(op_ids_[i]);
-  for (size_t i = 0; i < n; ++i) o.Var(origin_ord_[i]);
+  // Postings before the columns, so a search whose tags a block lacks stops here.
   WritePostings(o, span_terms_);
   WritePostings(o, origin_terms_);
+  std::string traces;
+  traces.reserve(traces_.size() * 16);
+  for (const auto& t : traces_) traces.append(t.AsBytes());
+  o.Str(traces);
+  Out c;
+  for (size_t i = 0; i < n; ++i) c.Var(trace_ord_[i]);
+  for (size_t i = 0; i < n; ++i) c.SVar(starts_[i] - min_start_);
+  for (size_t i = 0; i < n; ++i) c.SVar(durations_[i]);
+  for (size_t i = 0; i < n; ++i) c.Var(op_ids_[i]);
+  for (size_t i = 0; i < n; ++i) c.Var(origin_ord_[i]);
+  o.Str(c.Take());
   return o.Take();
 }
 
@@ -287,41 +292,51 @@ std::optional<Block> Block::Decode(std::string_view data) {
   if (in.U8() != kBlockFormat) return std::nullopt;
   Block b(std::string(in.Str()));
   b.sealed_ = true;
-  size_t n = in.Count(5);
+  b.sealed_size_ = in.Count(0);
   b.min_start_ = in.SVar();
   b.max_start_ = in.SVar();
   b.max_duration_ = in.SVar();
   size_t nops = in.Count(1);
   for (size_t i = 0; i < nops && in.ok(); ++i) b.ops_.emplace_back(in.Str());
-  size_t ntraces = in.Count(16);
-  b.traces_.resize(ntraces);
-  for (size_t i = 0; i < ntraces && in.ok(); ++i) {
-    auto raw = in.Bytes(16);
-    if (in.ok()) std::memcpy(b.traces_[i].bytes.data(), raw.data(), 16);
-  }
   b.origin_count_ = in.Var();
-  b.trace_ord_.resize(n);
-  b.starts_.resize(n);
-  b.durations_.resize(n);
-  b.op_ids_.resize(n);
-  b.origin_ord_.resize(n);
-  for (size_t i = 0; i < n; ++i) b.trace_ord_[i] = static_cast<uint32_t>(in.Var());
-  for (size_t i = 0; i < n; ++i) b.starts_[i] = b.min_start_ + in.SVar();
-  for (size_t i = 0; i < n; ++i) b.durations_[i] = in.SVar();
-  for (size_t i = 0; i < n; ++i) b.op_ids_[i] = static_cast<uint32_t>(in.Var());
-  for (size_t i = 0; i < n; ++i) b.origin_ord_[i] = static_cast<uint32_t>(in.Var());
   for (Postings* p : {&b.span_postings_, &b.origin_postings_}) {
     size_t terms = in.Count(12);
     p->directory = in.Bytes(terms * 12);
     p->ordinals = in.Str();
   }
-  if (!in.ok()) return std::nullopt;
+  b.encoded_traces_ = in.Str();
+  b.encoded_columns_ = in.Str();
+  if (!in.ok() || b.encoded_traces_.size() % 16 != 0) return std::nullopt;
+  return b;
+}
+
+bool Block::DecodeColumns() const {
+  if (!sealed_ || columns_decoded_) return true;
+  size_t n = sealed_size_;
+  size_t ntraces = encoded_traces_.size() / 16;
+  traces_.resize(ntraces);
+  for (size_t i = 0; i < ntraces; ++i) {
+    std::memcpy(traces_[i].bytes.data(), encoded_traces_.data() + 16 * i, 16);
+  }
+  In in(encoded_columns_);
+  trace_ord_.resize(n);
+  starts_.resize(n);
+  durations_.resize(n);
+  op_ids_.resize(n);
+  origin_ord_.resize(n);
+  for (size_t i = 0; i < n; ++i) trace_ord_[i] = static_cast<uint32_t>(in.Var());
+  for (size_t i = 0; i < n; ++i) starts_[i] = min_start_ + in.SVar();
+  for (size_t i = 0; i < n; ++i) durations_[i] = in.SVar();
+  for (size_t i = 0; i < n; ++i) op_ids_[i] = static_cast<uint32_t>(in.Var());
+  for (size_t i = 0; i < n; ++i) origin_ord_[i] = static_cast<uint32_t>(in.Var());
+  if (!in.ok()) return false;
   for (size_t i = 0; i < n; ++i) {
-    if (b.trace_ord_[i] >= ntraces || b.op_ids_[i] >= nops || b.origin_ord_[i] >= b.origin_count_) {
-      return std::nullopt;
+    if (trace_ord_[i] >= ntraces || op_ids_[i] >= ops_.size() || origin_ord_[i] >= origin_count_) {
+      return false;
     }
   }
-  return b;
+  columns_decoded_ = true;
+  return true;
 }
 
 std::vector<uint32_t> Block::Postings::Find(uint64_t h) const {
@@ -379,18 +394,26 @@ void Block::MarkTerm(uint64_t h, std::vector<bool>& bits) const {
   }
 }
 
-void Block::Search(const TraceQuery& q, Hits& hits) const {
+bool Block::Search(const TraceQuery& q, Hits& hits) const {
   size_t n = size();
-  if (n == 0) return;
-  if (q.start_max_ns != 0 && min_start_ > q.start_max_ns) return;
-  if (q.start_min_ns != 0 && max_start_ < q.start_min_ns) return;
-  if (q.duration_min_ns != 0 && max_duration_ < q.duration_min_ns) return;
+  if (n == 0) return true;
+  if (q.start_max_ns != 0 && min_start_ > q.start_max_ns) return true;
+  if (q.start_min_ns != 0 && max_start_ < q.start_min_ns) return true;
+  if (q.duration_min_ns != 0 && max_duration_ < q.duration_min_ns) return true;
   std::optional<uint32_t> op;
   if (!q.operation.empty()) {
     for (uint32_t i = 0; i < ops_.size(); ++i) {
       if (ops_[i] == q.operation) op = i;
     }
-    if (!op) return;
+    if (!op) return true;
+  }
+  if (sealed_) {
+    // A tag no entry of the block has: nothing here matches, and the columns stay encoded.
+    for (const auto& [k, v] : q.tags) {
+      uint64_t h = TermHash(k, v);
+      if (span_postings_.Find(h).empty() && origin_postings_.Find(h).empty()) return true;
+    }
+    if (!DecodeColumns()) return false;
   }
   // Entries having every tag: the intersection of each tag's marks.
   std::vector<bool> all;
@@ -434,6 +457,7 @@ void Block::Search(const TraceQuery& q, Hits& hits) const {
     }
     if (taken.size() >= limit || k == matches.size()) break;
   }
+  return true;
 }
 
 }  // namespace skua::storage

@@ -92,17 +92,20 @@ class Block {
 
   // Appends one entry (open blocks only). `origin_id`/`origin_terms` describe its origin.
   void Append(const IndexBatch& batch, const IndexBatch::Entry& e);
-  size_t size() const { return starts_.size(); }
+  size_t size() const { return sealed_ ? sealed_size_ : starts_.size(); }
   const std::string& service() const { return service_; }
   int64_t max_start() const { return max_start_; }
 
   // The sealed row value (docs/storage.md, "Sealed block").
   std::string Encode() const;
-  // Decodes a sealed block. The postings stay encoded in `data`, which must outlive the block.
+  // Decodes a sealed block's header. Postings, trace table and columns stay encoded in `data`
+  // (which must outlive the block) until a search needs them.
   static std::optional<Block> Decode(std::string_view data);
 
-  // Adds the traces of the entries matching `q` (the service is not checked here).
-  void Search(const TraceQuery& q, Hits& hits) const;
+  // Adds the traces of the entries matching `q` (the service is not checked here). False if a
+  // sealed block's columns turn out malformed. Not thread-safe on sealed blocks (decodes
+  // lazily); open blocks need the caller's lock.
+  bool Search(const TraceQuery& q, Hits& hits) const;
 
  private:
   // Marks in `bits` the entries having term `h` in their span terms or their origin's terms.
@@ -110,12 +113,17 @@ class Block {
 
   std::string service_;
   int64_t min_start_ = INT64_MAX, max_start_ = INT64_MIN, max_duration_ = 0;
+  bool DecodeColumns() const;
+
   std::vector<std::string> ops_;
-  std::vector<common::TraceId> traces_;
   size_t origin_count_ = 0;
-  // Per entry.
-  std::vector<uint32_t> trace_ord_, op_ids_, origin_ord_;
-  std::vector<int64_t> starts_, durations_;
+  // Trace table and per-entry columns; for a sealed block decoded on first use.
+  mutable std::vector<common::TraceId> traces_;
+  mutable std::vector<uint32_t> trace_ord_, op_ids_, origin_ord_;
+  mutable std::vector<int64_t> starts_, durations_;
+  std::string_view encoded_traces_, encoded_columns_;
+  size_t sealed_size_ = 0;
+  mutable bool columns_decoded_ = false;
   // Open block: term occurrences, (hash, entry ordinal) and (hash, origin ordinal), and lookups.
   std::vector<std::pair<uint64_t, uint32_t>> span_terms_, origin_terms_;
   absl::flat_hash_map<std::string, uint32_t> op_index_;

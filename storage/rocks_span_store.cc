@@ -469,7 +469,10 @@ class Shard {
           return;
         }
         if (block->service() != service) continue;  // a hash collision between services
-        block->Search(q, hits);
+        if (!block->Search(q, hits)) {
+          status = absl::DataLossError(fmt::format("shard {}: malformed index block", id_));
+          return;
+        }
       }
       if (!it->status().ok()) {
         status = FromRocks(it->status(), "search index");

@@ -21,3 +21,15 @@ def test_ingest_benchmark_runs(tmp_path):
     assert result["acked_spans"] > 0 and result["errors"] == 0
     assert result["skua_lifetime_cpu_seconds"] > 0
     assert "| acknowledged spans/s |" in out.stdout
+
+
+def test_query_benchmark_runs():
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "query.py"), "--spans", "20000", "--requests", "5",
+         "--settle", "0", "--json", "--skua", os.environ.get("SKUA_BIN", str(REPO / "build" / "skua"))],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.splitlines()[0])
+    assert result["load"]["acked_spans"] >= 20000
+    assert result["results"]["trace by ID"]["mean_results"] == 1
+    assert "| search: service + operation + minDuration |" in out.stdout
