@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,6 +36,15 @@ def peak_rss_bytes(pid):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def scrape(admin_addr, metric):
+    """One unlabelled metric's value from Skua's /metrics."""
+    with urllib.request.urlopen(f"http://{admin_addr}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(metric + " "):
+                return float(line.split()[1])
+    return 0.0
 
 
 def start_skua(binary, data_dir, log_path, extra):
@@ -85,12 +95,14 @@ def run_once(args, workdir, i):
             sys.exit(f"loadgen failed: {out.stderr}")
         cpu1 = cpu_seconds(proc.pid)
         rss = peak_rss_bytes(proc.pid)
+        rows = scrape(addr["admin"], "skua_storage_rows_written")
     finally:
         lifetime_cpu = stop(proc)
     r = json.loads(out.stdout)
     cpu = cpu1 - cpu0
     n = r["acked_spans"]
     r.update(skua_cpu_seconds=cpu, skua_lifetime_cpu_seconds=lifetime_cpu, peak_rss_bytes=rss,
+             rows_per_span=rows / n if n else None,
              cpu_seconds_per_million=cpu / n * 1e6 if n else None,
              lifetime_cpu_seconds_per_million=lifetime_cpu / n * 1e6 if n and lifetime_cpu else None,
              spans_per_cpu_second=n / cpu if cpu else None)
@@ -131,6 +143,7 @@ def main():
         ("Skua CPU-seconds per million spans (start to exit)", "lifetime_cpu_seconds_per_million", "{:.2f}"),
         ("spans per second of Skua CPU (per core)", "spans_per_cpu_second", "{:,.0f}"),
         ("Skua peak RSS (MiB)", "peak_rss_bytes", "{:.0f}"),
+        ("RocksDB rows written per span", "rows_per_span", "{:.3f}"),
         ("wire bytes per span", "wire_bytes_per_span", "{:.0f}"),
         ("refused (queue full) requests", "refused", "{:.0f}"),
     ]

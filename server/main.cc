@@ -65,6 +65,9 @@ int Run(const skua::config::Config& cfg) {
   metrics.AddCallbackGauge("skua_storage_live_data_bytes",
                            "Estimated live data in RocksDB (SST files and memtables), bytes", {},
                            [&s] { return static_cast<double>(s.LiveDataBytes()); });
+  metrics.AddCallbackGauge("skua_storage_rows_written",
+                           "RocksDB rows (puts and deletes) written since start, all shards", {},
+                           [&s] { return static_cast<double>(s.RowsWritten()); });
   if (cfg.collector.queue_max_bytes < cfg.collector.grpc_max_recv_msg_size) {
     SPDLOG_WARN(
         "collector.queue.max_bytes ({}) is below collector.otlp.grpc.max_recv_msg_size ({}): "

@@ -213,6 +213,45 @@ void IndexBatchBuilder::Add(const SpanRef& ref) {
   }
 }
 
+// ---- Bloom filter: u32 LE bit count m, then m bits; 6 probes by double hashing ----
+
+constexpr int kFilterProbes = 6;
+constexpr size_t kFilterBitsPerTerm = 10;
+
+bool FilterMayContain(std::string_view filter, uint64_t term) {
+  if (filter.size() < 4) return true;
+  uint64_t m = LoadFixed(filter.data(), 4);
+  if (m == 0 || filter.size() < 4 + (m + 7) / 8) return true;
+  const char* bits = filter.data() + 4;
+  uint64_t h1 = term, h2 = (term >> 32) | 1;
+  for (int i = 0; i < kFilterProbes; ++i) {
+    uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) % m;
+    if (!(static_cast<uint8_t>(bits[bit / 8]) & (1u << (bit % 8)))) return false;
+  }
+  return true;
+}
+
+std::string Block::EncodeFilter() const {
+  std::vector<uint64_t> terms;
+  terms.reserve(span_terms_.size() + origin_terms_.size());
+  for (const auto& [h, i] : span_terms_) terms.push_back(h);
+  for (const auto& [h, g] : origin_terms_) terms.push_back(h);
+  std::sort(terms.begin(), terms.end());
+  terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
+  uint64_t m = std::max<uint64_t>(64, terms.size() * kFilterBitsPerTerm);
+  std::string out(4 + (m + 7) / 8, '\0');
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(m >> (8 * i));
+  char* bits = out.data() + 4;
+  for (uint64_t t : terms) {
+    uint64_t h1 = t, h2 = (t >> 32) | 1;
+    for (int i = 0; i < kFilterProbes; ++i) {
+      uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) % m;
+      bits[bit / 8] = static_cast<char>(static_cast<uint8_t>(bits[bit / 8]) | (1u << (bit % 8)));
+    }
+  }
+  return out;
+}
+
 // ---- Hits ----
 
 std::optional<int64_t> Hits::NthNewest(size_t limit) const {

@@ -72,6 +72,9 @@ class IndexBatchBuilder {
   absl::flat_hash_map<uint64_t, bool> catalog_seen_;
 };
 
+// True unless the Bloom filter (Block::EncodeFilter) proves `term` absent.
+bool FilterMayContain(std::string_view filter, uint64_t term);
+
 // Traces found so far: trace -> start of its newest matching span.
 struct Hits {
   absl::flat_hash_map<common::TraceId, int64_t, common::TraceIdHash> best;
@@ -98,6 +101,8 @@ class Block {
 
   // The sealed row value (docs/storage.md, "Sealed block").
   std::string Encode() const;
+  // A Bloom filter of every term of the block (span and origin terms), for its `F` row.
+  std::string EncodeFilter() const;
   // Decodes a sealed block's header. Postings, trace table and columns stay encoded in `data`
   // (which must outlive the block) until a search needs them.
   static std::optional<Block> Decode(std::string_view data);

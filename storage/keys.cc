@@ -63,6 +63,24 @@ std::string BlockKey(uint64_t service_hash, int64_t max_start_ns, uint64_t seq) 
   return key;
 }
 
+std::string FilterKeyOf(std::string_view block_key) {
+  std::string key(block_key);
+  key[0] = kFilterTag;
+  return key;
+}
+
+std::string BlockKeyOf(std::string_view filter_key) {
+  std::string key(filter_key);
+  key[0] = kBlockTag;
+  return key;
+}
+
+std::string FilterPrefix(uint64_t service_hash) {
+  std::string key(1, kFilterTag);
+  AppendBigEndian64(key, service_hash);
+  return key;
+}
+
 int64_t BlockKeyMaxStart(std::string_view key) {
   return static_cast<int64_t>(~DecodeBigEndian64(key.substr(9)));
 }

@@ -7,6 +7,7 @@
 //   'M' "idx"                    -> last sequence number whose index entries are sealed
 //   'L' seq[8 BE]                -> IndexBatch: index entries of one request (until sealed)
 //   'B' svc_hash[8] ~max_start[8] seq[8] -> sealed index block of one service
+//   'F' svc_hash[8] ~max_start[8] seq[8] -> term filter of that block
 //   'C' service \0 operation \0 kind[1]    -> (empty) catalog entry
 //   'D' bucket[8 BE] parent \0 child        -> call count, 8 bytes BE (dependencies)
 //
@@ -33,6 +34,7 @@ inline constexpr char kScopeTag = 'S';
 inline constexpr char kMetaTag = 'M';
 inline constexpr char kIndexLogTag = 'L';
 inline constexpr char kBlockTag = 'B';
+inline constexpr char kFilterTag = 'F';
 inline constexpr char kCatalogTag = 'C';
 inline constexpr char kDependencyTag = 'D';
 inline constexpr size_t kTracePrefixLength = 17;
@@ -51,6 +53,10 @@ std::string IndexLogKey(uint64_t seq);
 // Newest blocks first: the key holds the bitwise complement of the block's newest start.
 std::string BlockKey(uint64_t service_hash, int64_t max_start_ns, uint64_t seq);
 std::string BlockPrefix(uint64_t service_hash);
+// The filter row of a block: the block key with the 'F' tag.
+std::string FilterKeyOf(std::string_view block_key);
+std::string BlockKeyOf(std::string_view filter_key);
+std::string FilterPrefix(uint64_t service_hash);
 // max_start of a block key; REQUIRES: key from BlockKey.
 int64_t BlockKeyMaxStart(std::string_view key);
 std::string CatalogKey(std::string_view service, std::string_view operation, uint8_t kind);

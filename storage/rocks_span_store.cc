@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -391,6 +392,7 @@ class Shard {
       for (const auto& k : new_catalog) known_catalog_.erase(k);
       return FromRocks(s, fmt::format("write batch ({} spans, {} requests)", spans, writes.size()));
     }
+    rows_written_.fetch_add(batch.Count(), std::memory_order_relaxed);
     if (known_resources_.size() > kMaxKnownIds) known_resources_.clear();
     if (known_scopes_.size() > kMaxKnownIds) known_scopes_.clear();
     {
@@ -415,7 +417,10 @@ class Shard {
       if (!force && open_entries_ < kSealEntries && !old) return;
       through = open_last_seq_;
       for (const auto& [service, block] : open_) {
-        keys.push_back(BlockKey(common::StableHash64(service), block.max_start(), through));
+        std::string key = BlockKey(common::StableHash64(service), block.max_start(), through);
+        keys.push_back(FilterKeyOf(key));
+        values.push_back(block.EncodeFilter());
+        keys.push_back(std::move(key));
         values.push_back(block.Encode());
       }
     }
@@ -435,6 +440,7 @@ class Shard {
       SPDLOG_WARN("shard {}: seal index blocks: {}", id_, s.ToString());
       return;
     }
+    rows_written_.fetch_add(batch.Count(), std::memory_order_relaxed);
     std::lock_guard lock(index_mu_);
     open_.clear();
     open_entries_ = 0;
@@ -454,8 +460,15 @@ class Shard {
     ro.total_order_seek = true;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
     size_t limit = static_cast<size_t>(std::max(q.limit, 1));
+    // With tags, walk the small filter rows and read a block only when its filter may hold
+    // every tag; without, walk the blocks themselves.
+    std::vector<uint64_t> tag_hashes;
+    for (const auto& [k, v] : q.tags) tag_hashes.push_back(TermHash(k, v));
+    bool use_filters = !tag_hashes.empty();
+    rocksdb::PinnableSlice block_value;
     for (const auto& service : services) {
-      std::string prefix = BlockPrefix(common::StableHash64(service));
+      uint64_t service_hash = common::StableHash64(service);
+      std::string prefix = use_filters ? FilterPrefix(service_hash) : BlockPrefix(service_hash);
       for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
         std::string_view key(it->key().data(), it->key().size());
         if (key.size() != 25) continue;
@@ -463,7 +476,21 @@ class Shard {
         // Blocks come newest first: nothing older can enter the result any more.
         if (q.start_min_ns != 0 && max_start < q.start_min_ns) break;
         if (auto nth = hits.NthNewest(limit); nth && *nth > max_start) break;
-        auto block = Block::Decode(std::string_view(it->value().data(), it->value().size()));
+        std::string_view value(it->value().data(), it->value().size());
+        if (use_filters) {
+          bool may = true;
+          for (uint64_t h : tag_hashes) may = may && FilterMayContain(value, h);
+          if (!may) continue;
+          block_value.Reset();
+          auto s = db_->Get(ro, db_->DefaultColumnFamily(), BlockKeyOf(key), &block_value);
+          if (s.IsNotFound()) continue;
+          if (!s.ok()) {
+            status = FromRocks(s, "read index block");
+            return;
+          }
+          value = std::string_view(block_value.data(), block_value.size());
+        }
+        auto block = Block::Decode(value);
         if (!block) {
           status = absl::DataLossError(fmt::format("shard {}: undecodable index block", id_));
           return;
@@ -550,6 +577,8 @@ class Shard {
     }
     return out;
   }
+
+  uint64_t RowsWritten() const { return rows_written_.load(std::memory_order_relaxed); }
 
   uint64_t LiveDataBytes() const {
     uint64_t live = 0, mem = 0;
@@ -664,6 +693,7 @@ class Shard {
 
   std::mutex cache_mu_;
   std::unordered_map<std::string, std::string> row_cache_;  // guarded by cache_mu_
+  std::atomic<uint64_t> rows_written_{0};
 };
 
 class RocksSpanStore final : public SpanStore {
@@ -731,6 +761,12 @@ class RocksSpanStore final : public SpanStore {
   uint64_t LiveDataBytes() const override {
     uint64_t total = 0;
     for (const auto& s : shards_) total += s->LiveDataBytes();
+    return total;
+  }
+
+  uint64_t RowsWritten() const override {
+    uint64_t total = 0;
+    for (const auto& s : shards_) total += s->RowsWritten();
     return total;
   }
 

@@ -125,6 +125,8 @@ class SpanStore {
 
   // Estimated bytes of live data on disk plus in memtables, all shards.
   virtual uint64_t LiveDataBytes() const = 0;
+  // RocksDB rows (puts and deletes) written since open, all shards.
+  virtual uint64_t RowsWritten() const = 0;
 };
 
 }  // namespace skua::storage
