@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/ids.h"
@@ -37,22 +38,31 @@ const char* InvalidReason(const otlp_trace::Span& span) {
 
 }  // namespace
 
-// Completion of one Export call across the shards it touched.
+// Completion of one export across the shards it touched: the last shard to finish reports
+// the outcome. Shared by the queued items of the export.
 struct IngestPipeline::Waiter {
   std::mutex mu;
-  std::condition_variable cv;
   int pending = 0;
   absl::Status status;
+  ExportResult result;
+  std::function<void(absl::StatusOr<ExportResult>)> done;
+  std::function<void(const absl::Status&)> on_failure;  // counts the failure
 
   void Done(const absl::Status& s) {
-    std::lock_guard lock(mu);
-    if (!s.ok() && status.ok()) status = s;
-    if (--pending == 0) cv.notify_all();
-  }
-  absl::Status Wait() {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [this] { return pending == 0; });
-    return status;
+    absl::Status final_status;
+    {
+      std::lock_guard lock(mu);
+      if (!s.ok() && status.ok()) status = s;
+      if (--pending > 0) return;
+      final_status = status;
+    }
+    if (!final_status.ok()) {
+      on_failure(final_status);
+      done(absl::UnavailableError(
+          fmt::format("store {} spans: {}", result.accepted, final_status.message())));
+    } else {
+      done(result);
+    }
   }
 };
 
@@ -60,7 +70,7 @@ class IngestPipeline::ShardWriter {
  public:
   struct Item {
     storage::PreparedWrite write;
-    Waiter* waiter;
+    std::shared_ptr<Waiter> waiter;
   };
 
   ShardWriter(int shard, storage::SpanStore& store, uint64_t max_bytes,
@@ -186,6 +196,22 @@ uint64_t IngestPipeline::QueuedBytes(int shard) const { return shards_.at(shard)
 absl::StatusOr<ExportResult> IngestPipeline::Export(
     const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& request,
     std::string_view transport) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<absl::StatusOr<ExportResult>> outcome;
+  ExportAsync(request, transport, [&](absl::StatusOr<ExportResult> r) {
+    std::lock_guard lock(mu);
+    outcome = std::move(r);
+    cv.notify_one();
+  });
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return outcome.has_value(); });
+  return std::move(*outcome);
+}
+
+void IngestPipeline::ExportAsync(
+    const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& request,
+    std::string_view transport, Done done) {
   const std::string t(transport);
   auto counter = [&](std::string_view name, std::string_view help,
                      std::string_view reason = {}) -> common::Counter& {
@@ -227,7 +253,7 @@ absl::StatusOr<ExportResult> IngestPipeline::Export(
             : fmt::format("{} invalid spans rejected; first: {}", result.rejected, first_error);
     counter(kRejectedName, kRejectedHelp, "invalid").Increment(result.rejected);
   }
-  if (result.accepted == 0) return result;
+  if (result.accepted == 0) return done(result);
 
   std::vector<std::pair<int, storage::PreparedWrite>> writes;
   for (size_t shard = 0; shard < by_shard.size(); ++shard) {
@@ -242,27 +268,30 @@ absl::StatusOr<ExportResult> IngestPipeline::Export(
     if (!shards_[shard]->TryReserve(w.bytes)) {
       for (size_t j = 0; j < i; ++j) shards_[writes[j].first]->Release(writes[j].second.bytes);
       counter(kRejectedName, kRejectedHelp, "queue_full").Increment(result.accepted);
-      return absl::ResourceExhaustedError(
+      return done(absl::ResourceExhaustedError(
           fmt::format("ingest queue of shard {} is full ({} bytes queued, limit {}); retry later",
-                      shard, shards_[shard]->Reserved(), config_.queue_max_bytes));
+                      shard, shards_[shard]->Reserved(), config_.queue_max_bytes)));
     }
   }
-  Waiter waiter;
-  waiter.pending = static_cast<int>(writes.size());
+  auto waiter = std::make_shared<Waiter>();
+  waiter->pending = static_cast<int>(writes.size());
+  waiter->result = std::move(result);
+  common::Counter& accepted =
+      counter("skua_spans_accepted_total", "Spans durably stored, by transport");
+  common::Counter& failed = counter(kRejectedName, kRejectedHelp, "storage_error");
+  int64_t n = waiter->result.accepted;
+  waiter->on_failure = [&failed, n](const absl::Status&) { failed.Increment(n); };
+  waiter->done = [&accepted, n, done = std::move(done)](absl::StatusOr<ExportResult> r) {
+    if (r.ok()) accepted.Increment(n);
+    done(std::move(r));
+  };
   for (auto& [shard, w] : writes) {
     uint64_t bytes = w.bytes;
-    if (!shards_[shard]->Push({std::move(w), &waiter})) {
+    if (!shards_[shard]->Push({std::move(w), waiter})) {
       shards_[shard]->Release(bytes);
-      waiter.Done(absl::UnavailableError("Skua is shutting down"));
+      waiter->Done(absl::UnavailableError("Skua is shutting down"));
     }
   }
-  if (absl::Status st = waiter.Wait(); !st.ok()) {
-    counter(kRejectedName, kRejectedHelp, "storage_error").Increment(result.accepted);
-    return absl::UnavailableError(fmt::format("store {} spans: {}", result.accepted, st.message()));
-  }
-  counter("skua_spans_accepted_total", "Spans durably stored, by transport")
-      .Increment(result.accepted);
-  return result;
 }
 
 }  // namespace skua::collector

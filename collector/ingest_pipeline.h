@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -43,6 +44,15 @@ class IngestPipeline {
   absl::StatusOr<ExportResult> Export(
       const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& request,
       std::string_view transport);
+
+  // As Export, without blocking: `done` is called exactly once with the outcome, either before
+  // ExportAsync returns (refusals, nothing to store) or from a shard writer thread once the spans
+  // are durable. `request` is only read during the call: it may be freed as soon as ExportAsync
+  // returns.
+  using Done = std::function<void(absl::StatusOr<ExportResult>)>;
+  void ExportAsync(
+      const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& request,
+      std::string_view transport, Done done);
 
   // Refuses new exports, commits everything queued, stops the writers. Idempotent.
   void Stop();

@@ -299,6 +299,14 @@ absl::Status DecodeUint32(const Value& v, const Path& p, uint32_t* out) {
   return GetInteger(v, p, out);
 }
 
+template <typename Msg>
+absl::Status DecodeDroppedAttributes(const Value& v, const Path& p, Msg* out) {
+  uint32_t n = 0;
+  RETURN_IF_ERROR(DecodeUint32(v, p, &n));
+  out->set_dropped_attributes_count(n);
+  return absl::OkStatus();
+}
+
 absl::Status DecodeEvent(const Value& v, const Path& p, otlp_trace::Span::Event* out) {
   RETURN_IF_ERROR(ExpectObject(v, p));
   for (auto& m : v.GetObject()) {
@@ -313,9 +321,7 @@ absl::Status DecodeEvent(const Value& v, const Path& p, otlp_trace::Span::Event*
     } else if (k == "attributes") {
       RETURN_IF_ERROR(DecodeAttributes(m.value, fp, out));
     } else if (Is(k, "droppedAttributesCount", "dropped_attributes_count")) {
-      uint32_t n = 0;
-      RETURN_IF_ERROR(DecodeUint32(m.value, fp, &n));
-      out->set_dropped_attributes_count(n);
+      RETURN_IF_ERROR(DecodeDroppedAttributes(m.value, fp, out));
     }
   }
   return absl::OkStatus();
@@ -335,9 +341,7 @@ absl::Status DecodeLink(const Value& v, const Path& p, otlp_trace::Span::Link* o
     } else if (k == "attributes") {
       RETURN_IF_ERROR(DecodeAttributes(m.value, fp, out));
     } else if (Is(k, "droppedAttributesCount", "dropped_attributes_count")) {
-      uint32_t n = 0;
-      RETURN_IF_ERROR(DecodeUint32(m.value, fp, &n));
-      out->set_dropped_attributes_count(n);
+      RETURN_IF_ERROR(DecodeDroppedAttributes(m.value, fp, out));
     } else if (k == "flags") {
       uint32_t n = 0;
       RETURN_IF_ERROR(DecodeUint32(m.value, fp, &n));
@@ -399,9 +403,7 @@ absl::Status DecodeSpan(const Value& v, const Path& p, otlp_trace::Span* out) {
     } else if (k == "attributes") {
       RETURN_IF_ERROR(DecodeAttributes(m.value, fp, out));
     } else if (Is(k, "droppedAttributesCount", "dropped_attributes_count")) {
-      uint32_t n = 0;
-      RETURN_IF_ERROR(DecodeUint32(m.value, fp, &n));
-      out->set_dropped_attributes_count(n);
+      RETURN_IF_ERROR(DecodeDroppedAttributes(m.value, fp, out));
     } else if (k == "events") {
       RETURN_IF_ERROR(ForEach(m.value, fp, [&](const Value& e, const Path& ep) {
         return DecodeEvent(e, ep, out->add_events());
@@ -438,9 +440,7 @@ absl::Status DecodeScope(const Value& v, const Path& p, otlp_common::Instrumenta
     } else if (k == "attributes") {
       RETURN_IF_ERROR(DecodeAttributes(m.value, fp, out));
     } else if (Is(k, "droppedAttributesCount", "dropped_attributes_count")) {
-      uint32_t n = 0;
-      RETURN_IF_ERROR(DecodeUint32(m.value, fp, &n));
-      out->set_dropped_attributes_count(n);
+      RETURN_IF_ERROR(DecodeDroppedAttributes(m.value, fp, out));
     }
   }
   return absl::OkStatus();
@@ -455,9 +455,7 @@ absl::Status DecodeResource(const Value& v, const Path& p, otlp_resource::Resour
     if (k == "attributes") {
       RETURN_IF_ERROR(DecodeAttributes(m.value, fp, out));
     } else if (Is(k, "droppedAttributesCount", "dropped_attributes_count")) {
-      uint32_t n = 0;
-      RETURN_IF_ERROR(DecodeUint32(m.value, fp, &n));
-      out->set_dropped_attributes_count(n);
+      RETURN_IF_ERROR(DecodeDroppedAttributes(m.value, fp, out));
     } else if (Is(k, "entityRefs", "entity_refs")) {
       RETURN_IF_ERROR(ForEach(m.value, fp, [&](const Value& e, const Path& ep) -> absl::Status {
         RETURN_IF_ERROR(ExpectObject(e, ep));

@@ -100,6 +100,18 @@ std::string JsonStringArray(const std::vector<std::string>& items) {
   return out + "]";
 }
 
+std::string NotATraceId(std::string_view raw) {
+  return fmt::format("'{}' is not a hex trace ID of at most 32 digits", raw);
+}
+
+// A trace ID from a URL path segment: percent-decoded, then hex or base64 (Jaeger's rule).
+absl::StatusOr<common::TraceId> PathTraceId(std::string_view raw) {
+  auto decoded = common::PercentDecode(raw, false);
+  auto id = decoded ? common::ParseTraceIdPath(*decoded) : std::nullopt;
+  if (!id) return absl::InvalidArgumentError(NotATraceId(decoded.value_or(std::string(raw))));
+  return *id;
+}
+
 bool Pretty(const Params& params) {
   const auto* pp = Param(params, "prettyPrint");
   return pp != nullptr && !pp->empty() && *pp != "false";
@@ -340,12 +352,10 @@ class QueryApi {
 
   HttpResponse V1GetTrace(const Params& params, std::string_view raw_id) {
     if (auto bad = CheckV1Hints(params)) return *bad;
-    auto decoded = common::PercentDecode(raw_id, false);
-    auto id = decoded ? common::ParseTraceIdPath(*decoded) : std::nullopt;
-    if (!id) {
-      return V1Fail(400, fmt::format("cannot parse traceID param: '{}' is not a hex trace ID of "
-                                     "at most 32 digits",
-                                     decoded.value_or(std::string(raw_id))));
+    auto id = PathTraceId(raw_id);
+    if (!id.ok()) {
+      return V1Fail(400,
+                    fmt::format("cannot parse traceID param: {}", common::Message(id.status())));
     }
     // start/end are storage hints in Jaeger; a lookup by ID needs none here, so they are only
     // validated (and Grafana's millisecond hints are thus harmless).
@@ -448,9 +458,7 @@ class QueryApi {
     for (const auto& raw : raw_ids) {
       auto id = common::ParseTraceIdHex(raw);
       if (!id) {
-        return V1Fail(400, fmt::format("cannot parse traceID param: '{}' is not a hex trace ID "
-                                       "of at most 32 digits",
-                                       raw));
+        return V1Fail(400, fmt::format("cannot parse traceID param: {}", NotATraceId(raw)));
       }
       ids.push_back(*id);
     }
@@ -555,12 +563,10 @@ class QueryApi {
         }
       }
     }
-    auto decoded = common::PercentDecode(raw_id, false);
-    auto id = decoded ? common::ParseTraceIdPath(*decoded) : std::nullopt;
-    if (!id) {
-      return V3Fail(400, fmt::format("malformed parameter trace_id: '{}' is not a hex trace ID "
-                                     "of at most 32 digits",
-                                     decoded.value_or(std::string(raw_id))));
+    auto id = PathTraceId(raw_id);
+    if (!id.ok()) {
+      return V3Fail(400,
+                    fmt::format("malformed parameter trace_id: {}", common::Message(id.status())));
     }
     auto trace = store_.GetTrace(*id);
     if (!trace.ok()) return StorageFailure(trace.status(), V3Fail);

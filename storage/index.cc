@@ -110,8 +110,8 @@ uint64_t Mix(uint64_t h, uint64_t v) {
   return h;
 }
 
-// Writes postings from (hash, ordinal) pairs sorted by hash then ordinal.
-void WritePostings(Out& o, std::vector<std::pair<uint64_t, uint32_t>> pairs) {
+// Writes postings from (hash, ordinal) pairs; returns the distinct hashes, ascending.
+std::vector<uint64_t> WritePostings(Out& o, std::vector<std::pair<uint64_t, uint32_t>> pairs) {
   std::sort(pairs.begin(), pairs.end());
   pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
   std::vector<uint64_t> hashes;
@@ -136,16 +136,30 @@ void WritePostings(Out& o, std::vector<std::pair<uint64_t, uint32_t>> pairs) {
   }
   std::string ord_bytes = ords.Take();
   o.Str(ord_bytes);
+  return hashes;
 }
 
 }  // namespace
 
 uint64_t TermHash(std::string_view key, std::string_view value) {
-  // FNV-1a over key, a separator byte and value, finished like StableHash64.
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : key) h = (h ^ c) * 0x100000001b3ULL;
-  h = (h ^ 0xFF) * 0x100000001b3ULL;  // 0xFF never occurs in UTF-8
-  for (unsigned char c : value) h = (h ^ c) * 0x100000001b3ULL;
+  // Eight bytes per round (little-endian loads), each part closed by a word holding its length,
+  // so ("ab", "c") and ("a", "bc") differ; finished with a splitmix64 round.
+  uint64_t h = 0x9e3779b97f4a7c15ULL;
+  auto absorb = [&h](std::string_view s) {
+    size_t i = 0;
+    uint64_t w;
+    for (; i + 8 <= s.size(); i += 8) {
+      std::memcpy(&w, s.data() + i, 8);
+      h = (h ^ w) * 0x9fb21c651e98df25ULL;
+      h ^= h >> 29;
+    }
+    w = 0;
+    std::memcpy(&w, s.data() + i, s.size() - i);
+    h = (h ^ w ^ (static_cast<uint64_t>(s.size()) << 56)) * 0x9fb21c651e98df25ULL;
+    h ^= h >> 29;
+  };
+  absorb(key);
+  absorb(value);
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ULL;
   h ^= h >> 27;
@@ -213,7 +227,8 @@ void IndexBatchBuilder::Add(const SpanRef& ref) {
   }
 }
 
-// ---- Bloom filter: u32 LE bit count m, then m bits; 6 probes by double hashing ----
+// ---- Bloom filter: u32 LE bit count m (a power of two), then m bits; 6 probes by double
+// hashing ----
 
 constexpr int kFilterProbes = 6;
 constexpr size_t kFilterBitsPerTerm = 10;
@@ -221,36 +236,30 @@ constexpr size_t kFilterBitsPerTerm = 10;
 bool FilterMayContain(std::string_view filter, uint64_t term) {
   if (filter.size() < 4) return true;
   uint64_t m = LoadFixed(filter.data(), 4);
-  if (m == 0 || filter.size() < 4 + (m + 7) / 8) return true;
+  if (m == 0 || (m & (m - 1)) != 0 || filter.size() < 4 + (m + 7) / 8) return true;
   const char* bits = filter.data() + 4;
   uint64_t h1 = term, h2 = (term >> 32) | 1;
   for (int i = 0; i < kFilterProbes; ++i) {
-    uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) % m;
+    uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) & (m - 1);
     if (!(static_cast<uint8_t>(bits[bit / 8]) & (1u << (bit % 8)))) return false;
   }
   return true;
 }
 
-std::string Block::EncodeFilter() const {
-  std::vector<uint64_t> terms;
-  terms.reserve(span_terms_.size() + origin_terms_.size());
-  for (const auto& [h, i] : span_terms_) terms.push_back(h);
-  for (const auto& [h, g] : origin_terms_) terms.push_back(h);
-  std::sort(terms.begin(), terms.end());
-  terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
-  uint64_t m = std::max<uint64_t>(64, terms.size() * kFilterBitsPerTerm);
-  std::string out(4 + (m + 7) / 8, '\0');
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(m >> (8 * i));
-  char* bits = out.data() + 4;
+namespace {
+
+void AddToFilter(std::string& filter, uint64_t m, const std::vector<uint64_t>& terms) {
+  char* bits = filter.data() + 4;
   for (uint64_t t : terms) {
     uint64_t h1 = t, h2 = (t >> 32) | 1;
     for (int i = 0; i < kFilterProbes; ++i) {
-      uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) % m;
+      uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) & (m - 1);
       bits[bit / 8] = static_cast<char>(static_cast<uint8_t>(bits[bit / 8]) | (1u << (bit % 8)));
     }
   }
-  return out;
 }
+
+}  // namespace
 
 // ---- Hits ----
 
@@ -297,7 +306,7 @@ void Block::Append(const IndexBatch& batch, const IndexBatch::Entry& e) {
   max_duration_ = std::max(max_duration_, e.duration_ns);
 }
 
-std::string Block::Encode() const {
+Block::Sealed Block::Seal() const {
   Out o;
   o.U8(kBlockFormat);
   o.Str(service_);
@@ -310,8 +319,8 @@ std::string Block::Encode() const {
   for (const auto& op : ops_) o.Str(op);
   o.Var(origin_count_);
   // Postings before the columns, so a search whose tags a block lacks stops here.
-  WritePostings(o, span_terms_);
-  WritePostings(o, origin_terms_);
+  std::vector<uint64_t> span_hashes = WritePostings(o, span_terms_);
+  std::vector<uint64_t> origin_hashes = WritePostings(o, origin_terms_);
   std::string traces;
   traces.reserve(traces_.size() * 16);
   for (const auto& t : traces_) traces.append(t.AsBytes());
@@ -323,7 +332,15 @@ std::string Block::Encode() const {
   for (size_t i = 0; i < n; ++i) c.Var(op_ids_[i]);
   for (size_t i = 0; i < n; ++i) c.Var(origin_ord_[i]);
   o.Str(c.Take());
-  return o.Take();
+  Sealed out;
+  out.block = o.Take();
+  uint64_t m = 64;
+  while (m < (span_hashes.size() + origin_hashes.size()) * kFilterBitsPerTerm) m <<= 1;
+  out.filter.assign(4 + m / 8, '\0');
+  for (int i = 0; i < 4; ++i) out.filter[i] = static_cast<char>(m >> (8 * i));
+  AddToFilter(out.filter, m, span_hashes);
+  AddToFilter(out.filter, m, origin_hashes);
+  return out;
 }
 
 std::optional<Block> Block::Decode(std::string_view data) {

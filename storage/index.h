@@ -72,7 +72,7 @@ class IndexBatchBuilder {
   absl::flat_hash_map<uint64_t, bool> catalog_seen_;
 };
 
-// True unless the Bloom filter (Block::EncodeFilter) proves `term` absent.
+// True unless the Bloom filter (Block::Seal) proves `term` absent.
 bool FilterMayContain(std::string_view filter, uint64_t term);
 
 // Traces found so far: trace -> start of its newest matching span.
@@ -99,10 +99,11 @@ class Block {
   const std::string& service() const { return service_; }
   int64_t max_start() const { return max_start_; }
 
-  // The sealed row value (docs/storage.md, "Sealed block").
-  std::string Encode() const;
-  // A Bloom filter of every term of the block (span and origin terms), for its `F` row.
-  std::string EncodeFilter() const;
+  struct Sealed {
+    std::string block;   // the `B` row value (docs/storage.md, "Sealed block format")
+    std::string filter;  // the `F` row value: a Bloom filter of every term of the block
+  };
+  Sealed Seal() const;
   // Decodes a sealed block's header. Postings, trace table and columns stay encoded in `data`
   // (which must outlive the block) until a search needs them.
   static std::optional<Block> Decode(std::string_view data);
