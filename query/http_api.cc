@@ -112,6 +112,24 @@ absl::StatusOr<common::TraceId> PathTraceId(std::string_view raw) {
   return *id;
 }
 
+// [{"name":…,"spanKind":…}], an empty kind rendered as `unspecified_kind`.
+std::string OperationsJson(const std::vector<storage::Operation>& ops,
+                           std::string_view unspecified_kind) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartArray();
+  for (const auto& op : ops) {
+    w.StartObject();
+    WriteKey(w, "name");
+    WriteString(w, op.name);
+    WriteKey(w, "spanKind");
+    WriteString(w, op.span_kind.empty() ? unspecified_kind : std::string_view(op.span_kind));
+    w.EndObject();
+  }
+  w.EndArray();
+  return buf.GetString();
+}
+
 bool Pretty(const Params& params) {
   const auto* pp = Param(params, "prettyPrint");
   return pp != nullptr && !pp->empty() && *pp != "false";
@@ -316,19 +334,7 @@ class QueryApi {
     }
     const auto* kind = Param(params, "spanKind");
     auto ops = store_.Operations(*service, kind ? *kind : "");
-    rapidjson::StringBuffer buf;
-    JsonWriter w(buf);
-    w.StartArray();
-    for (const auto& op : ops) {
-      w.StartObject();
-      WriteKey(w, "name");
-      WriteString(w, op.name);
-      WriteKey(w, "spanKind");
-      WriteString(w, op.span_kind);
-      w.EndObject();
-    }
-    w.EndArray();
-    return V1Data(buf.GetString(), static_cast<int>(ops.size()), Pretty(params));
+    return V1Data(OperationsJson(ops, ""), static_cast<int>(ops.size()), Pretty(params));
   }
 
   // Validates the start/end/raw parameters shared by trace lookups.
@@ -524,23 +530,8 @@ class QueryApi {
     auto [kind, kind_name] = ParamEither(params, "spanKind", "span_kind");
     std::vector<storage::Operation> ops;
     if (service != nullptr) ops = store_.Operations(*service, kind ? *kind : "");
-    rapidjson::StringBuffer buf;
-    JsonWriter w(buf);
-    w.StartObject();
-    WriteKey(w, "operations");
-    w.StartArray();
-    for (const auto& op : ops) {
-      w.StartObject();
-      WriteKey(w, "name");
-      WriteString(w, op.name);
-      WriteKey(w, "spanKind");
-      // Jaeger's HTTP gateway renders an unspecified kind as "internal".
-      WriteString(w, op.span_kind.empty() ? "internal" : op.span_kind);
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    return V3Json(buf.GetString());
+    // Jaeger's HTTP gateway renders an unspecified kind as "internal".
+    return V3Json("{\"operations\":" + OperationsJson(ops, "internal") + "}");
   }
 
   HttpResponse V3GetTrace(const Params& params, std::string_view raw_id) {
