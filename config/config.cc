@@ -244,6 +244,10 @@ absl::StatusOr<LoadResult> Load(const std::vector<std::string>& args,
       result.version = true;
       continue;
     }
+    if (a == "--validate") {
+      result.validate = true;
+      continue;
+    }
     if (a.rfind("--", 0) != 0) return Bad(fmt::format("unexpected argument '{}'; see --help", a));
     std::string name, value;
     auto eq = a.find('=');
@@ -288,6 +292,12 @@ absl::StatusOr<LoadResult> Load(const std::vector<std::string>& args,
   return result;
 }
 
+std::string Describe(const Config& config) {
+  std::string out;
+  for (const auto& k : Keys()) out += fmt::format("{}={}\n", k.name, k.show(config));
+  return out;
+}
+
 std::string HelpText() {
   Config defaults;
   std::string out =
@@ -298,6 +308,7 @@ std::string HelpText() {
       "variable (SKUA_STORAGE_PATH=x) or by flag (--storage.path=x); flags win over the\n"
       "environment, which wins over the file.\n\n"
       "  --config FILE  YAML configuration file (config/skua.yaml holds the defaults)\n"
+      "  --validate     load the configuration, print every key's value and exit (2 if invalid)\n"
       "  --help         this text\n"
       "  --version      print the version\n\nKeys:\n";
   for (const auto& k : Keys()) {

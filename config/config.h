@@ -55,6 +55,7 @@ struct LoadResult {
   Config config;
   bool help = false;        // --help: print HelpText() and exit 0
   bool version = false;     // --version
+  bool validate = false;  // --validate: check the configuration, print it, exit
   std::string config_file;  // the YAML file read, if any
 };
 
@@ -65,6 +66,9 @@ absl::StatusOr<LoadResult> Load(const std::vector<std::string>& args,
 
 // Reads and applies one YAML document over `config`. Exposed for tests.
 absl::Status ApplyYaml(const std::string& yaml_text, std::string_view source, Config& config);
+
+// "key=value" lines, one per key, in the form the key accepts.
+std::string Describe(const Config& config);
 
 // Every key with its environment variable, default and meaning.
 std::string HelpText();

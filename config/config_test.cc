@@ -103,6 +103,22 @@ TEST(ConfigTest, HelpAndVersionShortCircuit) {
   EXPECT_TRUE(r->help);
 }
 
+TEST(ConfigTest, DescribeRoundTripsThroughFlags) {
+  Config c;
+  c.storage.path = "/var/lib/skua";
+  c.collector.queue_max_bytes = 3 << 20;
+  c.collector.retry_after = std::chrono::milliseconds(1500);
+  std::vector<std::string> flags;
+  std::string text = Describe(c);
+  for (size_t pos = 0, nl; (nl = text.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+    flags.push_back("--" + text.substr(pos, nl - pos));
+  }
+  EXPECT_EQ(flags.size(), KeyNames().size());
+  auto r = Load(flags, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Describe(r->config), text);
+}
+
 TEST(ParseTest, ByteSizes) {
   EXPECT_EQ(*ParseByteSize("16MiB"), 16u << 20);
   EXPECT_EQ(*ParseByteSize("512KiB"), 512u << 10);

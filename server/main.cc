@@ -129,6 +129,10 @@ int main(int argc, char** argv) {
     std::cout << skua::config::HelpText();
     return 0;
   }
+  if (loaded->validate) {
+    std::cout << skua::config::Describe(loaded->config);
+    return 0;
+  }
   if (loaded->version) {
     std::cout << "skua " << kVersion << "\n";
     return 0;

@@ -1,0 +1,42 @@
+# Skua container image.
+#   docker build -t skua .
+#   docker run -p 4317:4317 -p 4318:4318 -p 16686:16686 -p 8888:8888 -v skua-data:/data skua
+# Arguments after the image name replace the default command line, e.g.
+#   docker run skua --config /etc/skua/skua.yaml --log.level=debug
+
+# ---- build: the same setup script as the README's commands ----
+FROM debian:bookworm AS build
+WORKDIR /src
+COPY . .
+RUN scripts/setup.sh \
+ && cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+ && cmake --build /build --target skua \
+ && strip --strip-debug /build/skua
+
+# ---- run: slim Debian with only the runtime libraries skua links against ----
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libabsl20220623 libbz2-1.0 libc-ares2 libfmt9 libgrpc++1.51 libgrpc29 liblz4-1 \
+      libprotobuf32 libre2-9 libsnappy1v5 libspdlog1.10 libssl3 libyaml-cpp0.7 libzstd1 \
+      zlib1g curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 skua \
+ && useradd --system --uid 10001 --gid skua --home-dir /data --shell /usr/sbin/nologin skua \
+ && mkdir -p /data /etc/skua \
+ && chown skua:skua /data
+COPY --from=build /build/skua /usr/local/bin/skua
+COPY config/skua.yaml /etc/skua/skua.yaml
+# The image's data directory; a mounted config file's storage.path is overridden by this
+# variable, flags override both (skua --help).
+ENV SKUA_STORAGE_PATH=/data
+VOLUME ["/data"]
+WORKDIR /data
+USER 10001:10001
+# 4317 OTLP/gRPC, 4318 OTLP/HTTP, 16686 query HTTP, 16685 query gRPC (reserved: not served
+# yet), 8888 admin (/metrics, /healthz, /readyz)
+EXPOSE 4317 4318 16686 16685 8888
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD curl -fsS http://127.0.0.1:8888/healthz || exit 1
+ENTRYPOINT ["/usr/local/bin/skua"]
+CMD ["--config", "/etc/skua/skua.yaml"]

@@ -1,0 +1,48 @@
+{{/* Chart name. */}}
+{{- define "skua.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified app name. */}}
+{{- define "skua.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "skua.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "skua.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "skua.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "skua.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* skua.yaml: the container's configuration. Listen addresses and the data path are fixed
+     by the chart (they must match the ports and the volume below). */}}
+{{- define "skua.config" -}}
+{{- $c := .Values.config -}}
+{{- $base := dict
+  "storage" (dict "path" "/data" "shards" $c.storage.shards "fsync" $c.storage.fsync "block_cache_size" $c.storage.blockCacheSize)
+  "collector" (dict
+    "otlp" (dict
+      "grpc" (dict "endpoint" "0.0.0.0:4317" "max_recv_msg_size" $c.collector.grpcMaxRecvMsgSize)
+      "http" (dict "endpoint" "0.0.0.0:4318" "max_request_body_size" $c.collector.httpMaxRequestBodySize))
+    "queue" (dict "max_bytes" $c.collector.queueMaxBytes)
+    "retry_after" $c.collector.retryAfter)
+  "query" (dict "http" (dict "endpoint" "0.0.0.0:16686"))
+  "admin" (dict "endpoint" "0.0.0.0:8888")
+  "log" (dict "level" $c.log.level) -}}
+{{- toYaml (mustMergeOverwrite $base (deepCopy .Values.extraConfig)) }}
+{{- end }}

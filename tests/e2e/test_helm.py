@@ -1,0 +1,186 @@
+"""The Helm chart, the plain manifests and the Dockerfile: lint, render, and check the objects
+a cluster would get (ports, probes, volumes, security, and that every configuration key the
+chart sets is one Skua reads)."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, skua_binary
+
+CHART = REPO / "helm" / "skua"
+ALL_ON = REPO / "tests" / "helm" / "values-all-on.yaml"
+PORTS = {"otlp-grpc": 4317, "otlp-http": 4318, "query-http": 16686, "query-grpc": 16685, "admin": 8888}
+
+
+def helm(*args):
+    r = subprocess.run([str(REPO / "scripts" / "helm.sh"), *args], capture_output=True, text=True,
+                       timeout=900)
+    assert r.returncode == 0, r.stderr + r.stdout
+    return r.stdout
+
+
+def render(*values):
+    args = ["template", "skua", str(CHART), "--namespace", "observability"]
+    for v in values:
+        args += ["-f", str(v)]
+    docs = [d for d in yaml.safe_load_all(helm(*args)) if d]
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs}
+
+
+@pytest.mark.parametrize("values", [[], [ALL_ON]], ids=["defaults", "all-on"])
+def test_lint_strict(values):
+    args = ["lint", "--strict", str(CHART)]
+    for v in values:
+        args += ["-f", str(v)]
+    assert "0 chart(s) failed" in helm(*args)
+
+
+def check_config_is_read_by_skua(objs, tmp_path):
+    cfg = tmp_path / "skua.yaml"
+    cfg.write_text(objs[("ConfigMap", "skua")]["data"]["skua.yaml"])
+    r = subprocess.run([skua_binary(), "--config", str(cfg), "--validate"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, f"skua refuses the chart's configuration: {r.stderr}"
+    return dict(line.split("=", 1) for line in r.stdout.splitlines())
+
+
+def test_default_render(tmp_path):
+    objs = render()
+    assert set(objs) == {("ConfigMap", "skua"), ("StatefulSet", "skua"), ("Service", "skua"),
+                         ("Service", "skua-headless")}
+    config = check_config_is_read_by_skua(objs, tmp_path)
+    assert config["storage.path"] == "/data"
+    assert config["collector.otlp.grpc.endpoint"] == "0.0.0.0:4317"
+    assert config["query.http.endpoint"] == "0.0.0.0:16686"
+    assert config["admin.endpoint"] == "0.0.0.0:8888"
+
+    sts = objs[("StatefulSet", "skua")]
+    assert sts["spec"]["serviceName"] == "skua-headless"
+    pod = sts["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    assert c["args"] == ["--config", "/etc/skua/skua.yaml"]
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == PORTS
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}
+    assert c["startupProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001
+    assert c["resources"]["limits"]["memory"] == "1Gi"
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    assert mounts["data"]["mountPath"] == "/data"
+    assert mounts["config"]["mountPath"] == "/etc/skua" and mounts["config"]["readOnly"]
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert "storageClassName" not in claim["spec"]
+    assert "checksum/config" in sts["spec"]["template"]["metadata"]["annotations"]
+
+    svc = objs[("Service", "skua")]
+    assert {p["name"]: p["port"] for p in svc["spec"]["ports"]} == PORTS
+    assert all(p["targetPort"] == p["name"] for p in svc["spec"]["ports"])
+    headless = objs[("Service", "skua-headless")]
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["selector"] == svc["spec"]["selector"] == sts["spec"]["selector"]["matchLabels"]
+
+
+def test_all_options_render(tmp_path):
+    objs = render(ALL_ON)
+    config = check_config_is_read_by_skua(objs, tmp_path)
+    assert config["storage.shards"] == "4"
+    assert config["storage.fsync"] == "true"
+    assert config["storage.block_cache_size"] == "256MiB"
+    assert config["collector.queue.max_bytes"] == "128MiB"
+    assert config["collector.retry_after"] == "2s"
+    assert config["log.level"] == "warn"  # extraConfig wins over config
+    sts = objs[("StatefulSet", "skua")]
+    pod = sts["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == "registry.example/skua:0.1.0-test"
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    assert pod["nodeSelector"] == {"disktype": "ssd"}
+    assert pod["tolerations"][0]["key"] == "dedicated"
+    assert "podAntiAffinity" in pod["affinity"]
+    claim = sts["spec"]["volumeClaimTemplates"][0]["spec"]
+    assert claim["storageClassName"] == "fast-ssd"
+    assert claim["resources"]["requests"]["storage"] == "100Gi"
+    assert objs[("Service", "skua")]["spec"]["type"] == "LoadBalancer"
+
+    sm = objs[("ServiceMonitor", "skua")]
+    assert sm["spec"]["endpoints"] == [{"port": "admin", "path": "/metrics", "interval": "15s"}]
+    assert sm["metadata"]["labels"]["release"] == "prometheus"
+    ing = objs[("Ingress", "skua")]
+    assert ing["spec"]["ingressClassName"] == "nginx"
+    backend = ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "skua", "port": {"name": "query-http"}}
+    assert ing["spec"]["tls"][0]["secretName"] == "traces-tls"
+    collector = objs[("Service", "jaeger-collector")]
+    assert {p["port"] for p in collector["spec"]["ports"]} == {4317, 4318}
+    query = objs[("Service", "jaeger-query")]
+    assert {p["port"]: p["targetPort"] for p in query["spec"]["ports"]} == {
+        16686: "query-http", 16685: "query-grpc"}
+
+
+def test_notes_tell_where_to_send_and_how_to_search(tmp_path):
+    # `helm install --dry-run` needs a cluster; render NOTES.txt through `helm template` instead,
+    # from a copy of the chart where a ConfigMap carries the rendered notes.
+    chart = tmp_path / "skua"
+    shutil.copytree(CHART, chart)
+    (chart / "NOTES.src").write_text((chart / "templates" / "NOTES.txt").read_text())
+    (chart / "templates" / "NOTES.txt").unlink()
+    (chart / "templates" / "zz-notes.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rendered-notes\ndata:\n  notes: |\n"
+        "{{ tpl (.Files.Get \"NOTES.src\") . | indent 4 }}\n")
+    out = helm("template", "skua", str(chart), "--namespace", "observability")
+    notes = next(d for d in yaml.safe_load_all(out) if d and d["metadata"]["name"] == "rendered-notes")
+    notes = notes["data"]["notes"]
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://skua.observability.svc.cluster.local:4317" in notes
+    assert "port-forward svc/skua 16686:16686" in notes
+
+
+def test_plain_manifests_are_the_rendered_chart():
+    lines = (REPO / "deploy" / "skua.yaml").read_text().splitlines()
+    assert lines[0].startswith("# Plain Kubernetes manifests")
+    body = "\n".join(lines[3:]).strip()  # after the three-line header of render-deploy.sh
+    rendered = helm("template", "skua", str(CHART), "--namespace", "observability").strip()
+    assert body == rendered, "deploy/skua.yaml is stale: run scripts/render-deploy.sh"
+
+
+def test_example_manifests():
+    col = yaml.safe_load((REPO / "deploy" / "otel-collector.yaml").read_text())
+    exporter = col["exporters"]["otlp/skua"]
+    assert exporter["endpoint"] == "skua.observability.svc.cluster.local:4317"
+    assert col["service"]["pipelines"]["traces"]["exporters"] == ["otlp/skua"]
+    docs = list(yaml.safe_load_all((REPO / "deploy" / "task-api.yaml").read_text()))
+    env = {e["name"]: e.get("value") for e in docs[0]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["OTEL_SERVICE_NAME"] == "task-api"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://skua.observability.svc.cluster.local:4317"
+    assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+
+
+def test_dockerfile_installs_every_runtime_library():
+    """The runtime stage's packages cover every shared library the skua binary links against."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    runtime = dockerfile.split("FROM debian:bookworm-slim", 1)[1]
+    installed = set(re.findall(r"\b(lib[\w.+-]+|zlib1g|curl)\b", runtime))
+    base = {"libc6", "libgcc-s1", "libstdc++6"}  # in debian:bookworm-slim itself
+    ldd = subprocess.run(["ldd", skua_binary()], capture_output=True, text=True, check=True).stdout
+    needed = set()
+    for path in re.findall(r"=> (/\S+)", ldd):
+        real = subprocess.run(["readlink", "-f", path], capture_output=True, text=True).stdout.strip()
+        owner = subprocess.run(["dpkg", "-S", real], capture_output=True, text=True)
+        if owner.returncode != 0:
+            owner = subprocess.run(["dpkg", "-S", path], capture_output=True, text=True)
+        assert owner.returncode == 0, f"no package owns {path}"
+        needed.add(owner.stdout.split(":")[0])
+    assert needed - base <= installed, f"missing in the runtime image: {sorted(needed - base - installed)}"
+    for port in PORTS.values():
+        assert str(port) in re.search(r"EXPOSE (.*)", dockerfile).group(1)
+    assert "USER 10001" in dockerfile and 'VOLUME ["/data"]' in dockerfile
+    assert "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
+    assert "scripts/setup.sh" in dockerfile.split("FROM debian:bookworm-slim")[0]
