@@ -3,8 +3,9 @@
 // concurrent lanes. Prints one JSON line of results.
 //
 //   skua-loadgen --target=127.0.0.1:4317 --duration=10 --concurrency=8 [--rate=SPANS_PER_S]
-//                [--batch=512] [--batches=64] [--seed=1] [--spans=N]
-// With --spans, it stops once N spans are acknowledged (or `duration` is over).
+//                [--batch=512] [--batches=64] [--seed=1] [--spans=N] [--acked-out=FILE]
+// With --spans, it stops once N spans are acknowledged (or `duration` is over). With
+// --acked-out, the ID of every trace in an acknowledged request is written to FILE.
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -36,7 +37,8 @@ struct Options {
   int batch = 512;
   int batches = 64;
   uint64_t seed = 1;
-  uint64_t spans = 0;  // stop after this many acknowledged spans; 0 = run for `duration`
+  uint64_t spans = 0;     // stop after this many acknowledged spans; 0 = run for `duration`
+  std::string acked_out;  // file receiving the hex ID of every acknowledged trace, one a line
 };
 
 Options Parse(int argc, char** argv) {
@@ -54,6 +56,7 @@ Options Parse(int argc, char** argv) {
         {"--batches", [&] { o.batches = std::atoi(v.c_str()); }},
         {"--seed", [&] { o.seed = std::strtoull(v.c_str(), nullptr, 10); }},
         {"--spans", [&] { o.spans = std::strtoull(v.c_str(), nullptr, 10); }},
+        {"--acked-out", [&] { o.acked_out = v; }},
     };
     auto it = setters.find(k);
     if (it == setters.end()) {
@@ -110,6 +113,12 @@ int main(int argc, char** argv) {
   args.SetMaxSendMessageSize(64 << 20);
   std::atomic<uint64_t> acked_requests{0}, acked_spans{0}, refused{0}, errors{0};
   std::mutex err_mu;
+  std::FILE* acked_file = nullptr;
+  if (!opt.acked_out.empty() && (acked_file = std::fopen(opt.acked_out.c_str(), "w")) == nullptr) {
+    std::fprintf(stderr, "skua-loadgen: cannot write %s\n", opt.acked_out.c_str());
+    return 2;
+  }
+  std::mutex acked_mu;
   std::map<std::string, int> error_kinds;
   auto start = Clock::now();
   auto end = start + std::chrono::duration<double>(opt.duration);
@@ -137,6 +146,13 @@ int main(int argc, char** argv) {
                             .count() -
                         now_ns;
         grpc::Status st = Call(stub, skua::bench::Stamp(b, stamp, shift));
+        if (st.ok() && acked_file != nullptr) {
+          std::lock_guard lock(acked_mu);
+          for (const auto& low : b.trace_id_lows) {
+            std::fprintf(acked_file, "%016llx%s\n", static_cast<unsigned long long>(stamp),
+                         low.c_str());
+          }
+        }
         if (st.ok()) {
           ++acked_requests;
           acked_spans += static_cast<uint64_t>(b.spans);
@@ -153,6 +169,7 @@ int main(int argc, char** argv) {
     });
   }
   for (auto& t : lanes) t.join();
+  if (acked_file != nullptr) std::fclose(acked_file);
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   std::printf(
       "{\"seconds\":%.3f,\"acked_requests\":%llu,\"acked_spans\":%llu,\"refused\":%llu,"

@@ -129,6 +129,13 @@ Batch Encode(const Request& req) {
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   for (const auto& id : ids) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string low;
+    for (int i = 8; i < 16; ++i) {
+      low.push_back(kHex[static_cast<uint8_t>(id[i]) >> 4]);
+      low.push_back(kHex[static_cast<uint8_t>(id[i]) & 15]);
+    }
+    b.trace_id_lows.push_back(std::move(low));
     for (size_t pos = b.encoded.find(id); pos != std::string::npos;
          pos = b.encoded.find(id, pos + 1)) {
       b.trace_id_offsets.push_back(pos);

@@ -12,9 +12,10 @@
 namespace skua::bench {
 
 struct Batch {
-  std::string encoded;                   // serialized ExportTraceServiceRequest
-  std::vector<size_t> trace_id_offsets;  // where each 16-byte trace ID sits in `encoded`
-  std::vector<size_t> time_offsets;      // where each span start/end time (fixed64 LE) sits
+  std::string encoded;                     // serialized ExportTraceServiceRequest
+  std::vector<size_t> trace_id_offsets;    // where each 16-byte trace ID sits in `encoded`
+  std::vector<size_t> time_offsets;        // where each span start/end time (fixed64 LE) sits
+  std::vector<std::string> trace_id_lows;  // hex of the low 8 bytes of each distinct trace ID
   int spans = 0;
 };
 

@@ -55,7 +55,7 @@ struct LoadResult {
   Config config;
   bool help = false;        // --help: print HelpText() and exit 0
   bool version = false;     // --version
-  bool validate = false;  // --validate: check the configuration, print it, exit
+  bool validate = false;    // --validate: check the configuration, print it, exit
   std::string config_file;  // the YAML file read, if any
 };
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs Jaeger v2 (module github.com/jaegertracing/jaeger v1.76.0, program cmd/jaeger), the peer of
 # the benchmarks, building it once from the Go module proxy into a cache outside the repo
-# (${XDG_CACHE_HOME:-~/.cache}/skua).   scripts/jaeger.sh --config FILE
+# (${XDG_CACHE_HOME:-~/.cache}/skua).
+#   scripts/jaeger.sh --config FILE     run it
+#   scripts/jaeger.sh --print-path      build if needed, print the binary's path
 set -euo pipefail
 version=v1.76.0
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/skua"
@@ -22,4 +24,5 @@ if [ ! -x "$bin" ]; then
   fi
   mv "$work/bin/jaeger" "$bin"
 fi
+if [ "${1:-}" = "--print-path" ]; then echo "$bin"; exit 0; fi
 exec "$bin" "$@"

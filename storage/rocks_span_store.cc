@@ -298,6 +298,15 @@ class Shard {
         Catalog& catalog)
       : id_(id), db_(std::move(db)), clock_(clock), catalog_(catalog), next_seq_(last_seq + 1) {}
 
+  // A clean close seals the open index blocks and flushes the memtables, so the next start
+  // replays nothing and the write-ahead log holds no second copy of the data.
+  ~Shard() {
+    MaybeSeal(true);
+    if (auto s = db_->Flush(rocksdb::FlushOptions()); !s.ok()) {
+      SPDLOG_WARN("shard {}: flush at close: {}", id_, s.ToString());
+    }
+  }
+
   // Loads the catalog and dependency rows and replays unsealed index entries.
   absl::Status Recover() {
     rocksdb::ReadOptions ro;

@@ -33,3 +33,15 @@ def test_query_benchmark_runs():
     assert result["load"]["acked_spans"] >= 20000
     assert result["results"]["trace by ID"]["mean_results"] == 1
     assert "| search: service + operation + minDuration |" in out.stdout
+
+
+def test_side_by_side_benchmark_quick_mode():
+    """bench/compare.py --quick: Skua alone through every phase of the comparison harness."""
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "compare.py"), "--quick",
+         "--skua", os.environ.get("SKUA_BIN", str(REPO / "build" / "skua"))],
+        capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    assert "| acknowledged spans/s (flat out) |" in out.stdout
+    assert "| disk bytes per span (after stop) |" in out.stdout
+    assert "| trace by ID: p50 / p99 (ms) |" in out.stdout

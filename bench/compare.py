@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""Skua and Jaeger v2 (all-in-one, Badger on local disk) side by side on the same machine, the
+same load and the same queries, one system at a time, everything on 127.0.0.1.
+
+Phases per system:
+  1. ingest  skua-loadgen flat out over OTLP/gRPC for --duration seconds (reference workload,
+             every acknowledged trace recorded): acknowledged spans/s, CPU-seconds per million
+             spans (/proc/<pid>/stat), peak RSS (VmHWM)
+  2. top-up  until --stored spans are stored
+  3. queries the Jaeger v1 HTTP mix (bench/query.py's kinds), p50/p99 per kind
+  4. check   a sample of searches whose complete answer fits in the limit: both systems must
+             return the same set of trace IDs
+  5. disk    stop (SIGTERM), bytes of the data directory per stored span
+
+  bench/compare.py                 full run (builds Jaeger v1.76.0 once: scripts/jaeger.sh)
+  bench/compare.py --quick         Skua only, small load: a smoke test of the harness
+Writes a markdown table to stdout (and --json FILE for the raw figures).
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import cpu_seconds, peak_rss_bytes  # noqa: E402
+from query import percentile  # noqa: E402
+
+SERVICES = ["frontend", "checkout", "cart", "payment", "shipping", "email", "currency", "ad",
+            "recommendation", "quote"]
+JAEGER_CONFIG = """
+service:
+  extensions: [jaeger_storage, jaeger_query, healthcheckv2]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+extensions:
+  healthcheckv2:
+    use_v2: true
+    http:
+      endpoint: 127.0.0.1:{health}
+  jaeger_query:
+    storage:
+      traces: badger_store
+    http:
+      endpoint: 127.0.0.1:{query}
+    grpc:
+      endpoint: 127.0.0.1:{query_grpc}
+  jaeger_storage:
+    backends:
+      badger_store:
+        badger:
+          directories:
+            keys: {data}/keys
+            values: {data}/values
+          ephemeral: false
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{grpc}
+        max_recv_msg_size_mib: 64
+      http:
+        endpoint: 127.0.0.1:{http}
+processors:
+  batch:
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: badger_store
+"""
+
+
+def free_ports(n):
+    import socket
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+class System:
+    """A system under test: started on fresh storage, stopped by PID."""
+
+    def __init__(self, name, workdir):
+        self.name, self.workdir = name, Path(workdir)
+        self.data = self.workdir / f"{name}-data"
+        self.proc = None
+        self.lifetime_cpu = None
+
+    def wait_ready(self, url_path, port, timeout=120):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"{self.name} exited:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                c.request("GET", url_path)
+                if c.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit(f"{self.name} not ready:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self):
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+            if pid == self.proc.pid:
+                self.lifetime_cpu = usage.ru_utime + usage.ru_stime
+                self.proc.returncode = os.waitstatus_to_exitcode(status)
+                break
+            time.sleep(0.1)
+        else:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def disk_bytes(self):
+        return sum(f.stat().st_size for f in self.data.rglob("*") if f.is_file())
+
+
+class Skua(System):
+    def start(self, binary):
+        grpc, http_, query, admin = free_ports(4)
+        self.grpc, self.query_port = f"127.0.0.1:{grpc}", query
+        self.log_path = self.workdir / "skua.log"
+        self.proc = subprocess.Popen(
+            [binary, f"--storage.path={self.data}", f"--collector.otlp.grpc.endpoint=127.0.0.1:{grpc}",
+             f"--collector.otlp.http.endpoint=127.0.0.1:{http_}",
+             f"--query.http.endpoint=127.0.0.1:{query}", f"--admin.endpoint=127.0.0.1:{admin}"],
+            stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
+        self.wait_ready("/readyz", admin)
+
+
+class Jaeger(System):
+    def start(self, binary):
+        grpc, http_, query, query_grpc, health = free_ports(5)
+        self.grpc, self.query_port = f"127.0.0.1:{grpc}", query
+        self.data.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "jaeger.yaml"
+        config.write_text(JAEGER_CONFIG.format(grpc=grpc, http=http_, query=query,
+                                               query_grpc=query_grpc, health=health, data=self.data))
+        self.log_path = self.workdir / "jaeger.log"
+        self.proc = subprocess.Popen([binary, "--config", str(config)],
+                                     stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
+        self.wait_ready("/api/services", query)
+
+
+def loadgen(args, system, seed, duration, spans=0, acked=None):
+    cmd = [args.loadgen, f"--target={system.grpc}", f"--duration={duration}",
+           f"--concurrency={args.concurrency}", f"--seed={seed}"]
+    if spans:
+        cmd.append(f"--spans={spans}")
+    if acked:
+        cmd.append(f"--acked-out={acked}")
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 600)
+    if out.returncode != 0:
+        raise SystemExit(f"loadgen failed: {out.stderr}")
+    return json.loads(out.stdout)
+
+
+class Client:
+    def __init__(self, port):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def get(self, path):
+        t = time.perf_counter()
+        self.conn.request("GET", path)
+        r = self.conn.getresponse()
+        body = r.read()
+        dt = (time.perf_counter() - t) * 1000
+        if r.status != 200:
+            raise SystemExit(f"{path}: {r.status} {body[:300]}")
+        return dt, json.loads(body)
+
+
+def query_mix(client, trace_ids, n, rng):
+    kinds = {
+        "trace by ID": lambda: f"/api/traces/{rng.choice(trace_ids)}",
+        "search: service": lambda: f"/api/traces?service={rng.choice(SERVICES)}&limit=20",
+        "search: service + operation + minDuration": lambda: (
+            f"/api/traces?service=frontend&operation={quote(f'GET /api/op{rng.randrange(8)}')}"
+            "&minDuration=100ms&limit=20"),
+        "search: service + one attribute": lambda: (
+            f"/api/traces?service={rng.choice(SERVICES)}"
+            f"&tag=attr.key{rng.randrange(100):02d}:value-{rng.randrange(250) * 4 + 1:03d}&limit=20"),
+        "search: service + two attributes": lambda: (
+            f"/api/traces?service={rng.choice(SERVICES)}"
+            f"&tag=attr.key{rng.randrange(100):02d}:value-{rng.randrange(250) * 4 + 1:03d}"
+            f"&tag=k8s.namespace.name:shop&limit=20"),
+        "services": lambda: "/api/services",
+        "operations": lambda: f"/api/services/{rng.choice(SERVICES)}/operations",
+    }
+    out = {}
+    for name, make in kinds.items():
+        lat = [client.get(make())[0] for _ in range(n)]
+        out[name] = (percentile(lat, 50), percentile(lat, 99))
+    return out
+
+
+def cross_check_queries(rng, n):
+    """Searches narrow enough that the complete answer fits in the limit (limit 1000)."""
+    qs = []
+    for _ in range(n):
+        svc = rng.choice(SERVICES)
+        k, v = rng.randrange(100), rng.randrange(250) * 4 + 1
+        qs.append(f"/api/traces?service={svc}&tag=attr.key{k:02d}:value-{v:03d}&limit=1000")
+    return qs
+
+
+def run_system(args, system, binary, rng_seed, workdir):
+    system.start(binary)
+    try:
+        cpu0 = cpu_seconds(system.proc.pid)
+        ingest = loadgen(args, system, 1, args.duration, acked=Path(workdir) / f"{system.name}.acked")
+        cpu1 = cpu_seconds(system.proc.pid)
+        rss = peak_rss_bytes(system.proc.pid)
+        stored = ingest["acked_spans"]
+        if stored < args.stored:
+            top = loadgen(args, system, 2, 3600, spans=args.stored - stored)
+            stored += top["acked_spans"]
+        time.sleep(args.settle)
+        client = Client(system.query_port)
+        ids = [t["traceID"] for t in client.get("/api/traces?service=frontend&limit=200")[1]["data"]]
+        rng = random.Random(rng_seed)
+        latencies = query_mix(client, ids, args.requests, rng)
+        answers = {}
+        for q in cross_check_queries(random.Random(rng_seed + 1), args.checks):
+            answers[q] = sorted(t["traceID"].rjust(32, "0") for t in client.get(q)[1]["data"])
+        rss = max(rss, peak_rss_bytes(system.proc.pid))
+    finally:
+        system.stop()
+    spans_per_s = ingest["spans_per_second"]
+    cpu = cpu1 - cpu0
+    return {
+        "ingest_spans_per_s": spans_per_s,
+        "cpu_s_per_million": cpu / ingest["acked_spans"] * 1e6,
+        "peak_rss_mib": rss / 2**20,
+        "stored_spans": stored,
+        "disk_bytes_per_span": system.disk_bytes() / stored,
+        "latency_ms": latencies,
+        "answers": answers,
+    }
+
+
+def fmt_ratio(a, b, higher_is_better):
+    if not a or not b:
+        return "–"
+    r = a / b if higher_is_better else b / a
+    return f"{r:.1f}×"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="Skua only, small load, no peer")
+    p.add_argument("--duration", type=float, default=60, help="ingest phase seconds")
+    p.add_argument("--stored", type=int, default=1_000_000, help="spans stored before queries")
+    p.add_argument("--requests", type=int, default=100, help="requests per query kind")
+    p.add_argument("--checks", type=int, default=40, help="cross-check searches")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--settle", type=float, default=10)
+    p.add_argument("--skua", default=str(REPO / "build" / "skua"))
+    p.add_argument("--loadgen", default=str(REPO / "build" / "skua-loadgen"))
+    p.add_argument("--json", help="write raw figures here")
+    args = p.parse_args()
+    if args.quick:
+        args.duration, args.stored, args.requests, args.checks, args.settle = 3, 20_000, 5, 5, 0
+
+    with tempfile.TemporaryDirectory(prefix="skua-compare-") as workdir:
+        results = {"skua": run_system(args, Skua("skua", workdir), args.skua, 7, workdir)}
+        if not args.quick:
+            jaeger_bin = subprocess.run([str(REPO / "scripts" / "jaeger.sh"), "--print-path"],
+                                        capture_output=True, text=True, check=True).stdout.strip()
+            results["jaeger"] = run_system(args, Jaeger("jaeger", workdir), jaeger_bin, 7, workdir)
+
+    s, j = results["skua"], results.get("jaeger")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    print(f"compare: ingest {args.duration:.0f} s flat out ({args.concurrency} lanes, 512-span "
+          f"OTLP/gRPC batches), queries at ≥{args.stored:,} spans, {args.requests} requests per "
+          f"kind, {os.cpu_count()} cores")
+    print("| metric | Skua | Jaeger v2 + Badger | Skua advantage |")
+    print("|---|---|---|---|")
+
+    def row(label, key, fmt, higher_is_better):
+        sv = s[key]
+        jv = j[key] if j else None
+        print(f"| {label} | {fmt.format(sv)} | {fmt.format(jv) if jv is not None else '–'} | "
+              f"{fmt_ratio(sv, jv, higher_is_better) if jv is not None else '–'} |")
+
+    row("acknowledged spans/s (flat out)", "ingest_spans_per_s", "{:,.0f}", True)
+    row("CPU-seconds per million spans", "cpu_s_per_million", "{:.1f}", False)
+    row("peak RSS (MiB)", "peak_rss_mib", "{:.0f}", False)
+    row("disk bytes per span (after stop)", "disk_bytes_per_span", "{:.0f}", False)
+    for kind in s["latency_ms"]:
+        sp50, sp99 = s["latency_ms"][kind]
+        jp = j["latency_ms"][kind] if j else None
+        jtxt = f"{jp[0]:.2f} / {jp[1]:.2f}" if jp else "–"
+        ratio = fmt_ratio(sp99, jp[1], False) if jp else "–"
+        print(f"| {kind}: p50 / p99 (ms) | {sp50:.2f} / {sp99:.2f} | {jtxt} | {ratio} (p99) |")
+    if j:
+        same = sum(1 for q in s["answers"] if s["answers"][q] == j["answers"].get(q))
+        nonempty = sum(1 for q in s["answers"] if s["answers"][q])
+        print(f"| cross-check: searches with the same trace IDs | {same} of {len(s['answers'])} "
+              f"({nonempty} non-empty) | | |")
+        if same != len(s["answers"]):
+            for q in s["answers"]:
+                if s["answers"][q] != j["answers"].get(q):
+                    print(f"differs: {q}: skua {len(s['answers'][q])}, jaeger "
+                          f"{len(j['answers'].get(q, []))}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
