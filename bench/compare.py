@@ -8,8 +8,8 @@ Phases per system:
              spans (/proc/<pid>/stat), peak RSS (VmHWM)
   2. top-up  until --stored spans are stored
   3. queries the Jaeger v1 HTTP mix (bench/query.py's kinds), p50/p99 per kind
-  4. check   a sample of searches whose complete answer fits in the limit: both systems must
-             return the same set of trace IDs
+  4. check   the same 100,000 spans (fixed seed and time) loaded into both; a sample of
+             searches whose complete answer fits in the limit must return the same trace IDs
   5. disk    stop (SIGTERM), bytes of the data directory per stored span
 
   bench/compare.py                 full run (builds Jaeger v1.76.0 once: scripts/jaeger.sh)
@@ -166,21 +166,25 @@ class Jaeger(System):
         config.write_text(JAEGER_CONFIG.format(grpc=grpc, http=http_, query=query,
                                                query_grpc=query_grpc, health=health, data=self.data))
         self.log_path = self.workdir / "jaeger.log"
-        self.proc = subprocess.Popen([binary, "--config", str(config)],
+        # Jaeger would export its own traces to localhost:4317; nothing of ours should receive them.
+        env = {**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"}
+        self.proc = subprocess.Popen([binary, "--config", str(config)], env=env,
                                      stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
         self.wait_ready("/api/services", query)
 
 
-def loadgen(args, system, seed, duration, spans=0, acked=None):
+def loadgen(args, system, seed, duration, spans=0, acked=None, concurrency=None, time_base=0):
     cmd = [args.loadgen, f"--target={system.grpc}", f"--duration={duration}",
-           f"--concurrency={args.concurrency}", f"--seed={seed}"]
+           f"--concurrency={concurrency or args.concurrency}", f"--seed={seed}"]
     if spans:
         cmd.append(f"--spans={spans}")
     if acked:
         cmd.append(f"--acked-out={acked}")
+    if time_base:
+        cmd.append(f"--time-base={time_base}")
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 600)
     if out.returncode != 0:
-        raise SystemExit(f"loadgen failed: {out.stderr}")
+        raise SystemExit(f"loadgen failed (exit {out.returncode}): {out.stderr} {out.stdout}")
     return json.loads(out.stdout)
 
 
@@ -223,13 +227,22 @@ def query_mix(client, trace_ids, n, rng):
     return out
 
 
+# The cross-check dataset: the same spans in both systems (one lane, fixed seed, every batch
+# retried until acknowledged), timed around this instant, far from the load of the other phases.
+CHECK_BASE_NS = 1_700_000_000 * 10**9  # 2023-11-14T22:13:20Z
+CHECK_WINDOW = f"start={CHECK_BASE_NS // 1000 - 3_600_000_000}&end={CHECK_BASE_NS // 1000 + 3_600_000_000}"
+
+
 def cross_check_queries(rng, n):
-    """Searches narrow enough that the complete answer fits in the limit (limit 1000)."""
+    """Searches of the cross-check dataset narrow enough that the complete answer fits in the
+    limit, so Jaeger's unordered, approximate limit cannot make the answers differ."""
     qs = []
-    for _ in range(n):
+    for i in range(n):
         svc = rng.choice(SERVICES)
-        k, v = rng.randrange(100), rng.randrange(250) * 4 + 1
-        qs.append(f"/api/traces?service={svc}&tag=attr.key{k:02d}:value-{v:03d}&limit=1000")
+        tag = f"tag=attr.key{rng.randrange(100):02d}:value-{rng.randrange(250) * 4 + 1:03d}"
+        extra = ["", f"&minDuration={rng.choice(['1ms', '50ms', '200ms'])}",
+                 f"&operation={quote(f'POST /api/op{rng.randrange(8)}')}"][i % 3]
+        qs.append(f"/api/traces?service={svc}&{tag}{extra}&limit=1000&{CHECK_WINDOW}")
     return qs
 
 
@@ -249,6 +262,8 @@ def run_system(args, system, binary, rng_seed, workdir):
         ids = [t["traceID"] for t in client.get("/api/traces?service=frontend&limit=200")[1]["data"]]
         rng = random.Random(rng_seed)
         latencies = query_mix(client, ids, args.requests, rng)
+        loadgen(args, system, 3, 3600, spans=args.check_spans, concurrency=1,
+                time_base=CHECK_BASE_NS)
         answers = {}
         for q in cross_check_queries(random.Random(rng_seed + 1), args.checks):
             answers[q] = sorted(t["traceID"].rjust(32, "0") for t in client.get(q)[1]["data"])
@@ -280,8 +295,9 @@ def main():
     p.add_argument("--quick", action="store_true", help="Skua only, small load, no peer")
     p.add_argument("--duration", type=float, default=60, help="ingest phase seconds")
     p.add_argument("--stored", type=int, default=1_000_000, help="spans stored before queries")
-    p.add_argument("--requests", type=int, default=100, help="requests per query kind")
-    p.add_argument("--checks", type=int, default=40, help="cross-check searches")
+    p.add_argument("--requests", type=int, default=50, help="requests per query kind")
+    p.add_argument("--checks", type=int, default=60, help="cross-check searches")
+    p.add_argument("--check-spans", type=int, default=100_000, help="cross-check dataset size")
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--settle", type=float, default=10)
     p.add_argument("--skua", default=str(REPO / "build" / "skua"))
@@ -290,6 +306,7 @@ def main():
     args = p.parse_args()
     if args.quick:
         args.duration, args.stored, args.requests, args.checks, args.settle = 3, 20_000, 5, 5, 0
+        args.check_spans = 5_000
 
     with tempfile.TemporaryDirectory(prefix="skua-compare-") as workdir:
         results = {"skua": run_system(args, Skua("skua", workdir), args.skua, 7, workdir)}

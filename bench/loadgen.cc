@@ -5,7 +5,9 @@
 //   skua-loadgen --target=127.0.0.1:4317 --duration=10 --concurrency=8 [--rate=SPANS_PER_S]
 //                [--batch=512] [--batches=64] [--seed=1] [--spans=N] [--acked-out=FILE]
 // With --spans, it stops once N spans are acknowledged (or `duration` is over). With
-// --acked-out, the ID of every trace in an acknowledged request is written to FILE.
+// --acked-out, the ID of every trace in an acknowledged request is written to FILE. A refused
+// request is sent again, so one lane with --spans and --time-base sends the same data every
+// run (the side-by-side benchmark's cross-check relies on it).
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -39,6 +41,7 @@ struct Options {
   uint64_t seed = 1;
   uint64_t spans = 0;     // stop after this many acknowledged spans; 0 = run for `duration`
   std::string acked_out;  // file receiving the hex ID of every acknowledged trace, one a line
+  int64_t time_base = 0;  // span times start here (ns since the epoch) instead of at send time
 };
 
 Options Parse(int argc, char** argv) {
@@ -57,6 +60,7 @@ Options Parse(int argc, char** argv) {
         {"--seed", [&] { o.seed = std::strtoull(v.c_str(), nullptr, 10); }},
         {"--spans", [&] { o.spans = std::strtoull(v.c_str(), nullptr, 10); }},
         {"--acked-out", [&] { o.acked_out = v; }},
+        {"--time-base", [&] { o.time_base = std::strtoll(v.c_str(), nullptr, 10); }},
     };
     auto it = setters.find(k);
     if (it == setters.end()) {
@@ -126,13 +130,14 @@ int main(int argc, char** argv) {
   for (int lane = 0; lane < opt.concurrency; ++lane) {
     lanes.emplace_back([&, lane] {
       // One channel per lane so lanes do not share one HTTP/2 connection.
-      args.SetInt("skua.lane", lane);
+      grpc::ChannelArguments lane_args = args;
+      lane_args.SetInt("skua.lane", lane);
       auto channel =
-          grpc::CreateCustomChannel(opt.target, grpc::InsecureChannelCredentials(), args);
+          grpc::CreateCustomChannel(opt.target, grpc::InsecureChannelCredentials(), lane_args);
       grpc::GenericStub stub(channel);
       double lane_rate = opt.rate / opt.concurrency;
       auto next = Clock::now();
-      for (uint64_t seq = 0; Clock::now() < end; ++seq) {
+      for (uint64_t seq = 0; Clock::now() < end;) {
         if (opt.spans > 0 && acked_spans.load() >= opt.spans) break;
         if (lane_rate > 0) {
           std::this_thread::sleep_until(next);
@@ -141,10 +146,12 @@ int main(int argc, char** argv) {
         }
         const auto& b = batches[(lane + seq * opt.concurrency) % batches.size()];
         uint64_t stamp = (opt.seed << 56) ^ (static_cast<uint64_t>(lane + 1) << 40) ^ (seq + 1);
-        int64_t shift = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count() -
-                        now_ns;
+        int64_t shift = opt.time_base != 0
+                            ? opt.time_base - now_ns
+                            : std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                      .count() -
+                                  now_ns;
         grpc::Status st = Call(stub, skua::bench::Stamp(b, stamp, shift));
         if (st.ok() && acked_file != nullptr) {
           std::lock_guard lock(acked_mu);
@@ -156,6 +163,7 @@ int main(int argc, char** argv) {
         if (st.ok()) {
           ++acked_requests;
           acked_spans += static_cast<uint64_t>(b.spans);
+          ++seq;  // a refused or failed batch is sent again
         } else if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
           ++refused;
           std::this_thread::sleep_for(std::chrono::milliseconds(5));

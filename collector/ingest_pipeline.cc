@@ -258,7 +258,8 @@ void IngestPipeline::ExportAsync(
   std::vector<std::pair<int, storage::PreparedWrite>> writes;
   for (size_t shard = 0; shard < by_shard.size(); ++shard) {
     if (!by_shard[shard].empty()) {
-      writes.emplace_back(static_cast<int>(shard), storage::PrepareWrite(by_shard[shard]));
+      writes.emplace_back(static_cast<int>(shard),
+                          storage::PrepareWrite(by_shard[shard], store_.retention()));
     }
   }
   // Admission is all-or-nothing across shards, so a refused request stored nothing and its retry

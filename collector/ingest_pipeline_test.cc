@@ -26,7 +26,7 @@ class IngestPipelineTest : public ::testing::Test {
            ("ingest-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
-    auto s = storage::SpanStore::Open({dir_.string(), 2, false}, clock_);
+    auto s = storage::SpanStore::Open(testing::TestStorage(dir_.string(), 2), clock_);
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
   }

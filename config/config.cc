@@ -23,6 +23,8 @@ struct Key {
   std::string help;
   std::function<std::string(const Config&)> show;  // current value, as accepted by the setter
   Setter set;
+  // The value is a map (YAML mapping, or "k=v,k=v" in the environment and flags).
+  bool map_value = false;
 };
 
 std::string FormatBytes(uint64_t b) {
@@ -30,6 +32,22 @@ std::string FormatBytes(uint64_t b) {
   if (b != 0 && b % (1ull << 20) == 0) return fmt::format("{}MiB", b >> 20);
   if (b != 0 && b % (1ull << 10) == 0) return fmt::format("{}KiB", b >> 10);
   return std::to_string(b);
+}
+
+std::string FormatSeconds(std::chrono::seconds d) {
+  auto sec = d.count();
+  if (sec % 3600 == 0 && sec != 0) return fmt::format("{}h", sec / 3600);
+  if (sec % 60 == 0 && sec != 0) return fmt::format("{}m", sec / 60);
+  return fmt::format("{}s", sec);
+}
+
+absl::StatusOr<std::chrono::seconds> ParseRetention(std::string_view v) {
+  auto d = ParseGoDuration(v);
+  if (!d.ok()) return d.status();
+  auto s = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  if (s.count() < 1) return absl::InvalidArgumentError("must be at least 1s");
+  if (s.count() > 10LL * 365 * 86400) return absl::InvalidArgumentError("must be at most 10 years");
+  return s;
 }
 
 std::string FormatDuration(std::chrono::milliseconds d) {
@@ -108,6 +126,52 @@ const std::vector<Key>& Keys() {
                  "RocksDB block cache shared by all shards (recently read span and index data)",
                  [](const Config& c) { return FormatBytes(c.storage.block_cache_size); },
                  ByteSizeSetter([](Config& c) { return &c.storage.block_cache_size; }, 1 << 20)});
+    k.push_back({"storage.retention",
+                 "how long spans are kept; older ones are dropped with their time partition",
+                 [](const Config& c) { return FormatSeconds(c.storage.retention); },
+                 [](std::string_view v, Config& c) {
+                   auto r = ParseRetention(v);
+                   if (!r.ok()) return r.status();
+                   c.storage.retention = *r;
+                   return absl::OkStatus();
+                 }});
+    k.push_back(
+        {"storage.retention_overrides",
+         "per-service retention, e.g. checkout=720h,healthcheck-svc=1h (a YAML mapping in files)",
+         [](const Config& c) {
+           std::string out;
+           for (const auto& [svc, d] : c.storage.retention_overrides) {
+             if (!out.empty()) out += ",";
+             out += fmt::format("{}={}", svc, FormatSeconds(d));
+           }
+           return out;
+         },
+         [](std::string_view v, Config& c) {
+           std::vector<std::pair<std::string, std::chrono::seconds>> out;
+           while (!v.empty()) {
+             auto comma = v.find(',');
+             auto item = v.substr(0, comma);
+             v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+             if (item.empty()) continue;
+             auto eq = item.rfind('=');
+             if (eq == std::string_view::npos || eq == 0) {
+               return Bad(fmt::format("'{}' is not service=duration", item));
+             }
+             auto r = ParseRetention(item.substr(eq + 1));
+             if (!r.ok()) {
+               return Bad(fmt::format("service {}: {}", item.substr(0, eq), r.status().message()));
+             }
+             out.emplace_back(std::string(item.substr(0, eq)), *r);
+           }
+           c.storage.retention_overrides = std::move(out);
+           return absl::OkStatus();
+         },
+         true});
+    k.push_back({"storage.max_disk_bytes",
+                 "disk cap for the data directory; above it the oldest time partitions are "
+                 "dropped first. 0 = no cap",
+                 [](const Config& c) { return FormatBytes(c.storage.max_disk_bytes); },
+                 ByteSizeSetter([](Config& c) { return &c.storage.max_disk_bytes; }, 0)});
     k.push_back({"collector.otlp.grpc.endpoint", "OTLP/gRPC listen address",
                  [](const Config& c) { return c.collector.grpc_endpoint; },
                  EndpointSetter([](Config& c) { return &c.collector.grpc_endpoint; })});
@@ -186,6 +250,24 @@ absl::Status SetKey(std::string_view name, std::string_view value, std::string_v
 
 absl::Status ApplyNode(const YAML::Node& node, const std::string& prefix, std::string_view source,
                        Config& c) {
+  if (const Key* key = FindKey(prefix); key != nullptr && key->map_value) {
+    if (!node.IsMap() && !node.IsNull()) {
+      return Bad(
+          fmt::format("{}: key '{}' must be a mapping of service: duration", source, prefix));
+    }
+    std::string flat;
+    if (node.IsMap()) {
+      for (const auto& kv : node) {
+        if (!kv.second.IsScalar()) {
+          return Bad(fmt::format("{}: {}.{} must be a duration", source, prefix,
+                                 kv.first.as<std::string>()));
+        }
+        if (!flat.empty()) flat += ",";
+        flat += kv.first.as<std::string>() + "=" + kv.second.Scalar();
+      }
+    }
+    return SetKey(prefix, flat, source, c);
+  }
   if (node.IsMap()) {
     for (const auto& kv : node) {
       std::string key = kv.first.as<std::string>();

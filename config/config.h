@@ -18,7 +18,11 @@ struct StorageConfig {
   std::string path = "./data";  // RocksDB data directory
   int shards = 0;               // 0 = number of cores; fixed once the data directory exists
   bool fsync = false;           // fsync the WAL on every group commit (power-loss safety)
-  uint64_t block_cache_size = 128ull << 20;  // RocksDB block cache shared by all shards
+  uint64_t block_cache_size = 128ull << 20;   // RocksDB block cache shared by all shards
+  std::chrono::seconds retention{72 * 3600};  // spans older than this are dropped
+  // Services kept for another period than `retention`, e.g. {checkout: 720h}.
+  std::vector<std::pair<std::string, std::chrono::seconds>> retention_overrides;
+  uint64_t max_disk_bytes = 0;  // 0 = no cap; above it the oldest partitions are dropped
 };
 
 struct CollectorConfig {

@@ -21,6 +21,9 @@ TEST(ConfigTest, DefaultsMatchTheShippedYaml) {
   EXPECT_EQ(from_yaml.storage.shards, defaults.storage.shards);
   EXPECT_EQ(from_yaml.storage.fsync, defaults.storage.fsync);
   EXPECT_EQ(from_yaml.storage.block_cache_size, defaults.storage.block_cache_size);
+  EXPECT_EQ(from_yaml.storage.retention, std::chrono::hours(72));
+  EXPECT_TRUE(from_yaml.storage.retention_overrides.empty());
+  EXPECT_EQ(from_yaml.storage.max_disk_bytes, 0u);
   EXPECT_EQ(from_yaml.collector.grpc_endpoint, "0.0.0.0:4317");
   EXPECT_EQ(from_yaml.collector.grpc_max_recv_msg_size, 16u << 20);
   EXPECT_EQ(from_yaml.collector.http_endpoint, "0.0.0.0:4318");
@@ -103,11 +106,34 @@ TEST(ConfigTest, HelpAndVersionShortCircuit) {
   EXPECT_TRUE(r->help);
 }
 
+TEST(ConfigTest, RetentionAndOverrides) {
+  Config c;
+  ASSERT_TRUE(ApplyYaml("storage:\n  retention: 24h\n  retention_overrides:\n    checkout: 720h\n"
+                        "    healthcheck-svc: 1h\n  max_disk_bytes: 10GiB\n",
+                        "f.yaml", c)
+                  .ok());
+  EXPECT_EQ(c.storage.retention, std::chrono::hours(24));
+  ASSERT_EQ(c.storage.retention_overrides.size(), 2u);
+  EXPECT_EQ(c.storage.retention_overrides[0].first, "checkout");
+  EXPECT_EQ(c.storage.retention_overrides[0].second, std::chrono::hours(720));
+  EXPECT_EQ(c.storage.max_disk_bytes, 10ull << 30);
+  auto r = Load({}, {"SKUA_STORAGE_RETENTION_OVERRIDES=a=1h,b=30m"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->config.storage.retention_overrides.size(), 2u);
+  EXPECT_EQ(r->config.storage.retention_overrides[1].second, std::chrono::minutes(30));
+  auto bad = Load({"--storage.retention_overrides=checkout"}, {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("storage.retention_overrides"), absl::string_view::npos);
+  EXPECT_FALSE(Load({"--storage.retention=0s"}, {}).ok());
+  EXPECT_FALSE(ApplyYaml("storage:\n  retention_overrides: [a, b]\n", "f.yaml", c).ok());
+}
+
 TEST(ConfigTest, DescribeRoundTripsThroughFlags) {
   Config c;
   c.storage.path = "/var/lib/skua";
   c.collector.queue_max_bytes = 3 << 20;
   c.collector.retry_after = std::chrono::milliseconds(1500);
+  c.storage.retention_overrides = {{"checkout", std::chrono::hours(720)}};
   std::vector<std::string> flags;
   std::string text = Describe(c);
   for (size_t pos = 0, nl; (nl = text.find('\n', pos)) != std::string::npos; pos = nl + 1) {

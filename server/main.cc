@@ -67,7 +67,21 @@ int Run(const skua::config::Config& cfg) {
                            [&s] { return static_cast<double>(s.LiveDataBytes()); });
   metrics.AddCallbackGauge("skua_storage_rows_written",
                            "RocksDB rows (puts and deletes) written since start, all shards", {},
-                           [&s] { return static_cast<double>(s.RowsWritten()); });
+                           [&s] { return static_cast<double>(s.Stats().rows_written); });
+  metrics.AddCallbackGauge("skua_storage_partitions", "Live time partitions, all shards", {},
+                           [&s] { return static_cast<double>(s.Stats().partitions); });
+  metrics.AddCallbackGauge(
+      "skua_storage_partitions_dropped", "Time partitions dropped since start, by reason",
+      {{"reason", "retention"}},
+      [&s] { return static_cast<double>(s.Stats().partitions_dropped_retention); });
+  metrics.AddCallbackGauge(
+      "skua_storage_partitions_dropped", "Time partitions dropped since start, by reason",
+      {{"reason", "disk_cap"}},
+      [&s] { return static_cast<double>(s.Stats().partitions_dropped_disk_cap); });
+  metrics.AddCallbackGauge(
+      "skua_storage_disk_bytes",
+      "Bytes of the data directory, as last measured for the disk cap (0 without a cap)", {},
+      [&s] { return static_cast<double>(s.Stats().disk_bytes); });
   if (cfg.collector.queue_max_bytes < cfg.collector.grpc_max_recv_msg_size) {
     SPDLOG_WARN(
         "collector.queue.max_bytes ({}) is below collector.otlp.grpc.max_recv_msg_size ({}): "

@@ -2,11 +2,13 @@
 // TraceChunk value per trace. The encoding is written by hand, field by field, to avoid copying
 // each Span into a TraceChunk message; it is byte-compatible with skua.storage.TraceChunk.
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "common/hash.h"
 #include "storage/index.h"
 #include "storage/span_store.h"
+#include "storage/span_terms.h"
 
 namespace skua::storage {
 namespace {
@@ -38,12 +40,24 @@ struct Group {
 
 struct TraceGroups {
   common::TraceId trace_id;
+  int64_t retention_seconds;
   std::vector<Group> groups;
+};
+
+struct TraceKey {
+  common::TraceId trace_id;
+  int64_t retention_seconds;
+  bool operator==(const TraceKey&) const = default;
+};
+struct TraceKeyHash {
+  size_t operator()(const TraceKey& k) const {
+    return common::TraceIdHash()(k.trace_id) ^ static_cast<size_t>(k.retention_seconds);
+  }
 };
 
 }  // namespace
 
-PreparedWrite PrepareWrite(std::span<const SpanRef> spans) {
+PreparedWrite PrepareWrite(std::span<const SpanRef> spans, const RetentionPolicy& retention) {
   PreparedWrite out;
   // Resource and scope ids, computed once per distinct message in the request.
   std::unordered_map<const void*, uint64_t> ids;
@@ -65,7 +79,8 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans) {
 
   IndexBatchBuilder index;
   std::vector<TraceGroups> traces;
-  std::unordered_map<common::TraceId, size_t, common::TraceIdHash> trace_index;
+  std::unordered_map<TraceKey, size_t, TraceKeyHash> trace_index;
+  std::unordered_map<const void*, int64_t> retention_of;  // by resource
   for (const SpanRef& ref : spans) {
     uint64_t rid = id_of(
         ref.resource,
@@ -86,8 +101,10 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans) {
         },
         out.scopes);
     auto tid = common::TraceId::FromBytes(ref.span->trace_id());
-    auto [it, inserted] = trace_index.try_emplace(*tid, traces.size());
-    if (inserted) traces.push_back({*tid, {}});
+    auto [rit, new_resource] = retention_of.try_emplace(ref.resource, 0);
+    if (new_resource) rit->second = retention.For(ServiceNameOf(ref.resource->resource()));
+    auto [it, inserted] = trace_index.try_emplace(TraceKey{*tid, rit->second}, traces.size());
+    if (inserted) traces.push_back({*tid, rit->second, {}});
     auto& groups = traces[it->second].groups;
     if (groups.empty() || groups.back().resource_id != rid || groups.back().scope_id != sid) {
       groups.push_back({rid, sid, {}});
@@ -120,7 +137,7 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans) {
       value.append(group_buf);
     }
     out.bytes += value.size();
-    out.chunks.push_back({t.trace_id, std::move(value)});
+    out.chunks.push_back({t.trace_id, t.retention_seconds, std::move(value)});
   }
   auto batch = std::make_shared<IndexBatch>(index.Finish());
   out.bytes += batch->ApproxBytes();

@@ -101,6 +101,25 @@ bool ForEachChunkGroup(std::string_view chunk, Fn fn) {
   return in.ConsumedEntireMessage() || in.CurrentPosition() == static_cast<int>(chunk.size());
 }
 
+void AppendVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+std::optional<uint64_t> ReadVarint(std::string_view& in) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    auto b = static_cast<uint8_t>(in[0]);
+    in.remove_prefix(1);
+    v |= static_cast<uint64_t>(b & 0x7F) << shift;
+    if (!(b & 0x80)) return v;
+  }
+  return std::nullopt;
+}
+
 struct Meta {
   int format_version = 0;
   int shards = 0;
@@ -136,17 +155,16 @@ absl::Status WriteMeta(const fs::path& file, const Meta& m) {
   return absl::OkStatus();
 }
 
-rocksdb::Options ShardOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
-  rocksdb::Options o;
-  o.create_if_missing = true;
+// Options of every column family (time partitions and the default one holding the catalog,
+// sequence numbers, index log and dependency counts).
+rocksdb::ColumnFamilyOptions PartitionOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions o;
   o.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(kTracePrefixLength));
   o.memtable_prefix_bloom_size_ratio = 0.05;
   o.write_buffer_size = 64 << 20;
   o.max_write_buffer_number = 3;
   o.compression = rocksdb::kLZ4Compression;
   o.bottommost_compression = rocksdb::kZSTD;
-  o.max_background_jobs = 2;
-  o.bytes_per_sync = 1 << 20;
   rocksdb::BlockBasedTableOptions t;
   t.block_cache = cache;
   t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -155,6 +173,20 @@ rocksdb::Options ShardOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
   t.format_version = 5;
   t.checksum = rocksdb::kXXH3;  // faster than this build's CRC32C
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+rocksdb::DBOptions ShardDbOptions() {
+  rocksdb::DBOptions o;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  o.max_background_jobs = 2;
+  o.bytes_per_sync = 1 << 20;
+  // Partitions no longer written to still hold memtables; flushing them when the WAL grows past
+  // this keeps the WAL (and restart replay) short.
+  o.max_total_wal_size = 256 << 20;
+  // All memtables of a shard together.
+  o.db_write_buffer_size = 256 << 20;
   return o;
 }
 
@@ -250,6 +282,12 @@ class DependencyCounter {
   }
   void ClearDirty() { dirty_.clear(); }
 
+  // Drops the counts of buckets before `bucket`.
+  void Forget(int64_t bucket) {
+    counts_.erase(counts_.begin(), counts_.lower_bound(bucket));
+    dirty_.erase(dirty_.begin(), dirty_.lower_bound(bucket));
+  }
+
   void Sum(int64_t start_ns, int64_t end_ns,
            std::map<std::pair<std::string, std::string>, uint64_t>& out) const {
     auto first = counts_.lower_bound(start_ns / kDependencyBucketNanos);
@@ -292,19 +330,75 @@ class DependencyCounter {
   std::set<int64_t> dirty_;
 };
 
+// A time partition of a shard: one column family holding what arrived in
+// [start_s, start_s + width_s) for data kept retention_s. Dropping it reclaims its space at once.
+struct Partition {
+  int64_t retention_s = 0, width_s = 0, start_s = 0;
+  std::string name;
+  std::shared_ptr<rocksdb::ColumnFamilyHandle> cf;
+
+  // Everything in it is older than the retention: it no longer answers queries.
+  bool ExpiredAt(int64_t now_s) const { return start_s + width_s <= now_s - retention_s; }
+};
+
+std::string PartitionName(int64_t retention_s, int64_t width_s, int64_t start_s) {
+  return fmt::format("r{}-w{}-p{}", retention_s, width_s, start_s);
+}
+
+std::optional<Partition> ParsePartitionName(const std::string& name) {
+  Partition p;
+  if (std::sscanf(name.c_str(), "r%ld-w%ld-p%ld", &p.retention_s, &p.width_s, &p.start_s) != 3 ||
+      PartitionName(p.retention_s, p.width_s, p.start_s) != name || p.width_s <= 0) {
+    return std::nullopt;
+  }
+  p.name = name;
+  return p;
+}
+
+uint64_t DirectoryBytes(const fs::path& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->is_regular_file(ec)) total += it->file_size(ec);
+  }
+  return total;
+}
+
 class Shard {
  public:
-  Shard(int id, std::unique_ptr<rocksdb::DB> db, uint64_t last_seq, common::Clock& clock,
-        Catalog& catalog)
-      : id_(id), db_(std::move(db)), clock_(clock), catalog_(catalog), next_seq_(last_seq + 1) {}
+  Shard(int id, fs::path dir, std::unique_ptr<rocksdb::DB> db,
+        std::vector<rocksdb::ColumnFamilyHandle*> partitions,
+        rocksdb::ColumnFamilyOptions cf_options, uint64_t last_seq, common::Clock& clock,
+        Catalog& catalog, std::shared_ptr<const RetentionPolicy> retention, uint64_t max_disk_bytes)
+      : id_(id),
+        dir_(std::move(dir)),
+        db_(std::move(db)),
+        cf_options_(std::move(cf_options)),
+        clock_(clock),
+        catalog_(catalog),
+        retention_(std::move(retention)),
+        max_disk_bytes_(max_disk_bytes),
+        next_seq_(last_seq + 1) {
+    for (auto* h : partitions) {
+      auto p = ParsePartitionName(h->GetName());
+      p->cf = Adopt(h);
+      parts_.push_back(std::move(*p));
+    }
+    SortPartitions();
+  }
 
   // A clean close seals the open index blocks and flushes the memtables, so the next start
   // replays nothing and the write-ahead log holds no second copy of the data.
   ~Shard() {
-    MaybeSeal(true);
-    if (auto s = db_->Flush(rocksdb::FlushOptions()); !s.ok()) {
+    MaybeSeal(true, clock_.NowNanos());
+    rocksdb::FlushOptions fo;
+    std::vector<rocksdb::ColumnFamilyHandle*> all{db_->DefaultColumnFamily()};
+    for (const auto& p : parts_) all.push_back(p.cf.get());
+    if (auto s = db_->Flush(fo, all); !s.ok()) {
       SPDLOG_WARN("shard {}: flush at close: {}", id_, s.ToString());
     }
+    parts_.clear();  // handles go before the database
   }
 
   // Loads the catalog and dependency rows and replays unsealed index entries.
@@ -332,14 +426,14 @@ class Shard {
     for (it->Seek(std::string(1, kIndexLogTag));
          it->Valid() && it->key().size() == 9 && it->key()[0] == kIndexLogTag; it->Next()) {
       uint64_t seq = DecodeBigEndian64(std::string_view(it->key().data() + 1, 8));
-      std::string_view traces(it->value().data(), it->value().size());
-      if (traces.size() % 16 != 0) {
-        return absl::DataLossError(fmt::format("shard {}: malformed index log row {}", id_, seq));
-      }
-      auto batch = Reindex(traces, seq);
+      std::string_view log(it->value().data(), it->value().size());
+      if (log.size() < 8) return Malformed(seq);
+      auto arrival_ns = static_cast<int64_t>(DecodeBigEndian64(log));
+      auto batch = Reindex(log.substr(8), seq);
       if (!batch.ok()) return batch.status();
+      MaybeSeal(false, arrival_ns);
       std::lock_guard lock(index_mu_);
-      ApplyLocked(*batch, seq);
+      ApplyLocked(*batch, seq, arrival_ns);
       replayed += batch->entries.size();
     }
     if (!it->status().ok()) return FromRocks(it->status(), "recover index");
@@ -350,34 +444,49 @@ class Shard {
   }
 
   absl::Status Commit(std::span<const PreparedWrite* const> writes, bool sync) {
+    int64_t now_ns = clock_.NowNanos();
+    int64_t now_s = now_ns / 1'000'000'000;
     rocksdb::WriteBatch batch;
-    std::vector<uint64_t> new_resources, new_scopes;
+    std::vector<std::pair<std::string, uint64_t>>
+        new_rows;  // (partition + tag, id) to forget on failure
     std::vector<std::pair<const IndexBatch*, uint64_t>> indexes;
     std::vector<std::string> new_catalog;
     size_t spans = 0;
     for (const PreparedWrite* w : writes) {
-      for (const auto& [id, value] : w->resources) {
-        if (known_resources_.insert(id).second) {
-          new_resources.push_back(id);
-          batch.Put(ResourceKey(id), value);
-        }
-      }
-      for (const auto& [id, value] : w->scopes) {
-        if (known_scopes_.insert(id).second) {
-          new_scopes.push_back(id);
-          batch.Put(ScopeKey(id), value);
-        }
-      }
       uint64_t seq = next_seq_++;
-      // The index log row: which traces this request wrote, to rebuild their index entries
-      // from the chunks after a restart if they are not sealed by then.
-      std::string traces;
-      traces.reserve(w->chunks.size() * 16);
+      // The index log row: per partition, the traces this request wrote there, to rebuild their
+      // index entries from the chunks after a restart if they are not sealed by then.
+      std::map<std::string, std::string> traces_by_partition;
+      std::set<std::string> rows_written_to;
       for (const auto& c : w->chunks) {
-        batch.Put(TraceChunkKey(c.trace_id, seq), c.value);
-        traces.append(c.trace_id.AsBytes());
+        auto part = PartitionFor(c.retention_seconds, now_s);
+        if (!part.ok()) return part.status();
+        rocksdb::ColumnFamilyHandle* cf = part->cf.get();
+        batch.Put(cf, TraceChunkKey(c.trace_id, seq), c.value);
+        traces_by_partition[part->name].append(c.trace_id.AsBytes());
+        if (rows_written_to.insert(part->name).second) {
+          // The request's resource and scope rows go with its chunks, once per partition.
+          for (const auto& [tag, rows] :
+               {std::pair{kResourceTag, &w->resources}, std::pair{kScopeTag, &w->scopes}}) {
+            auto& known = known_rows_[part->name + tag];
+            for (const auto& [id, value] : *rows) {
+              if (known.insert(id).second) {
+                new_rows.emplace_back(part->name + tag, id);
+                batch.Put(cf, tag == kResourceTag ? ResourceKey(id) : ScopeKey(id), value);
+              }
+            }
+          }
+        }
       }
-      batch.Put(IndexLogKey(seq), traces);
+      std::string log;
+      AppendBigEndian64(log, static_cast<uint64_t>(now_ns));
+      for (const auto& [name, ids] : traces_by_partition) {
+        AppendVarint(log, name.size());
+        log += name;
+        AppendVarint(log, ids.size() / 16);
+        log += ids;
+      }
+      batch.Put(IndexLogKey(seq), log);
       const IndexBatch& index = *w->index;
       for (const auto& c : index.catalog) {
         std::string key = CatalogKey(index.strings[c.service], index.strings[c.operation], c.kind);
@@ -397,46 +506,94 @@ class Shard {
     auto s = db_->Write(wo, &batch);
     if (!s.ok()) {
       // Not written: forget what this batch would have written, so a later batch writes it.
-      for (auto id : new_resources) known_resources_.erase(id);
-      for (auto id : new_scopes) known_scopes_.erase(id);
+      for (const auto& [set, id] : new_rows) known_rows_[set].erase(id);
       for (const auto& k : new_catalog) known_catalog_.erase(k);
       return FromRocks(s, fmt::format("write batch ({} spans, {} requests)", spans, writes.size()));
     }
     rows_written_.fetch_add(batch.Count(), std::memory_order_relaxed);
-    if (known_resources_.size() > kMaxKnownIds) known_resources_.clear();
-    if (known_scopes_.size() > kMaxKnownIds) known_scopes_.clear();
+    for (auto& [name, known] : known_rows_) {
+      if (known.size() > kMaxKnownIds) known.clear();
+    }
+    // Open blocks never span two time partitions: entries of a new period start new blocks.
+    MaybeSeal(false, now_ns);
     {
       std::lock_guard lock(index_mu_);
-      for (const auto& [index, seq] : indexes) ApplyLocked(*index, seq);
+      for (const auto& [index, seq] : indexes) ApplyLocked(*index, seq, now_ns);
     }
     for (const auto& key : new_catalog) AddToCatalog(key);
-    MaybeSeal(false);
+    MaybeSeal(false, now_ns);
+    if (now_s != last_maintain_s_) Maintain();
     return absl::OkStatus();
   }
 
-  void Maintain() { MaybeSeal(false); }
+  void Maintain() {
+    int64_t now_ns = clock_.NowNanos();
+    int64_t now_s = now_ns / 1'000'000'000;
+    MaybeSeal(false, now_ns);
+    last_maintain_s_ = now_s;
+    for (const auto& p : Partitions()) {
+      if (p.ExpiredAt(now_s)) Drop(p, "retention", dropped_retention_);
+    }
+    ExpireDependencies(now_s);
+    if (max_disk_bytes_ == 0) return;
+    uint64_t bytes = DirectoryBytes(dir_);
+    disk_bytes_.store(bytes, std::memory_order_relaxed);
+    while (bytes > max_disk_bytes_) {
+      // The oldest partition that is not the one being written for its retention.
+      auto parts = Partitions();
+      const Partition* victim = nullptr;
+      for (auto it = parts.rbegin(); it != parts.rend() && victim == nullptr; ++it) {
+        int64_t current = now_s - now_s % it->width_s;
+        if (it->start_s < current) victim = &*it;
+      }
+      if (victim == nullptr) break;
+      SPDLOG_WARN("shard {}: {} bytes on disk, over the cap of {}: dropping the oldest partition",
+                  id_, bytes, max_disk_bytes_);
+      Drop(*victim, "disk cap", dropped_disk_cap_);
+      bytes = DirectoryBytes(dir_);
+      disk_bytes_.store(bytes, std::memory_order_relaxed);
+    }
+  }
 
-  // Seals every open block if they are big or old enough (or `force`).
-  void MaybeSeal(bool force) {
-    std::vector<std::string> keys, values;
+  // Seals every open block if they are big or old enough, if the time partition of `now_ns`
+  // is not the one their entries arrived in, or if `force`. Blocks go to the partition of their
+  // oldest entry's arrival, so they never outlive the spans they point to.
+  void MaybeSeal(bool force, int64_t now_ns) {
+    std::vector<std::tuple<std::string, std::string, int64_t>> rows;  // key, value, retention
     uint64_t through = 0;
+    int64_t arrival_s = 0;
     {
       std::lock_guard lock(index_mu_);
       if (open_entries_ == 0) return;
-      bool old = clock_.NowNanos() - oldest_open_ns_ >= kSealAgeNanos;
-      if (!force && open_entries_ < kSealEntries && !old) return;
+      bool old = now_ns - oldest_open_ns_ >= SealAgeNanos();
+      bool new_period = false;
+      for (int64_t w : PartitionWidths()) {
+        new_period =
+            new_period || now_ns / 1'000'000'000 / w != oldest_open_ns_ / 1'000'000'000 / w;
+      }
+      if (!force && !old && !new_period && open_entries_ < kSealEntries) return;
       through = open_last_seq_;
+      arrival_s = oldest_open_ns_ / 1'000'000'000;
       for (const auto& [service, block] : open_) {
         std::string key = BlockKey(common::StableHash64(service), block.max_start(), through);
         Block::Sealed sealed = block.Seal();
-        keys.push_back(FilterKeyOf(key));
-        values.push_back(std::move(sealed.filter));
-        keys.push_back(std::move(key));
-        values.push_back(std::move(sealed.block));
+        int64_t r = retention_->For(service);
+        rows.emplace_back(FilterKeyOf(key), std::move(sealed.filter), r);
+        rows.emplace_back(std::move(key), std::move(sealed.block), r);
       }
     }
     rocksdb::WriteBatch batch;
-    for (size_t i = 0; i < keys.size(); ++i) batch.Put(keys[i], values[i]);
+    int64_t now_s = now_ns / 1'000'000'000;
+    for (auto& [key, value, retention_s] : rows) {
+      int64_t width = PartitionWidthSeconds(retention_s);
+      if (arrival_s - arrival_s % width + width <= now_s - retention_s) continue;  // expired
+      auto part = PartitionFor(retention_s, arrival_s);
+      if (!part.ok()) {
+        SPDLOG_WARN("shard {}: seal index blocks: {}", id_, part.status().message());
+        return;
+      }
+      batch.Put(part->cf.get(), key, value);
+    }
     {
       std::lock_guard lock(index_mu_);
       deps_.WriteDirty(batch);
@@ -467,54 +624,56 @@ class Shard {
         if (q.service.empty() || q.service == service) block.Search(q, hits);
       }
     }
-    rocksdb::ReadOptions ro;
-    ro.total_order_seek = true;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
     size_t limit = static_cast<size_t>(std::max(q.limit, 1));
     // With tags, walk the small filter rows and read a block only when its filter may hold
     // every tag; without, walk the blocks themselves.
     std::vector<uint64_t> tag_hashes;
     for (const auto& [k, v] : q.tags) tag_hashes.push_back(TermHash(k, v));
     bool use_filters = !tag_hashes.empty();
+    rocksdb::ReadOptions ro;
+    ro.total_order_seek = true;
     rocksdb::PinnableSlice block_value;
-    for (const auto& service : services) {
-      uint64_t service_hash = common::StableHash64(service);
-      std::string prefix = use_filters ? FilterPrefix(service_hash) : BlockPrefix(service_hash);
-      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-        std::string_view key(it->key().data(), it->key().size());
-        if (key.size() != 25) continue;
-        int64_t max_start = BlockKeyMaxStart(key);
-        // Blocks come newest first: nothing older can enter the result any more.
-        if (q.start_min_ns != 0 && max_start < q.start_min_ns) break;
-        if (auto nth = hits.NthNewest(limit); nth && *nth > max_start) break;
-        std::string_view value(it->value().data(), it->value().size());
-        if (use_filters) {
-          bool may = true;
-          for (uint64_t h : tag_hashes) may = may && FilterMayContain(value, h);
-          if (!may) continue;
-          block_value.Reset();
-          auto s = db_->Get(ro, db_->DefaultColumnFamily(), BlockKeyOf(key), &block_value);
-          if (s.IsNotFound()) continue;
-          if (!s.ok()) {
-            status = FromRocks(s, "read index block");
+    for (const auto& part : LivePartitions()) {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, part.cf.get()));
+      for (const auto& service : services) {
+        uint64_t service_hash = common::StableHash64(service);
+        std::string prefix = use_filters ? FilterPrefix(service_hash) : BlockPrefix(service_hash);
+        for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+          std::string_view key(it->key().data(), it->key().size());
+          if (key.size() != 25) continue;
+          int64_t max_start = BlockKeyMaxStart(key);
+          // Blocks come newest first: nothing older can enter the result any more.
+          if (q.start_min_ns != 0 && max_start < q.start_min_ns) break;
+          if (auto nth = hits.NthNewest(limit); nth && *nth > max_start) break;
+          std::string_view value(it->value().data(), it->value().size());
+          if (use_filters) {
+            bool may = true;
+            for (uint64_t h : tag_hashes) may = may && FilterMayContain(value, h);
+            if (!may) continue;
+            block_value.Reset();
+            auto s = db_->Get(ro, part.cf.get(), BlockKeyOf(key), &block_value);
+            if (s.IsNotFound()) continue;
+            if (!s.ok()) {
+              status = FromRocks(s, "read index block");
+              return;
+            }
+            value = std::string_view(block_value.data(), block_value.size());
+          }
+          auto block = Block::Decode(value);
+          if (!block) {
+            status = absl::DataLossError(fmt::format("shard {}: undecodable index block", id_));
             return;
           }
-          value = std::string_view(block_value.data(), block_value.size());
+          if (block->service() != service) continue;  // a hash collision between services
+          if (!block->Search(q, hits)) {
+            status = absl::DataLossError(fmt::format("shard {}: malformed index block", id_));
+            return;
+          }
         }
-        auto block = Block::Decode(value);
-        if (!block) {
-          status = absl::DataLossError(fmt::format("shard {}: undecodable index block", id_));
+        if (!it->status().ok()) {
+          status = FromRocks(it->status(), "search index");
           return;
         }
-        if (block->service() != service) continue;  // a hash collision between services
-        if (!block->Search(q, hits)) {
-          status = absl::DataLossError(fmt::format("shard {}: malformed index block", id_));
-          return;
-        }
-      }
-      if (!it->status().ok()) {
-        status = FromRocks(it->status(), "search index");
-        return;
       }
     }
     for (const auto& [id, start] : hits.best) out.push_back({id, start});
@@ -530,7 +689,6 @@ class Shard {
     std::string prefix = TracePrefix(id);
     rocksdb::ReadOptions ro;
     ro.prefix_same_as_start = true;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
 
     struct GroupKey {
       uint64_t resource_id, scope_id;
@@ -539,48 +697,58 @@ class Shard {
     struct GroupKeyHash {
       size_t operator()(const GroupKey& k) const { return k.resource_id * 31 ^ k.scope_id; }
     };
+    struct Group {
+      GroupKey key;
+      const Partition* part;  // where its resource and scope rows are
+      std::vector<std::string_view> spans;
+    };
     // Groups in first-seen order; spans deduplicated by exact encoding. The chunks are walked at
     // the wire level, so each span is decoded once, straight into the answer.
-    std::vector<std::pair<GroupKey, std::vector<std::string_view>>> groups;
+    std::vector<Group> groups;
     std::unordered_map<GroupKey, size_t, GroupKeyHash> group_index;
     std::unordered_set<std::string_view> seen_spans;
     std::deque<std::string> values;  // keeps the span bytes alive
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      std::string_view chunk = values.emplace_back(it->value().data(), it->value().size());
-      bool ok = ForEachChunkGroup(
-          chunk, [&](uint64_t resource_id, uint64_t scope_id, std::string_view span) {
-            GroupKey key{resource_id, scope_id};
-            auto [gi, inserted] = group_index.try_emplace(key, groups.size());
-            if (inserted) groups.push_back({key, {}});
-            if (seen_spans.insert(span).second) groups[gi->second].second.push_back(span);
-          });
-      if (!ok) {
-        return absl::DataLossError(
-            fmt::format("trace {}: undecodable chunk", common::FormatTraceId32(id)));
+    auto parts = LivePartitions();
+    for (const auto& part : parts) {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, part.cf.get()));
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        std::string_view chunk = values.emplace_back(it->value().data(), it->value().size());
+        bool ok = ForEachChunkGroup(
+            chunk, [&](uint64_t resource_id, uint64_t scope_id, std::string_view span) {
+              GroupKey key{resource_id, scope_id};
+              auto [gi, inserted] = group_index.try_emplace(key, groups.size());
+              if (inserted) groups.push_back({key, &part, {}});
+              if (seen_spans.insert(span).second) groups[gi->second].spans.push_back(span);
+            });
+        if (!ok) {
+          return absl::DataLossError(
+              fmt::format("trace {}: undecodable chunk", common::FormatTraceId32(id)));
+        }
       }
+      if (!it->status().ok()) return FromRocks(it->status(), "read trace");
     }
-    if (!it->status().ok()) return FromRocks(it->status(), "read trace");
     if (groups.empty()) return std::nullopt;
 
     otlp::TracesData out;
     std::unordered_map<uint64_t, otlp::ResourceSpans*> by_resource;
-    for (auto& [key, spans] : groups) {
-      otlp::ResourceSpans*& rs = by_resource[key.resource_id];
+    for (auto& g : groups) {
+      otlp::ResourceSpans*& rs = by_resource[g.key.resource_id];
       if (rs == nullptr) {
         rs = out.add_resource_spans();
-        auto row = ReadRow(ResourceKey(key.resource_id));
+        auto row = ReadRow(*g.part, ResourceKey(g.key.resource_id));
         if (!row.ok()) return row.status();
         if (!rs->ParseFromString(*row)) {
-          return absl::DataLossError(fmt::format("resource {:016x}: undecodable", key.resource_id));
+          return absl::DataLossError(
+              fmt::format("resource {:016x}: undecodable", g.key.resource_id));
         }
       }
-      auto row = ReadRow(ScopeKey(key.scope_id));
+      auto row = ReadRow(*g.part, ScopeKey(g.key.scope_id));
       if (!row.ok()) return row.status();
       otlp::ScopeSpans* ss = rs->add_scope_spans();
       if (!ss->ParseFromString(*row)) {
-        return absl::DataLossError(fmt::format("scope {:016x}: undecodable", key.scope_id));
+        return absl::DataLossError(fmt::format("scope {:016x}: undecodable", g.key.scope_id));
       }
-      for (std::string_view bytes : spans) {
+      for (std::string_view bytes : g.spans) {
         if (!ss->add_spans()->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
           return absl::DataLossError("span: undecodable");
         }
@@ -589,16 +757,128 @@ class Shard {
     return out;
   }
 
-  uint64_t RowsWritten() const { return rows_written_.load(std::memory_order_relaxed); }
-
   uint64_t LiveDataBytes() const {
-    uint64_t live = 0, mem = 0;
-    db_->GetIntProperty("rocksdb.estimate-live-data-size", &live);
-    db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &mem);
-    return live + mem;
+    uint64_t total = 0;
+    for (const auto& p : Partitions()) {
+      uint64_t live = 0, mem = 0;
+      db_->GetIntProperty(p.cf.get(), "rocksdb.estimate-live-data-size", &live);
+      db_->GetIntProperty(p.cf.get(), "rocksdb.cur-size-all-mem-tables", &mem);
+      total += live + mem;
+    }
+    return total;
+  }
+
+  void AddStats(StorageStats& s) const {
+    s.rows_written += rows_written_.load(std::memory_order_relaxed);
+    s.partitions += Partitions().size();
+    s.partitions_dropped_retention += dropped_retention_.load(std::memory_order_relaxed);
+    s.partitions_dropped_disk_cap += dropped_disk_cap_.load(std::memory_order_relaxed);
+    s.disk_bytes += disk_bytes_.load(std::memory_order_relaxed);
   }
 
  private:
+  // Index blocks are sealed after 30 s, or sooner for short retentions: an entry waits at most
+  // one partition width in memory.
+  int64_t SealAgeNanos() const {
+    return std::min<int64_t>(kSealAgeNanos,
+                             PartitionWidthSeconds(MinRetention()) * 1'000'000'000LL);
+  }
+  std::set<int64_t> PartitionWidths() const {
+    std::set<int64_t> w{PartitionWidthSeconds(retention_->default_seconds)};
+    for (const auto& [s, r] : retention_->overrides) w.insert(PartitionWidthSeconds(r));
+    return w;
+  }
+  int64_t MinRetention() const {
+    int64_t m = retention_->default_seconds;
+    for (const auto& [s, r] : retention_->overrides) m = std::min(m, r);
+    return m;
+  }
+
+  std::shared_ptr<rocksdb::ColumnFamilyHandle> Adopt(rocksdb::ColumnFamilyHandle* h) {
+    rocksdb::DB* db = db_.get();
+    return std::shared_ptr<rocksdb::ColumnFamilyHandle>(
+        h, [db](rocksdb::ColumnFamilyHandle* p) { db->DestroyColumnFamilyHandle(p); });
+  }
+
+  // REQUIRES: parts_mu_ held exclusively, or construction.
+  void SortPartitions() {
+    std::sort(parts_.begin(), parts_.end(), [](const Partition& a, const Partition& b) {
+      return a.start_s != b.start_s ? a.start_s > b.start_s : a.name < b.name;
+    });
+  }
+
+  // Newest first. Copies share the column family handles, which stay usable after a drop.
+  std::vector<Partition> Partitions() const {
+    std::shared_lock lock(parts_mu_);
+    return parts_;
+  }
+
+  std::vector<Partition> LivePartitions() const {
+    int64_t now_s = clock_.NowNanos() / 1'000'000'000;
+    std::vector<Partition> out;
+    for (auto& p : Partitions()) {
+      if (!p.ExpiredAt(now_s)) out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  // The partition receiving data kept `retention_s` at `now_s`, created if needed.
+  // Writer thread only.
+  absl::StatusOr<Partition> PartitionFor(int64_t retention_s, int64_t now_s) {
+    int64_t width = PartitionWidthSeconds(retention_s);
+    std::string name = PartitionName(retention_s, width, now_s - now_s % width);
+    {
+      std::shared_lock lock(parts_mu_);
+      for (const auto& p : parts_) {
+        if (p.name == name) return p;
+      }
+    }
+    rocksdb::ColumnFamilyHandle* h = nullptr;
+    auto s = db_->CreateColumnFamily(cf_options_, name, &h);
+    if (!s.ok()) return FromRocks(s, fmt::format("create partition {}", name));
+    Partition p = *ParsePartitionName(name);
+    p.cf = Adopt(h);
+    std::unique_lock lock(parts_mu_);
+    parts_.push_back(p);
+    SortPartitions();
+    return p;
+  }
+
+  void Drop(const Partition& p, std::string_view reason, std::atomic<uint64_t>& counter) {
+    {
+      std::unique_lock lock(parts_mu_);
+      auto it = std::find_if(parts_.begin(), parts_.end(),
+                             [&](const Partition& x) { return x.name == p.name; });
+      if (it == parts_.end()) return;
+      parts_.erase(it);
+    }
+    if (auto s = db_->DropColumnFamily(p.cf.get()); !s.ok()) {
+      SPDLOG_WARN("shard {}: drop partition {}: {}", id_, p.name, s.ToString());
+      return;
+    }
+    known_rows_.erase(p.name + kResourceTag);
+    known_rows_.erase(p.name + kScopeTag);
+    {
+      std::lock_guard lock(cache_mu_);
+      row_cache_.clear();
+    }
+    counter.fetch_add(1, std::memory_order_relaxed);
+    SPDLOG_INFO("shard {}: dropped partition {} ({})", id_, p.name, reason);
+  }
+
+  // Forgets dependency counts older than the longest retention.
+  void ExpireDependencies(int64_t now_s) {
+    int64_t cutoff_bucket = (now_s - retention_->Max()) * 1'000'000'000LL / kDependencyBucketNanos;
+    if (cutoff_bucket <= deps_expired_before_) return;
+    rocksdb::WriteBatch batch;
+    batch.DeleteRange(DependencyKey(0, "", ""), DependencyKey(cutoff_bucket, "", ""));
+    if (db_->Write(rocksdb::WriteOptions(), &batch).ok()) {
+      deps_expired_before_ = cutoff_bucket;
+      std::lock_guard lock(index_mu_);
+      deps_.Forget(cutoff_bucket);
+    }
+  }
+
   // Adds a catalog row's (service, operation, kind) to the catalog.
   void AddToCatalog(std::string_view key) {
     // service \0 operation \0 kind: the kind is the last byte (and may itself be 0).
@@ -609,89 +889,120 @@ class Shard {
                  static_cast<uint8_t>(k.back()));
   }
 
-  // Rebuilds the index entries of the request committed with `seq`, from its chunks.
-  absl::StatusOr<IndexBatch> Reindex(std::string_view trace_ids, uint64_t seq) {
+  // Rebuilds the index entries of the request committed with `seq` from its chunks, given its
+  // index log row (per partition: name, trace IDs).
+  absl::StatusOr<IndexBatch> Reindex(std::string_view log, uint64_t seq) {
     IndexBatchBuilder builder;
     // Keeps the decoded messages alive while the builder holds pointers to them.
     std::deque<otlp::ResourceSpans> resources;
     std::deque<otlp::ScopeSpans> scopes;
     std::deque<skua::storage::TraceChunk> chunks;
-    std::unordered_map<uint64_t, const otlp::ResourceSpans*> resource_by_id;
-    std::unordered_map<uint64_t, const otlp::ScopeSpans*> scope_by_id;
-    for (size_t off = 0; off < trace_ids.size(); off += 16) {
-      auto id = common::TraceId::FromBytes(trace_ids.substr(off, 16));
-      std::string value;
-      auto s = db_->Get(rocksdb::ReadOptions(), TraceChunkKey(*id, seq), &value);
-      if (s.IsNotFound()) continue;
-      if (!s.ok()) return FromRocks(s, "reindex: read chunk");
-      auto& chunk = chunks.emplace_back();
-      if (!chunk.ParseFromString(value)) return absl::DataLossError("reindex: undecodable chunk");
-      for (const auto& g : chunk.groups()) {
-        auto& rs = resource_by_id[g.resource_id()];
-        if (rs == nullptr) {
-          auto row = ReadRow(ResourceKey(g.resource_id()));
-          if (!row.ok()) return row.status();
-          if (!resources.emplace_back().ParseFromString(*row)) {
-            return absl::DataLossError("reindex: undecodable resource");
+    auto parts = Partitions();
+    while (!log.empty()) {
+      auto name_len = ReadVarint(log);
+      if (!name_len || *name_len > log.size()) return Malformed(seq);
+      std::string name(log.substr(0, *name_len));
+      log.remove_prefix(*name_len);
+      auto n = ReadVarint(log);
+      if (!n || *n * 16 > log.size()) return Malformed(seq);
+      std::string_view ids = log.substr(0, *n * 16);
+      log.remove_prefix(*n * 16);
+      auto part = std::find_if(parts.begin(), parts.end(),
+                               [&](const Partition& p) { return p.name == name; });
+      if (part == parts.end()) continue;  // dropped since
+      std::unordered_map<uint64_t, const otlp::ResourceSpans*> resource_by_id;
+      std::unordered_map<uint64_t, const otlp::ScopeSpans*> scope_by_id;
+      for (size_t off = 0; off < ids.size(); off += 16) {
+        auto id = common::TraceId::FromBytes(ids.substr(off, 16));
+        std::string value;
+        auto s = db_->Get(rocksdb::ReadOptions(), part->cf.get(), TraceChunkKey(*id, seq), &value);
+        if (s.IsNotFound()) continue;
+        if (!s.ok()) return FromRocks(s, "reindex: read chunk");
+        auto& chunk = chunks.emplace_back();
+        if (!chunk.ParseFromString(value)) return absl::DataLossError("reindex: undecodable chunk");
+        for (const auto& g : chunk.groups()) {
+          auto& rs = resource_by_id[g.resource_id()];
+          if (rs == nullptr) {
+            auto row = ReadRow(*part, ResourceKey(g.resource_id()));
+            if (!row.ok()) return row.status();
+            if (!resources.emplace_back().ParseFromString(*row)) {
+              return absl::DataLossError("reindex: undecodable resource");
+            }
+            rs = &resources.back();
           }
-          rs = &resources.back();
-        }
-        auto& ss = scope_by_id[g.scope_id()];
-        if (ss == nullptr) {
-          auto row = ReadRow(ScopeKey(g.scope_id()));
-          if (!row.ok()) return row.status();
-          if (!scopes.emplace_back().ParseFromString(*row)) {
-            return absl::DataLossError("reindex: undecodable scope");
+          auto& ss = scope_by_id[g.scope_id()];
+          if (ss == nullptr) {
+            auto row = ReadRow(*part, ScopeKey(g.scope_id()));
+            if (!row.ok()) return row.status();
+            if (!scopes.emplace_back().ParseFromString(*row)) {
+              return absl::DataLossError("reindex: undecodable scope");
+            }
+            ss = &scopes.back();
           }
-          ss = &scopes.back();
+          for (const auto& span : g.spans()) builder.Add({rs, ss, &span});
         }
-        for (const auto& span : g.spans()) builder.Add({rs, ss, &span});
       }
     }
     return builder.Finish();
   }
 
+  absl::Status Malformed(uint64_t seq) const {
+    return absl::DataLossError(fmt::format("shard {}: malformed index log row {}", id_, seq));
+  }
+
   // REQUIRES: index_mu_ held.
-  void ApplyLocked(const IndexBatch& batch, uint64_t seq) {
+  void ApplyLocked(const IndexBatch& batch, uint64_t seq, int64_t arrival_ns) {
+    if (open_entries_ == 0) oldest_open_ns_ = arrival_ns;
     for (const auto& e : batch.entries) {
       const std::string& service = batch.strings[e.service];
       auto it = open_.find(service);
       if (it == open_.end()) it = open_.emplace(service, Block(service)).first;
       it->second.Append(batch, e);
-      if (open_entries_++ == 0) oldest_open_ns_ = clock_.NowNanos();
+      ++open_entries_;
       deps_.Add(e.trace_id, e.span_id, e.parent_span_id, service, e.start_ns);
     }
     open_last_seq_ = std::max(open_last_seq_, seq);
   }
 
-  // A resource or scope row, through a small cache (rows are immutable once written).
-  absl::StatusOr<std::string> ReadRow(const std::string& key) {
+  // A resource or scope row of a partition, through a small cache (rows are immutable).
+  absl::StatusOr<std::string> ReadRow(const Partition& part, const std::string& key) {
+    std::string cache_key = part.name + key;
     {
       std::lock_guard lock(cache_mu_);
-      auto it = row_cache_.find(key);
+      auto it = row_cache_.find(cache_key);
       if (it != row_cache_.end()) return it->second;
     }
     std::string value;
-    auto s = db_->Get(rocksdb::ReadOptions(), key, &value);
+    auto s = db_->Get(rocksdb::ReadOptions(), part.cf.get(), key, &value);
     if (s.IsNotFound()) {
-      return absl::DataLossError(fmt::format("missing row {}", common::HexEncode(key)));
+      return absl::DataLossError(
+          fmt::format("missing row {} in partition {}", common::HexEncode(key), part.name));
     }
     if (!s.ok()) return FromRocks(s, "read row");
     std::lock_guard lock(cache_mu_);
     if (row_cache_.size() > kMaxCachedRows) row_cache_.clear();
-    row_cache_.emplace(key, value);
+    row_cache_.emplace(std::move(cache_key), value);
     return value;
   }
 
   const int id_;
+  const fs::path dir_;
   std::unique_ptr<rocksdb::DB> db_;
+  const rocksdb::ColumnFamilyOptions cf_options_;
   common::Clock& clock_;
   Catalog& catalog_;
+  const std::shared_ptr<const RetentionPolicy> retention_;
+  const uint64_t max_disk_bytes_;  // this shard's share of storage.max_disk_bytes
+
+  mutable std::shared_mutex parts_mu_;
+  std::vector<Partition> parts_;  // newest first; guarded by parts_mu_
 
   // Writer-thread state (Commit and Maintain never run concurrently for one shard).
   uint64_t next_seq_;
-  std::unordered_set<uint64_t> known_resources_;
-  std::unordered_set<uint64_t> known_scopes_;
+  int64_t last_maintain_s_ = 0;
+  int64_t deps_expired_before_ = 0;
+  // Resource and scope row ids already written, per partition + row tag.
+  std::unordered_map<std::string, std::unordered_set<uint64_t>> known_rows_;
   std::unordered_set<std::string> known_catalog_;
 
   // The open index blocks, read by searches and written by the writer.
@@ -705,13 +1016,17 @@ class Shard {
   std::mutex cache_mu_;
   std::unordered_map<std::string, std::string> row_cache_;  // guarded by cache_mu_
   std::atomic<uint64_t> rows_written_{0};
+  std::atomic<uint64_t> dropped_retention_{0}, dropped_disk_cap_{0}, disk_bytes_{0};
 };
 
 class RocksSpanStore final : public SpanStore {
  public:
-  RocksSpanStore(std::unique_ptr<Catalog> catalog, std::vector<std::unique_ptr<Shard>> shards,
-                 bool sync)
-      : catalog_(std::move(catalog)), shards_(std::move(shards)), sync_(sync) {}
+  RocksSpanStore(std::unique_ptr<Catalog> catalog, std::shared_ptr<const RetentionPolicy> retention,
+                 std::vector<std::unique_ptr<Shard>> shards, bool sync)
+      : catalog_(std::move(catalog)),
+        retention_(std::move(retention)),
+        shards_(std::move(shards)),
+        sync_(sync) {}
 
   int shard_count() const override { return static_cast<int>(shards_.size()); }
 
@@ -775,14 +1090,17 @@ class RocksSpanStore final : public SpanStore {
     return total;
   }
 
-  uint64_t RowsWritten() const override {
-    uint64_t total = 0;
-    for (const auto& s : shards_) total += s->RowsWritten();
-    return total;
+  StorageStats Stats() const override {
+    StorageStats out;
+    for (const auto& s : shards_) s->AddStats(out);
+    return out;
   }
+
+  const RetentionPolicy& retention() const override { return *retention_; }
 
  private:
   std::unique_ptr<Catalog> catalog_;
+  std::shared_ptr<const RetentionPolicy> retention_;
   std::vector<std::unique_ptr<Shard>> shards_;
   bool sync_;
 };
@@ -827,14 +1145,39 @@ absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::Storage
   }
 
   auto catalog = std::make_unique<Catalog>();
+  auto retention = std::make_shared<const RetentionPolicy>(RetentionPolicy::From(config));
   auto cache = rocksdb::NewLRUCache(config.block_cache_size);
+  rocksdb::ColumnFamilyOptions cf_options = PartitionOptions(cache);
   std::vector<std::unique_ptr<Shard>> opened;
   for (int i = 0; i < shards; ++i) {
     fs::path dir = root / fmt::format("shard-{:03d}", i);
+    rocksdb::DBOptions db_options = ShardDbOptions();
+    std::vector<std::string> names;
+    if (!rocksdb::DB::ListColumnFamilies(db_options, dir.string(), &names).ok()) {
+      names = {rocksdb::kDefaultColumnFamilyName};  // a new shard
+    }
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& name : names) {
+      if (name != rocksdb::kDefaultColumnFamilyName && !ParsePartitionName(name)) {
+        return absl::FailedPreconditionError(fmt::format(
+            "shard {} at {} has an unknown column family '{}': not written by this Skua version", i,
+            dir.string(), name));
+      }
+      descriptors.emplace_back(name, cf_options);
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
-    auto s = rocksdb::DB::Open(ShardOptions(cache), dir.string(), &raw);
+    auto s = rocksdb::DB::Open(db_options, dir.string(), descriptors, &handles, &raw);
     if (!s.ok()) return FromRocks(s, fmt::format("open shard {} at {}", i, dir.string()));
     std::unique_ptr<rocksdb::DB> db(raw);
+    std::vector<rocksdb::ColumnFamilyHandle*> partitions;
+    for (auto* h : handles) {
+      if (h->GetName() == rocksdb::kDefaultColumnFamilyName) {
+        db->DestroyColumnFamilyHandle(h);  // the DB keeps its own default handle
+      } else {
+        partitions.push_back(h);
+      }
+    }
     std::string seq_value;
     uint64_t last_seq = 0;
     s = db->Get(rocksdb::ReadOptions(), SeqKey(), &seq_value);
@@ -843,13 +1186,17 @@ absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::Storage
     } else if (!s.IsNotFound()) {
       return FromRocks(s, fmt::format("read sequence of shard {}", i));
     }
-    auto shard = std::make_unique<Shard>(i, std::move(db), last_seq, clock, *catalog);
+    auto shard = std::make_unique<Shard>(i, dir, std::move(db), std::move(partitions), cf_options,
+                                         last_seq, clock, *catalog, retention,
+                                         config.max_disk_bytes / static_cast<uint64_t>(shards));
     SKUA_RETURN_IF_ERROR(shard->Recover());
+    shard->Maintain();  // drop what expired while Skua was down
     opened.push_back(std::move(shard));
   }
-  SPDLOG_INFO("storage open: {} ({} shards, format version {}, fsync {})", root.string(), shards,
-              kFormatVersion, config.fsync);
-  return std::make_unique<RocksSpanStore>(std::move(catalog), std::move(opened), config.fsync);
+  SPDLOG_INFO("storage open: {} ({} shards, format version {}, fsync {}, retention {}s)",
+              root.string(), shards, kFormatVersion, config.fsync, retention->default_seconds);
+  return std::make_unique<RocksSpanStore>(std::move(catalog), std::move(retention),
+                                          std::move(opened), config.fsync);
 }
 
 }  // namespace skua::storage

@@ -181,7 +181,7 @@ void Store(SpanStore& store, const ExportRequest& req) {
     }
   }
   for (auto& [shard, refs] : by_shard) {
-    PreparedWrite w = PrepareWrite(refs);
+    PreparedWrite w = PrepareWrite(refs, store.retention());
     const PreparedWrite* ws[] = {&w};
     ASSERT_TRUE(store.Commit(shard, ws).ok());
   }
@@ -219,7 +219,7 @@ TEST_P(SearchDifferentialTest, IndexedSearchEqualsNaiveScan) {
   common::FakeClock clock(kT0);
   Dataset data = Generate(7 + static_cast<uint64_t>(shards), 1500, 25);
   {
-    auto store = SpanStore::Open({dir.string(), shards, false}, clock);
+    auto store = SpanStore::Open(testing::TestStorage(dir.string(), shards), clock);
     ASSERT_TRUE(store.ok()) << store.status();
     // First half: sealed block by block (an age-based seal after every few requests).
     size_t half = data.requests.size() / 2;
@@ -237,7 +237,7 @@ TEST_P(SearchDifferentialTest, IndexedSearchEqualsNaiveScan) {
     CheckQueries(**store, data.spans, 100, 1500, "sealed+open");
   }
   // Reopen: the open blocks come back from the index log.
-  auto store = SpanStore::Open({dir.string(), shards, false}, clock);
+  auto store = SpanStore::Open(testing::TestStorage(dir.string(), shards), clock);
   ASSERT_TRUE(store.ok()) << store.status();
   CheckQueries(**store, data.spans, 200, 1000, "after reopen");
   clock.Advance(std::chrono::seconds(31));
@@ -264,7 +264,7 @@ TEST(CatalogTest, ServicesOperationsAndDependencies) {
   testing::AddSpan(testing::AddResource(later, "db"), "f2", 4, 0, "query", kT0 + 3, 5)
       ->set_kind(otlp_trace::Span::SPAN_KIND_UNSPECIFIED);
   {
-    auto store = SpanStore::Open({dir.string(), 2, false}, clock);
+    auto store = SpanStore::Open(testing::TestStorage(dir.string(), 2), clock);
     ASSERT_TRUE(store.ok());
     Store(**store, req);
     Store(**store, later);
@@ -285,7 +285,7 @@ TEST(CatalogTest, ServicesOperationsAndDependencies) {
     clock.Advance(std::chrono::seconds(31));
     for (int s = 0; s < 2; ++s) (*store)->Maintain(s);
   }
-  auto store = SpanStore::Open({dir.string(), 2, false}, clock);
+  auto store = SpanStore::Open(testing::TestStorage(dir.string(), 2), clock);
   ASSERT_TRUE(store.ok());
   EXPECT_EQ((*store)->Services(), (std::vector<std::string>{"api", "db"}));
   EXPECT_EQ((*store)->Operations("db", "server"), (std::vector<Operation>{{"query", "server"}}));

@@ -36,7 +36,8 @@ struct SpanRef {
 struct PreparedWrite {
   struct Chunk {
     common::TraceId trace_id;
-    std::string value;  // TraceChunk
+    int64_t retention_seconds;  // of the chunk's spans' services (RetentionPolicy)
+    std::string value;          // TraceChunk
   };
   std::vector<Chunk> chunks;
   std::vector<std::pair<uint64_t, std::string>> resources;  // resource_id -> row value
@@ -78,8 +79,32 @@ struct DependencyLink {
   uint64_t call_count = 0;
 };
 
-// Encodes spans (all routed to one shard). Thread-safe, no I/O.
-PreparedWrite PrepareWrite(std::span<const SpanRef> spans);
+// How long spans are kept: a default and per-service overrides, in seconds.
+struct RetentionPolicy {
+  int64_t default_seconds = 72 * 3600;
+  std::vector<std::pair<std::string, int64_t>> overrides;
+
+  int64_t For(std::string_view service) const;
+  int64_t Max() const;
+  static RetentionPolicy From(const config::StorageConfig& config);
+};
+
+// Width of the time partitions holding data kept `retention_seconds`: a twelfth of it, at
+// least 1 s and at most a day. Expired data disappears within one width.
+int64_t PartitionWidthSeconds(int64_t retention_seconds);
+
+// Encodes spans (all routed to one shard): one chunk per trace and retention period. Thread-safe,
+// no I/O.
+PreparedWrite PrepareWrite(std::span<const SpanRef> spans, const RetentionPolicy& retention);
+
+// Counters of a store's life, for metrics.
+struct StorageStats {
+  uint64_t rows_written = 0;
+  uint64_t partitions = 0;
+  uint64_t partitions_dropped_retention = 0;
+  uint64_t partitions_dropped_disk_cap = 0;
+  uint64_t disk_bytes = 0;  // data directory, as last measured
+};
 
 class SpanStore {
  public:
@@ -101,8 +126,9 @@ class SpanStore {
   // Errors: kUnavailable (I/O, disk full), kInvalidArgument (bad shard).
   virtual absl::Status Commit(int shard, std::span<const PreparedWrite* const> writes) = 0;
 
-  // Periodic upkeep of a shard (seals search index blocks that have aged). Called by the
-  // shard's writer thread when idle. Same threading rule as Commit.
+  // Periodic upkeep of a shard: seals search index blocks that have aged, drops expired time
+  // partitions and, over the disk cap, the oldest ones. Called by the shard's writer thread
+  // when idle (Commit does it too, at most once a second). Same threading rule as Commit.
   virtual void Maintain(int shard) = 0;
 
   // Trace IDs matching `query`, newest first, at most query.limit. Thread-safe.
@@ -125,8 +151,8 @@ class SpanStore {
 
   // Estimated bytes of live data on disk plus in memtables, all shards.
   virtual uint64_t LiveDataBytes() const = 0;
-  // RocksDB rows (puts and deletes) written since open, all shards.
-  virtual uint64_t RowsWritten() const = 0;
+  virtual StorageStats Stats() const = 0;
+  virtual const RetentionPolicy& retention() const = 0;
 };
 
 }  // namespace skua::storage

@@ -45,7 +45,7 @@ void Store(SpanStore& store, const ExportRequest& req) {
     by_shard[store.ShardOf(*common::TraceId::FromBytes(ref.span->trace_id()))].push_back(ref);
   }
   for (auto& [shard, refs] : by_shard) {
-    PreparedWrite w = PrepareWrite(refs);
+    PreparedWrite w = PrepareWrite(refs, store.retention());
     const PreparedWrite* ws[] = {&w};
     ASSERT_TRUE(store.Commit(shard, ws).ok());
   }
@@ -58,7 +58,7 @@ TEST(PrepareWriteTest, OneChunkPerTraceAndResourceStoredOnce) {
   AddSpan(ss, "a2", 2, 0, "other", 1000, 10);
   AddSpan(ss, "a1", 3, 1, "child", 1001, 5);
   auto refs = RefsOf(req);
-  PreparedWrite w = PrepareWrite(refs);
+  PreparedWrite w = PrepareWrite(refs, RetentionPolicy{});
   EXPECT_EQ(w.span_count, 3u);
   ASSERT_EQ(w.chunks.size(), 2u);
   EXPECT_EQ(w.resources.size(), 1u);
@@ -73,7 +73,7 @@ TEST(PrepareWriteTest, OneChunkPerTraceAndResourceStoredOnce) {
 
 TEST(SpanStoreTest, StoresAndReturnsWholeTracesAcrossRequests) {
   std::string dir = TempDir("store");
-  auto store = SpanStore::Open({dir, 2, false}, clock_);
+  auto store = SpanStore::Open(testing::TestStorage(dir, 2), clock_);
   ASSERT_TRUE(store.ok()) << store.status();
   ExportRequest a, b;
   AddSpan(AddResource(a, "frontend"), "abc", 1, 0, "GET /", 1000, 500);
@@ -101,7 +101,7 @@ TEST(SpanStoreTest, StoresAndReturnsWholeTracesAcrossRequests) {
 
 TEST(SpanStoreTest, ExactDuplicatesAreReturnedOnce) {
   std::string dir = TempDir("dup");
-  auto store = SpanStore::Open({dir, 1, false}, clock_);
+  auto store = SpanStore::Open(testing::TestStorage(dir, 1), clock_);
   ASSERT_TRUE(store.ok());
   ExportRequest req;
   AddSpan(AddResource(req, "svc"), "77", 1, 0, "op", 1000, 1);
@@ -115,13 +115,14 @@ TEST(SpanStoreTest, ExactDuplicatesAreReturnedOnce) {
 TEST(SpanStoreTest, DataSurvivesReopen) {
   std::string dir = TempDir("reopen");
   {
-    auto store = SpanStore::Open({dir, 3, false}, clock_);
+    auto store = SpanStore::Open(testing::TestStorage(dir, 3), clock_);
     ASSERT_TRUE(store.ok());
     ExportRequest req;
     AddSpan(AddResource(req, "svc"), "1234", 1, 0, "op", 1000, 1);
     Store(**store, req);
   }
-  auto store = SpanStore::Open({dir, 0, false}, clock_);  // 0 = whatever the directory has
+  auto store =
+      SpanStore::Open(testing::TestStorage(dir, 0), clock_);  // 0 = whatever the directory has
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ((*store)->shard_count(), 3);
   ExportRequest req2;
@@ -134,8 +135,8 @@ TEST(SpanStoreTest, DataSurvivesReopen) {
 
 TEST(SpanStoreTest, RefusesAnotherShardCountOrFormat) {
   std::string dir = TempDir("meta");
-  { ASSERT_TRUE(SpanStore::Open({dir, 2, false}, clock_).ok()); }
-  auto other = SpanStore::Open({dir, 4, false}, clock_);
+  { ASSERT_TRUE(SpanStore::Open(testing::TestStorage(dir, 2), clock_).ok()); }
+  auto other = SpanStore::Open(testing::TestStorage(dir, 4), clock_);
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(other.status().message().find("storage.shards=2"), absl::string_view::npos);
@@ -143,21 +144,21 @@ TEST(SpanStoreTest, RefusesAnotherShardCountOrFormat) {
     std::ofstream meta(std::filesystem::path(dir) / "SKUA_META", std::ios::trunc);
     meta << "format_version=999\nshards=2\n";
   }
-  auto future = SpanStore::Open({dir, 2, false}, clock_);
+  auto future = SpanStore::Open(testing::TestStorage(dir, 2), clock_);
   ASSERT_FALSE(future.ok());
   EXPECT_NE(future.status().message().find("format version 999"), absl::string_view::npos);
 
   std::string foreign = TempDir("foreign");
   std::filesystem::create_directories(foreign);
   std::ofstream(std::filesystem::path(foreign) / "something") << "x";
-  auto f = SpanStore::Open({foreign, 1, false}, clock_);
+  auto f = SpanStore::Open(testing::TestStorage(foreign, 1), clock_);
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(SpanStoreTest, RoutingIsStableAndSpreads) {
   std::string dir = TempDir("route");
-  auto store = SpanStore::Open({dir, 4, false}, clock_);
+  auto store = SpanStore::Open(testing::TestStorage(dir, 4), clock_);
   ASSERT_TRUE(store.ok());
   std::vector<int> counts(4);
   for (int i = 1; i <= 4000; ++i) {

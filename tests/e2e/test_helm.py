@@ -55,6 +55,7 @@ def test_default_render(tmp_path):
                          ("Service", "skua-headless")}
     config = check_config_is_read_by_skua(objs, tmp_path)
     assert config["storage.path"] == "/data"
+    assert config["storage.retention"] == "72h"
     assert config["collector.otlp.grpc.endpoint"] == "0.0.0.0:4317"
     assert config["query.http.endpoint"] == "0.0.0.0:16686"
     assert config["admin.endpoint"] == "0.0.0.0:8888"
@@ -96,6 +97,9 @@ def test_all_options_render(tmp_path):
     assert config["storage.shards"] == "4"
     assert config["storage.fsync"] == "true"
     assert config["storage.block_cache_size"] == "256MiB"
+    assert config["storage.retention"] == "168h"
+    assert config["storage.retention_overrides"] == "checkout=720h,healthcheck-svc=1h"
+    assert config["storage.max_disk_bytes"] == "90GiB"
     assert config["collector.queue.max_bytes"] == "128MiB"
     assert config["collector.retry_after"] == "2s"
     assert config["log.level"] == "warn"  # extraConfig wins over config

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/ids.h"
+#include "config/config.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 
 namespace skua::testing {
@@ -56,6 +57,14 @@ inline otlp_trace::Span* AddSpan(otlp_trace::ScopeSpans* ss, std::string_view tr
   s->set_start_time_unix_nano(start_ns);
   s->set_end_time_unix_nano(start_ns + duration_ns);
   return s;
+}
+
+// A storage configuration for tests: `path`, `shards`, everything else default.
+inline config::StorageConfig TestStorage(std::string path, int shards) {
+  config::StorageConfig c;
+  c.path = std::move(path);
+  c.shards = shards;
+  return c;
 }
 
 // Number of spans in a TracesData.

@@ -1,0 +1,32 @@
+#include <algorithm>
+
+#include "storage/span_store.h"
+
+namespace skua::storage {
+
+int64_t RetentionPolicy::For(std::string_view service) const {
+  for (const auto& [s, r] : overrides) {
+    if (s == service) return r;
+  }
+  return default_seconds;
+}
+
+int64_t RetentionPolicy::Max() const {
+  int64_t m = default_seconds;
+  for (const auto& [s, r] : overrides) m = std::max(m, r);
+  return m;
+}
+
+RetentionPolicy RetentionPolicy::From(const config::StorageConfig& config) {
+  RetentionPolicy p;
+  p.default_seconds = config.retention.count();
+  for (const auto& [service, d] : config.retention_overrides)
+    p.overrides.emplace_back(service, d.count());
+  return p;
+}
+
+int64_t PartitionWidthSeconds(int64_t retention_seconds) {
+  return std::clamp<int64_t>(retention_seconds / 12, 1, 86400);
+}
+
+}  // namespace skua::storage
