@@ -6,7 +6,7 @@ CPU-seconds per million spans (from /proc/<pid>/stat) and spans per second of Sk
 Each run starts Skua on a fresh data directory and stops it (SIGTERM) afterwards; medians of
 the runs are reported. Everything listens and sends on 127.0.0.1 only.
 
-  bench/ingest.py [--runs 3] [--duration 10] [--concurrency 8]
+  bench/ingest.py [--runs 3] [--duration 10] [--concurrency 8] [--rate SPANS_PER_S]
 """
 
 import argparse
@@ -89,7 +89,8 @@ def run_once(args, workdir, i):
         cpu0 = cpu_seconds(proc.pid)
         out = subprocess.run(
             [args.loadgen, f"--target={addr['otlp-grpc']}", f"--duration={args.duration}",
-             f"--concurrency={args.concurrency}", f"--batch={args.batch}", f"--seed={i + 1}"],
+             f"--concurrency={args.concurrency}", f"--batch={args.batch}", f"--seed={i + 1}",
+             f"--rate={args.rate}"],
             capture_output=True, text=True, timeout=args.duration + 120)
         if out.returncode != 0:
             sys.exit(f"loadgen failed: {out.stderr}")
@@ -115,6 +116,7 @@ def main():
     p.add_argument("--duration", type=float, default=10)
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--rate", type=float, default=0, help="spans/s offered; 0 = flat out")
     p.add_argument("--skua", default=str(REPO / "build" / "skua"))
     p.add_argument("--loadgen", default=str(REPO / "build" / "skua-loadgen"))
     p.add_argument("--skua-flag", action="append", default=[], help="extra flag for skua")
@@ -133,7 +135,8 @@ def main():
         vals = [r[k] for r in results if r[k] is not None]
         return statistics.median(vals) if vals else float("nan")
 
-    print(f"ingest: {args.runs} runs x {args.duration:.0f} s, {args.concurrency} lanes, "
+    rate = f"{args.rate:,.0f} spans/s offered" if args.rate else "flat out"
+    print(f"ingest: {args.runs} runs x {args.duration:.0f} s, {rate}, {args.concurrency} lanes, "
           f"{args.batch}-span batches, {os.cpu_count()} cores")
     print("| metric | median | runs |")
     print("|---|---|---|")

@@ -172,6 +172,11 @@ const std::vector<Key>& Keys() {
                  "dropped first. 0 = no cap",
                  [](const Config& c) { return FormatBytes(c.storage.max_disk_bytes); },
                  ByteSizeSetter([](Config& c) { return &c.storage.max_disk_bytes; }, 0)});
+    k.push_back({"storage.min_free_disk_bytes",
+                 "exports are refused with a retryable error while the data filesystem has less "
+                 "free space than this; they resume by themselves once there is more. 0 = no check",
+                 [](const Config& c) { return FormatBytes(c.storage.min_free_disk_bytes); },
+                 ByteSizeSetter([](Config& c) { return &c.storage.min_free_disk_bytes; }, 0)});
     k.push_back({"collector.otlp.grpc.endpoint", "OTLP/gRPC listen address",
                  [](const Config& c) { return c.collector.grpc_endpoint; },
                  EndpointSetter([](Config& c) { return &c.collector.grpc_endpoint; })});

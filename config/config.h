@@ -23,6 +23,9 @@ struct StorageConfig {
   // Services kept for another period than `retention`, e.g. {checkout: 720h}.
   std::vector<std::pair<std::string, std::chrono::seconds>> retention_overrides;
   uint64_t max_disk_bytes = 0;  // 0 = no cap; above it the oldest partitions are dropped
+  // Writes are refused (retryably) while the filesystem has less free space than this, so the
+  // database never runs into a full disk. 0 = no check.
+  uint64_t min_free_disk_bytes = 128ull << 20;
 };
 
 struct CollectorConfig {

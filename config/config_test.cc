@@ -24,6 +24,7 @@ TEST(ConfigTest, DefaultsMatchTheShippedYaml) {
   EXPECT_EQ(from_yaml.storage.retention, std::chrono::hours(72));
   EXPECT_TRUE(from_yaml.storage.retention_overrides.empty());
   EXPECT_EQ(from_yaml.storage.max_disk_bytes, 0u);
+  EXPECT_EQ(from_yaml.storage.min_free_disk_bytes, defaults.storage.min_free_disk_bytes);
   EXPECT_EQ(from_yaml.collector.grpc_endpoint, "0.0.0.0:4317");
   EXPECT_EQ(from_yaml.collector.grpc_max_recv_msg_size, 16u << 20);
   EXPECT_EQ(from_yaml.collector.http_endpoint, "0.0.0.0:4318");

@@ -2,8 +2,10 @@
 
 namespace skua::server {
 
-common::HttpHandler MakeAdminHandler(common::MetricsRegistry& metrics, std::atomic<bool>& ready) {
-  return [&metrics, &ready](const common::HttpRequest& req) -> common::HttpResponse {
+common::HttpHandler MakeAdminHandler(common::MetricsRegistry& metrics, std::atomic<bool>& ready,
+                                     std::function<absl::Status()> storage_health) {
+  return [&metrics, &ready, storage_health = std::move(storage_health)](
+             const common::HttpRequest& req) -> common::HttpResponse {
     const std::string text = "text/plain; charset=utf-8";
     if (req.method != "GET" && req.method != "HEAD") {
       return {405, text, {{"Allow", "GET"}}, "Method Not Allowed\n"};
@@ -13,9 +15,12 @@ common::HttpHandler MakeAdminHandler(common::MetricsRegistry& metrics, std::atom
     }
     if (req.path == "/healthz") return {200, text, {}, "ok\n"};
     if (req.path == "/readyz") {
-      return ready.load()
-                 ? common::HttpResponse{200, text, {}, "ready\n"}
-                 : common::HttpResponse{503, text, {}, "not ready: starting or stopping\n"};
+      if (!ready.load()) return {503, text, {}, "not ready: starting or stopping\n"};
+      if (absl::Status st = storage_health(); !st.ok()) {
+        return {
+            503, text, {}, "not ready: storage cannot write: " + std::string(st.message()) + "\n"};
+      }
+      return {200, text, {}, "ready\n"};
     }
     return {404, text, {}, "404 page not found\n"};
   };

@@ -3,13 +3,17 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 
+#include "absl/status/status.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
 
 namespace skua::server {
 
-// `metrics` and `ready` must outlive the handler.
-common::HttpHandler MakeAdminHandler(common::MetricsRegistry& metrics, std::atomic<bool>& ready);
+// `metrics` and `ready` must outlive the handler. `storage_health` says why writes fail, if
+// they do: /readyz then answers 503 with the reason.
+common::HttpHandler MakeAdminHandler(common::MetricsRegistry& metrics, std::atomic<bool>& ready,
+                                     std::function<absl::Status()> storage_health);
 
 }  // namespace skua::server

@@ -53,8 +53,14 @@ int Run(const skua::config::Config& cfg) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto admin = common::HttpServer::Start({"admin", cfg.admin.endpoint, 1 << 20, 1},
-                                         server::MakeAdminHandler(metrics, ready));
+  // Set once storage is open; read by /readyz (which answers "starting" until then).
+  std::atomic<storage::SpanStore*> store_for_health{nullptr};
+  auto admin =
+      common::HttpServer::Start({"admin", cfg.admin.endpoint, 1 << 20, 1},
+                                server::MakeAdminHandler(metrics, ready, [&store_for_health] {
+                                  storage::SpanStore* s = store_for_health.load();
+                                  return s != nullptr ? s->Health() : absl::OkStatus();
+                                }));
   if (!admin.ok()) return Fail(admin.status());
   SPDLOG_INFO("admin listening on {}", (*admin)->address());
 
@@ -62,6 +68,7 @@ int Run(const skua::config::Config& cfg) {
   auto store = storage::SpanStore::Open(cfg.storage, clock);
   if (!store.ok()) return Fail(store.status());
   storage::SpanStore& s = **store;
+  store_for_health = &s;
   metrics.AddCallbackGauge("skua_storage_live_data_bytes",
                            "Estimated live data in RocksDB (SST files and memtables), bytes", {},
                            [&s] { return static_cast<double>(s.LiveDataBytes()); });
@@ -118,6 +125,7 @@ int Run(const skua::config::Config& cfg) {
   pipeline.Stop();
   (*query)->Stop();
   (*admin)->Stop();
+  store_for_health = nullptr;
   store->reset();
   SPDLOG_INFO("storage closed; bye");
   return 0;

@@ -11,6 +11,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <atomic>
@@ -370,7 +371,8 @@ class Shard {
   Shard(int id, fs::path dir, std::unique_ptr<rocksdb::DB> db,
         std::vector<rocksdb::ColumnFamilyHandle*> partitions,
         rocksdb::ColumnFamilyOptions cf_options, uint64_t last_seq, common::Clock& clock,
-        Catalog& catalog, std::shared_ptr<const RetentionPolicy> retention, uint64_t max_disk_bytes)
+        Catalog& catalog, std::shared_ptr<const RetentionPolicy> retention, uint64_t max_disk_bytes,
+        uint64_t min_free_disk_bytes)
       : id_(id),
         dir_(std::move(dir)),
         db_(std::move(db)),
@@ -379,6 +381,7 @@ class Shard {
         catalog_(catalog),
         retention_(std::move(retention)),
         max_disk_bytes_(max_disk_bytes),
+        min_free_disk_bytes_(min_free_disk_bytes),
         next_seq_(last_seq + 1) {
     for (auto* h : partitions) {
       auto p = ParsePartitionName(h->GetName());
@@ -444,6 +447,14 @@ class Shard {
   }
 
   absl::Status Commit(std::span<const PreparedWrite* const> writes, bool sync) {
+    // After a failed write RocksDB must be resumed (Maintain does) before it takes another.
+    if (absl::Status h = Health(); !h.ok()) {
+      if (!Resume()) return h;
+    }
+    if (absl::Status space = CheckFreeSpace(); !space.ok()) {
+      SetHealth(space);
+      return space;
+    }
     int64_t now_ns = clock_.NowNanos();
     int64_t now_s = now_ns / 1'000'000'000;
     rocksdb::WriteBatch batch;
@@ -508,7 +519,11 @@ class Shard {
       // Not written: forget what this batch would have written, so a later batch writes it.
       for (const auto& [set, id] : new_rows) known_rows_[set].erase(id);
       for (const auto& k : new_catalog) known_catalog_.erase(k);
-      return FromRocks(s, fmt::format("write batch ({} spans, {} requests)", spans, writes.size()));
+      next_seq_ -= writes.size();
+      absl::Status st =
+          FromRocks(s, fmt::format("write batch ({} spans, {} requests)", spans, writes.size()));
+      SetHealth(st);
+      return st;
     }
     rows_written_.fetch_add(batch.Count(), std::memory_order_relaxed);
     for (auto& [name, known] : known_rows_) {
@@ -529,6 +544,9 @@ class Shard {
   void Maintain() {
     int64_t now_ns = clock_.NowNanos();
     int64_t now_s = now_ns / 1'000'000'000;
+    // After a failed write (disk full, I/O error) RocksDB refuses writes until resumed; try
+    // again every second, so ingest resumes by itself once space is back.
+    if (!Health().ok() && !Resume()) return;
     MaybeSeal(false, now_ns);
     last_maintain_s_ = now_s;
     for (const auto& p : Partitions()) {
@@ -582,6 +600,7 @@ class Shard {
         rows.emplace_back(std::move(key), std::move(sealed.block), r);
       }
     }
+    if (!Health().ok()) return;  // nothing can be written until resumed
     rocksdb::WriteBatch batch;
     int64_t now_s = now_ns / 1'000'000'000;
     for (auto& [key, value, retention_s] : rows) {
@@ -768,6 +787,11 @@ class Shard {
     return total;
   }
 
+  absl::Status Health() const {
+    std::lock_guard lock(health_mu_);
+    return health_;
+  }
+
   void AddStats(StorageStats& s) const {
     s.rows_written += rows_written_.load(std::memory_order_relaxed);
     s.partitions += Partitions().size();
@@ -946,6 +970,36 @@ class Shard {
     return builder.Finish();
   }
 
+  // Unavailable while the data filesystem has less free space than the configured minimum.
+  absl::Status CheckFreeSpace() const {
+    if (min_free_disk_bytes_ == 0) return absl::OkStatus();
+    struct statvfs st;
+    if (statvfs(dir_.c_str(), &st) != 0) return absl::OkStatus();
+    uint64_t free = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+    if (free >= min_free_disk_bytes_) return absl::OkStatus();
+    return absl::UnavailableError(
+        fmt::format("disk nearly full: {} bytes free, storage.min_free_disk_bytes is {}", free,
+                    min_free_disk_bytes_));
+  }
+
+  // Makes writes possible again after a failure, at most once a second: once there is free
+  // space, asks RocksDB to recover. True if writes work again.
+  bool Resume() {
+    int64_t now_s = clock_.NowNanos() / 1'000'000'000;
+    if (now_s == last_resume_s_) return false;
+    last_resume_s_ = now_s;
+    if (!CheckFreeSpace().ok() || !db_->Resume().ok()) return false;
+    SPDLOG_INFO("shard {}: writes resumed", id_);
+    SetHealth(absl::OkStatus());
+    return true;
+  }
+
+  void SetHealth(absl::Status st) {
+    std::lock_guard lock(health_mu_);
+    if (!st.ok() && health_.ok()) SPDLOG_ERROR("shard {}: writes failing: {}", id_, st.message());
+    health_ = std::move(st);
+  }
+
   absl::Status Malformed(uint64_t seq) const {
     return absl::DataLossError(fmt::format("shard {}: malformed index log row {}", id_, seq));
   }
@@ -993,6 +1047,7 @@ class Shard {
   Catalog& catalog_;
   const std::shared_ptr<const RetentionPolicy> retention_;
   const uint64_t max_disk_bytes_;  // this shard's share of storage.max_disk_bytes
+  const uint64_t min_free_disk_bytes_;
 
   mutable std::shared_mutex parts_mu_;
   std::vector<Partition> parts_;  // newest first; guarded by parts_mu_
@@ -1000,6 +1055,7 @@ class Shard {
   // Writer-thread state (Commit and Maintain never run concurrently for one shard).
   uint64_t next_seq_;
   int64_t last_maintain_s_ = 0;
+  int64_t last_resume_s_ = 0;
   int64_t deps_expired_before_ = 0;
   // Resource and scope row ids already written, per partition + row tag.
   std::unordered_map<std::string, std::unordered_set<uint64_t>> known_rows_;
@@ -1017,6 +1073,8 @@ class Shard {
   std::unordered_map<std::string, std::string> row_cache_;  // guarded by cache_mu_
   std::atomic<uint64_t> rows_written_{0};
   std::atomic<uint64_t> dropped_retention_{0}, dropped_disk_cap_{0}, disk_bytes_{0};
+  mutable std::mutex health_mu_;
+  absl::Status health_;  // guarded by health_mu_
 };
 
 class RocksSpanStore final : public SpanStore {
@@ -1097,6 +1155,13 @@ class RocksSpanStore final : public SpanStore {
   }
 
   const RetentionPolicy& retention() const override { return *retention_; }
+
+  absl::Status Health() const override {
+    for (const auto& s : shards_) {
+      if (auto st = s->Health(); !st.ok()) return st;
+    }
+    return absl::OkStatus();
+  }
 
  private:
   std::unique_ptr<Catalog> catalog_;
@@ -1188,7 +1253,8 @@ absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::Storage
     }
     auto shard = std::make_unique<Shard>(i, dir, std::move(db), std::move(partitions), cf_options,
                                          last_seq, clock, *catalog, retention,
-                                         config.max_disk_bytes / static_cast<uint64_t>(shards));
+                                         config.max_disk_bytes / static_cast<uint64_t>(shards),
+                                         config.min_free_disk_bytes);
     SKUA_RETURN_IF_ERROR(shard->Recover());
     shard->Maintain();  // drop what expired while Skua was down
     opened.push_back(std::move(shard));

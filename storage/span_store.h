@@ -152,6 +152,9 @@ class SpanStore {
   // Estimated bytes of live data on disk plus in memtables, all shards.
   virtual uint64_t LiveDataBytes() const = 0;
   virtual StorageStats Stats() const = 0;
+  // OK, or why writes currently fail (e.g. the disk is full). Writes resume by themselves once
+  // the cause is gone (Maintain retries). Thread-safe.
+  virtual absl::Status Health() const = 0;
   virtual const RetentionPolicy& retention() const = 0;
 };
 
