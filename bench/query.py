@@ -102,8 +102,26 @@ def main():
                     live = float(line.split()[1])
         finally:
             stop(proc)
+        # Startup time with the data in place: after a clean stop, and after a SIGKILL under
+        # load (write-ahead log and unsealed index entries to replay).
+        startup = {}
+        data = Path(workdir) / "data"
+        t = time.time()
+        proc, addr = start_skua(args.skua, data, Path(workdir) / "skua-2.log", [])
+        startup["after clean stop"] = time.time() - t
+        load2 = subprocess.Popen([args.loadgen, f"--target={addr['otlp-grpc']}", "--duration=5",
+                                  "--concurrency=4"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        time.sleep(4)
+        proc.kill()
+        proc.wait()
+        load2.wait()
+        t = time.time()
+        proc, addr = start_skua(args.skua, data, Path(workdir) / "skua-3.log", [])
+        startup["after SIGKILL under load"] = time.time() - t
+        stop(proc)
     if args.json:
-        print(json.dumps({"load": load, "results": results}))
+        print(json.dumps({"load": load, "results": results, "startup_seconds": startup}))
     print(f"query: {load['acked_spans']:,} spans stored in {load_seconds:.0f} s "
           f"({load['spans_per_second']:,.0f} spans/s); live data {live / 2**20:,.0f} MiB; "
           f"{args.requests} sequential requests per kind")
@@ -111,6 +129,11 @@ def main():
     print("|---|---|---|---|")
     for name, r in results.items():
         print(f"| {name} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['mean_results']:.1f} |")
+    print()
+    print("| start (to /readyz, data in place) | seconds |")
+    print("|---|---|")
+    for name, secs in startup.items():
+        print(f"| {name} | {secs:.2f} |")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ constexpr int64_t kSealAgeNanos = 30'000'000'000;
 // Dependency counting: buckets of child start time, and bounds on the spans remembered to pair
 // children with parents that arrive in other requests.
 constexpr int64_t kDependencyBucketNanos = 60'000'000'000;
-constexpr size_t kMaxRememberedSpans = 100'000;
+constexpr size_t kMaxRememberedSpans = 50'000;
 
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -162,7 +162,7 @@ rocksdb::ColumnFamilyOptions PartitionOptions(const std::shared_ptr<rocksdb::Cac
   rocksdb::ColumnFamilyOptions o;
   o.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(kTracePrefixLength));
   o.memtable_prefix_bloom_size_ratio = 0.05;
-  o.write_buffer_size = 64 << 20;
+  o.write_buffer_size = 32 << 20;
   o.max_write_buffer_number = 3;
   o.compression = rocksdb::kLZ4Compression;
   o.bottommost_compression = rocksdb::kZSTD;
@@ -186,8 +186,8 @@ rocksdb::DBOptions ShardDbOptions() {
   // Partitions no longer written to still hold memtables; flushing them when the WAL grows past
   // this keeps the WAL (and restart replay) short.
   o.max_total_wal_size = 256 << 20;
-  // All memtables of a shard together.
-  o.db_write_buffer_size = 256 << 20;
+  // All memtables of a shard together (bounds memory however many partitions are written).
+  o.db_write_buffer_size = 96 << 20;
   return o;
 }
 
