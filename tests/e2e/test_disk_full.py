@@ -31,7 +31,7 @@ def readyz(skua):
 def small_fs(tmp_path):
     mnt = tmp_path / "small"
     mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mnt)],
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(mnt)],
                        capture_output=True, text=True)
     if r.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
@@ -41,18 +41,19 @@ def small_fs(tmp_path):
 
 def test_disk_full_refuses_retryably_and_resumes(small_fs, skua_factory):
     # small_fs first: fixtures are torn down in reverse, so Skua stops before the unmount.
-    skua = skua_factory(["--storage.shards=1", "--storage.min_free_disk_bytes=8MiB"],
-                        data_dir=small_fs / "data").start()
+    # The default storage.min_free_disk_bytes (128 MiB) exceeds what the memtables can flush,
+    # so RocksDB itself never meets a full disk.
+    skua = skua_factory(["--storage.shards=1"], data_dir=small_fs / "data").start()
     export(skua, 0x1, 1000)
     assert skua.get_trace("1").status_code == 200
 
-    # Leave 12 MiB free, then write until Skua sees less than its 8 MiB minimum.
+    # Leave 136 MiB free, then write until Skua sees less than its 128 MiB minimum.
     stat = os.statvfs(small_fs)
     filler = small_fs / "filler"
     with open(filler, "wb") as f:
-        f.write(b"\0" * (stat.f_bavail * stat.f_frsize - 12 * 2**20))
+        f.write(b"\0" * (stat.f_bavail * stat.f_frsize - 136 * 2**20))
     refused = None
-    for i in range(2, 400):
+    for i in range(2, 1000):
         try:
             export(skua, i, 64_000)
         except grpc.RpcError as e:
