@@ -335,6 +335,10 @@ absl::StatusOr<LoadResult> Load(const std::vector<std::string>& args,
       result.validate = true;
       continue;
     }
+    if (a == "--compact") {
+      result.compact = true;
+      continue;
+    }
     if (a.rfind("--", 0) != 0) return Bad(fmt::format("unexpected argument '{}'; see --help", a));
     std::string name, value;
     auto eq = a.find('=');
@@ -396,6 +400,7 @@ std::string HelpText() {
       "environment, which wins over the file.\n\n"
       "  --config FILE  YAML configuration file (config/skua.yaml holds the defaults)\n"
       "  --validate     load the configuration, print every key's value and exit (2 if invalid)\n"
+      "  --compact      compact the data directory fully and exit (Skua must not be running)\n"
       "  --help         this text\n"
       "  --version      print the version\n\nKeys:\n";
   for (const auto& k : Keys()) {

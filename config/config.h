@@ -63,6 +63,7 @@ struct LoadResult {
   bool help = false;        // --help: print HelpText() and exit 0
   bool version = false;     // --version
   bool validate = false;    // --validate: check the configuration, print it, exit
+  bool compact = false;     // --compact: compact the data directory fully, exit
   std::string config_file;  // the YAML file read, if any
 };
 

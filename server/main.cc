@@ -41,6 +41,18 @@ int Fail(const absl::Status& st) {
   return kExitRuntime;
 }
 
+// `skua --compact`: offline full compaction of the data directory.
+int Compact(const skua::config::Config& cfg) {
+  using namespace skua;
+  common::SystemClock clock;
+  auto store = storage::SpanStore::Open(cfg.storage, clock);
+  if (!store.ok()) return Fail(store.status());
+  SPDLOG_INFO("compacting {}", cfg.storage.path);
+  if (auto st = (*store)->CompactAll(); !st.ok()) return Fail(st);
+  SPDLOG_INFO("compacted: {} bytes of live data", (*store)->LiveDataBytes());
+  return 0;
+}
+
 int Run(const skua::config::Config& cfg) {
   using namespace skua;
   common::MetricsRegistry metrics;
@@ -161,5 +173,6 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::from_str(loaded->config.log.level));
   if (!loaded->config_file.empty()) SPDLOG_INFO("config file {}", loaded->config_file);
+  if (loaded->compact) return Compact(loaded->config);
   return Run(loaded->config);
 }

@@ -792,6 +792,19 @@ class Shard {
     return health_;
   }
 
+  absl::Status CompactAll() {
+    rocksdb::CompactRangeOptions o;
+    o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+    std::vector<rocksdb::ColumnFamilyHandle*> cfs{db_->DefaultColumnFamily()};
+    auto parts = Partitions();
+    for (const auto& p : parts) cfs.push_back(p.cf.get());
+    for (auto* cf : cfs) {
+      auto s = db_->CompactRange(o, cf, nullptr, nullptr);
+      if (!s.ok()) return FromRocks(s, fmt::format("compact shard {} {}", id_, cf->GetName()));
+    }
+    return absl::OkStatus();
+  }
+
   void AddStats(StorageStats& s) const {
     s.rows_written += rows_written_.load(std::memory_order_relaxed);
     s.partitions += Partitions().size();
@@ -1155,6 +1168,11 @@ class RocksSpanStore final : public SpanStore {
   }
 
   const RetentionPolicy& retention() const override { return *retention_; }
+
+  absl::Status CompactAll() override {
+    for (const auto& s : shards_) SKUA_RETURN_IF_ERROR(s->CompactAll());
+    return absl::OkStatus();
+  }
 
   absl::Status Health() const override {
     for (const auto& s : shards_) {

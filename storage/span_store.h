@@ -156,6 +156,10 @@ class SpanStore {
   // the cause is gone (Maintain retries). Thread-safe.
   virtual absl::Status Health() const = 0;
   virtual const RetentionPolicy& retention() const = 0;
+
+  // Compacts every partition of every shard down to its last level (offline maintenance:
+  // `skua --compact`). Blocks until done.
+  virtual absl::Status CompactAll() = 0;
 };
 
 }  // namespace skua::storage
