@@ -35,7 +35,7 @@ from urllib.parse import quote, unquote
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import cpu_seconds, peak_rss_bytes  # noqa: E402
-from query import percentile  # noqa: E402
+from query import percentile, query_mix  # noqa: E402
 
 SERVICES = ["frontend", "checkout", "cart", "payment", "shipping", "email", "currency", "ad",
             "recommendation", "quote"]
@@ -214,25 +214,9 @@ class Client:
         return dt, json.loads(body)
 
 
-def query_mix(client, trace_ids, n, rng):
-    kinds = {
-        "trace by ID": lambda: f"/api/traces/{rng.choice(trace_ids)}",
-        "search: service": lambda: f"/api/traces?service={rng.choice(SERVICES)}&limit=20",
-        "search: service + operation + minDuration": lambda: (
-            f"/api/traces?service=frontend&operation={quote(f'GET /api/op{rng.randrange(8)}')}"
-            "&minDuration=100ms&limit=20"),
-        "search: service + one attribute": lambda: (
-            f"/api/traces?service={rng.choice(SERVICES)}"
-            f"&tag=attr.key{rng.randrange(100):02d}:value-{rng.randrange(250) * 4 + 1:03d}&limit=20"),
-        "search: service + two attributes": lambda: (
-            f"/api/traces?service={rng.choice(SERVICES)}"
-            f"&tag=attr.key{rng.randrange(100):02d}:value-{rng.randrange(250) * 4 + 1:03d}"
-            f"&tag=k8s.namespace.name:shop&limit=20"),
-        "services": lambda: "/api/services",
-        "operations": lambda: f"/api/services/{rng.choice(SERVICES)}/operations",
-    }
+def measure(client, trace_ids, n, rng):
     out = {}
-    for name, make in kinds.items():
+    for name, make in query_mix(rng, SERVICES, trace_ids).items():
         lat = [client.get(make())[0] for _ in range(n)]
         out[name] = (percentile(lat, 50), percentile(lat, 99))
     return out
@@ -307,7 +291,7 @@ def run_system(args, system, binary, rng_seed, workdir, queries=None):
         client = Client(system.query_port)
         ids = [t["traceID"] for t in client.get("/api/traces?service=frontend&limit=200")[1]["data"]]
         rng = random.Random(rng_seed)
-        latencies = query_mix(client, ids, args.requests, rng)
+        latencies = measure(client, ids, args.requests, rng)
         loadgen(args, system, 3, 3600, spans=args.check_spans, concurrency=1,
                 time_base=CHECK_BASE_NS)
         if queries is None:

@@ -31,6 +31,27 @@ def percentile(values, p):
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
+def query_mix(rng, services, trace_ids):
+    """The fixed mix of Jaeger v1 API calls, each kind a function giving the next request path
+    (reference workload values: services, `GET /api/opN` roots, `attr.keyNN=value-NNN`)."""
+    return {
+        "trace by ID": lambda: f"/api/traces/{rng.choice(trace_ids)}",
+        "search: service": lambda: f"/api/traces?service={rng.choice(services)}&limit=20",
+        "search: service + operation + minDuration": lambda: (
+            f"/api/traces?service=frontend&operation={quote(f'GET /api/op{rng.randrange(8)}')}"
+            "&minDuration=100ms&limit=20"),
+        "search: service + one attribute": lambda: (
+            f"/api/traces?service={rng.choice(services)}"
+            f"&tag=attr.key{rng.randrange(100):02d}:value-{rng.randrange(250) * 4 + 1:03d}&limit=20"),
+        "search: service + two attributes": lambda: (
+            f"/api/traces?service={rng.choice(services)}"
+            f"&tag=attr.key{rng.randrange(100):02d}:value-{rng.randrange(250) * 4 + 1:03d}"
+            f"&tag=k8s.namespace.name:shop&limit=20"),
+        "services": lambda: "/api/services",
+        "operations": lambda: f"/api/services/{rng.choice(services)}/operations",
+    }
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--spans", type=int, default=1_000_000)
@@ -70,22 +91,7 @@ def main():
 
             services = get("/api/services")[1]["data"]
             ids = [t["traceID"] for t in get("/api/traces?service=frontend&limit=500")[1]["data"]]
-            kinds = {
-                "trace by ID": lambda: f"/api/traces/{rng.choice(ids)}",
-                "search: service": lambda: f"/api/traces?service={rng.choice(services)}&limit=20",
-                "search: service + operation + minDuration": lambda: (
-                    f"/api/traces?service=frontend&operation={quote(f'GET /api/op{rng.randrange(8)}')}"
-                    "&minDuration=100ms&limit=20"),
-                "search: one attribute": lambda: (
-                    f"/api/traces?service={rng.choice(services)}"
-                    f"&tag=attr.key{rng.randrange(100):02d}:value-{rng.randrange(250) * 4 + 1:03d}&limit=20"),
-                "search: two attributes": lambda: (
-                    f"/api/traces?service={rng.choice(services)}"
-                    f"&tag=attr.key{rng.randrange(100):02d}:value-{rng.randrange(250) * 4 + 1:03d}"
-                    f"&tag=k8s.namespace.name:shop&limit=20"),
-                "services": lambda: "/api/services",
-                "operations": lambda: f"/api/operations?service={rng.choice(services)}",
-            }
+            kinds = query_mix(rng, services, ids)
             results = {}
             for name, make in kinds.items():
                 lat, found = [], []

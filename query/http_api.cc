@@ -130,6 +130,21 @@ std::string OperationsJson(const std::vector<storage::Operation>& ops,
   return buf.GetString();
 }
 
+// Parses the optional v1 parameter `name` with `parse` into *out (unchanged when absent).
+// Returns Jaeger's 400 answer when it is malformed.
+template <typename Parse, typename T>
+std::optional<HttpResponse> V1Param(const Params& params, const char* name, Parse parse, T* out) {
+  const auto* v = Param(params, name);
+  if (v == nullptr || v->empty()) return std::nullopt;
+  auto r = parse(*v);
+  if (!r.ok()) {
+    return V1Fail(400,
+                  fmt::format("unable to parse param '{}': {}", name, common::Message(r.status())));
+  }
+  *out = *r;
+  return std::nullopt;
+}
+
 bool Pretty(const Params& params) {
   const auto* pp = Param(params, "prettyPrint");
   return pp != nullptr && !pp->empty() && *pp != "false";
@@ -339,21 +354,11 @@ class QueryApi {
 
   // Validates the start/end/raw parameters shared by trace lookups.
   static std::optional<HttpResponse> CheckV1Hints(const Params& params) {
-    for (const char* name : {"start", "end"}) {
-      if (const auto* v = Param(params, name)) {
-        if (auto r = ParseInt64(*v); !r.ok()) {
-          return V1Fail(400, fmt::format("unable to parse param '{}': {}", name,
-                                         common::Message(r.status())));
-        }
-      }
-    }
-    if (const auto* v = Param(params, "raw")) {
-      if (auto r = ParseBool(*v); !r.ok()) {
-        return V1Fail(400,
-                      fmt::format("unable to parse param 'raw': {}", common::Message(r.status())));
-      }
-    }
-    return std::nullopt;
+    int64_t hint = 0;
+    bool raw = false;
+    if (auto bad = V1Param(params, "start", ParseInt64, &hint)) return bad;
+    if (auto bad = V1Param(params, "end", ParseInt64, &hint)) return bad;
+    return V1Param(params, "raw", ParseBool, &raw);
   }
 
   HttpResponse V1GetTrace(const Params& params, std::string_view raw_id) {
@@ -376,22 +381,11 @@ class QueryApi {
     storage::TraceQuery q;
     if (const auto* v = Param(params, "service")) q.service = *v;
     if (const auto* v = Param(params, "operation")) q.operation = *v;
-    int64_t start_us = 0, end_us = 0;
-    bool has_start = false, has_end = false;
-    for (auto [name, out, has] :
-         {std::tuple{"start", &start_us, &has_start}, std::tuple{"end", &end_us, &has_end}}) {
-      const auto* v = Param(params, name);
-      if (v == nullptr || v->empty()) continue;
-      auto r = ParseInt64(*v);
-      if (!r.ok()) {
-        return V1Fail(
-            400, fmt::format("unable to parse param '{}': {}", name, common::Message(r.status())));
-      }
-      *out = *r;
-      *has = true;
-    }
-    q.start_max_ns = has_end ? end_us * kMicro : now;
-    q.start_min_ns = has_start ? start_us * kMicro : q.start_max_ns - kDefaultSearchLookback;
+    std::optional<int64_t> start_us, end_us;
+    if (auto bad = V1Param(params, "start", ParseInt64, &start_us)) return *bad;
+    if (auto bad = V1Param(params, "end", ParseInt64, &end_us)) return *bad;
+    q.start_max_ns = end_us ? *end_us * kMicro : now;
+    q.start_min_ns = start_us ? *start_us * kMicro : q.start_max_ns - kDefaultSearchLookback;
     q.limit = kDefaultLimit;
     if (const auto* v = Param(params, "limit"); v != nullptr && !v->empty()) {
       auto r = ParseInt64(*v);
@@ -421,26 +415,17 @@ class QueryApi {
       for (const auto& [k, v] : *parsed) put_tag(k, v);
     }
     for (const auto& k : tag_order) q.tags.emplace_back(k, tags[k]);
-    for (auto [name, out] : {std::pair{"minDuration", &q.duration_min_ns},
-                             std::pair{"maxDuration", &q.duration_max_ns}}) {
-      const auto* v = Param(params, name);
-      if (v == nullptr || v->empty()) continue;
-      auto r = ParseDurationNanos(*v);
-      if (!r.ok()) {
-        return V1Fail(
-            400, fmt::format("unable to parse param '{}': {}", name, common::Message(r.status())));
-      }
-      *out = *r;
+    if (auto bad = V1Param(params, "minDuration", ParseDurationNanos, &q.duration_min_ns)) {
+      return *bad;
+    }
+    if (auto bad = V1Param(params, "maxDuration", ParseDurationNanos, &q.duration_max_ns)) {
+      return *bad;
     }
     if (q.duration_min_ns != 0 && q.duration_max_ns != 0 && q.duration_max_ns < q.duration_min_ns) {
       return V1Fail(400, "'maxDuration' should be greater than 'minDuration'");
     }
-    if (const auto* v = Param(params, "raw"); v != nullptr && !v->empty()) {
-      if (auto r = ParseBool(*v); !r.ok()) {
-        return V1Fail(400,
-                      fmt::format("unable to parse param 'raw': {}", common::Message(r.status())));
-      }
-    }
+    bool raw = false;  // Skua applies no adjusters, so raw and adjusted traces are the same
+    if (auto bad = V1Param(params, "raw", ParseBool, &raw)) return *bad;
 
     auto trace_ids = ParamAll(params, "traceID");
     if (!trace_ids.empty()) return V1GetTraces(params, trace_ids);
@@ -487,16 +472,8 @@ class QueryApi {
   HttpResponse V1Dependencies(const Params& params) {
     int64_t end_ms = clock_.NowNanos() / kMilli;
     int64_t lookback_ms = kDefaultDependencyLookback / kMilli;
-    for (auto [name, out] : {std::pair{"endTs", &end_ms}, std::pair{"lookback", &lookback_ms}}) {
-      const auto* v = Param(params, name);
-      if (v == nullptr || v->empty()) continue;
-      auto r = ParseInt64(*v);
-      if (!r.ok()) {
-        return V1Fail(
-            400, fmt::format("unable to parse param '{}': {}", name, common::Message(r.status())));
-      }
-      *out = *r;
-    }
+    if (auto bad = V1Param(params, "endTs", ParseInt64, &end_ms)) return *bad;
+    if (auto bad = V1Param(params, "lookback", ParseInt64, &lookback_ms)) return *bad;
     const auto* service = Param(params, "service");
     auto links = store_.Dependencies((end_ms - lookback_ms) * kMilli, end_ms * kMilli);
     rapidjson::StringBuffer buf;
