@@ -424,7 +424,8 @@ class QueryApi {
     if (q.duration_min_ns != 0 && q.duration_max_ns != 0 && q.duration_max_ns < q.duration_min_ns) {
       return V1Fail(400, "'maxDuration' should be greater than 'minDuration'");
     }
-    bool raw = false;  // Skua applies no adjusters, so raw and adjusted traces are the same
+    // Validated only: Skua's rendering always applies the one adjuster it has (sorting).
+    bool raw = false;
     if (auto bad = V1Param(params, "raw", ParseBool, &raw)) return *bad;
 
     auto trace_ids = ParamAll(params, "traceID");
