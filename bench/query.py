@@ -37,6 +37,9 @@ def query_mix(rng, services, trace_ids):
     return {
         "trace by ID": lambda: f"/api/traces/{rng.choice(trace_ids)}",
         "search: service": lambda: f"/api/traces?service={rng.choice(services)}&limit=20",
+        "search: service + operation": lambda: (
+            f"/api/traces?service=frontend&operation={quote(f'GET /api/op{rng.randrange(8)}')}"
+            "&limit=20"),
         "search: service + operation + minDuration": lambda: (
             f"/api/traces?service=frontend&operation={quote(f'GET /api/op{rng.randrange(8)}')}"
             "&minDuration=100ms&limit=20"),
