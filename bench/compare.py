@@ -6,11 +6,12 @@ Phases per system:
   1. ingest  skua-loadgen flat out over OTLP/gRPC for --duration seconds (reference workload,
              every acknowledged trace recorded): acknowledged spans/s, CPU-seconds per million
              spans (/proc/<pid>/stat), peak RSS (VmHWM)
-  2. top-up  until --stored spans are stored
+  2. load    fresh storage with exactly --stored spans, the same count in both systems
   3. queries the Jaeger v1 HTTP mix (bench/query.py's kinds), p50/p99 per kind
   4. check   the same 100,000 spans (fixed seed and time) loaded into both; a sample of
              searches whose complete answer fits in the limit must return the same trace IDs
-  5. disk    stop (SIGTERM), bytes of the data directory per stored span
+  5. disk    stop (SIGTERM), bytes of the data directory per stored span (and, for Skua, after
+             `skua --compact`)
 
   bench/compare.py                 full run (builds Jaeger v1.76.0 once: scripts/jaeger.sh)
   bench/compare.py --quick         Skua only, small load: a smoke test of the harness
@@ -23,6 +24,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -277,23 +279,26 @@ def explain(query, only_here, traces):
 
 
 def run_system(args, system, binary, rng_seed, workdir, queries=None):
+    # Phase 1, ingest: flat out on fresh storage.
     system.start(binary)
     try:
         cpu0 = cpu_seconds(system.proc.pid)
         ingest = loadgen(args, system, 1, args.duration, acked=Path(workdir) / f"{system.name}.acked")
         cpu1 = cpu_seconds(system.proc.pid)
         rss = peak_rss_bytes(system.proc.pid)
-        stored = ingest["acked_spans"]
-        if stored < args.stored:
-            top = loadgen(args, system, 2, 3600, spans=args.stored - stored)
-            stored += top["acked_spans"]
+    finally:
+        system.stop()
+    shutil.rmtree(system.data)
+    # Phases 2-5 on fresh storage holding the same number of spans in both systems.
+    system.start(binary)
+    try:
+        stored = loadgen(args, system, 2, 3600, spans=args.stored)["acked_spans"]
         time.sleep(args.settle)
         client = Client(system.query_port)
         ids = [t["traceID"] for t in client.get("/api/traces?service=frontend&limit=200")[1]["data"]]
-        rng = random.Random(rng_seed)
-        latencies = measure(client, ids, args.requests, rng)
-        loadgen(args, system, 3, 3600, spans=args.check_spans, concurrency=1,
-                time_base=CHECK_BASE_NS)
+        latencies = measure(client, ids, args.requests, random.Random(rng_seed))
+        stored += loadgen(args, system, 3, 3600, spans=args.check_spans, concurrency=1,
+                          time_base=CHECK_BASE_NS)["acked_spans"]
         if queries is None:
             queries = cross_check_queries(client, random.Random(rng_seed + 1), args.checks)
         answers = {}
@@ -302,13 +307,11 @@ def run_system(args, system, binary, rng_seed, workdir, queries=None):
         rss = max(rss, peak_rss_bytes(system.proc.pid))
     finally:
         system.stop()
-    spans_per_s = ingest["spans_per_second"]
-    cpu = cpu1 - cpu0
     disk_after_stop = system.disk_bytes()
     compacted = system.compact(binary)
     return {
-        "ingest_spans_per_s": spans_per_s,
-        "cpu_s_per_million": cpu / ingest["acked_spans"] * 1e6,
+        "ingest_spans_per_s": ingest["spans_per_second"],
+        "cpu_s_per_million": (cpu1 - cpu0) / ingest["acked_spans"] * 1e6,
         "peak_rss_mib": rss / 2**20,
         "stored_spans": stored,
         "disk_bytes_per_span": disk_after_stop / stored,
@@ -357,8 +360,9 @@ def main():
         Path(args.json).write_text(json.dumps(
             {k: {m: v for m, v in r.items() if m != "answers"} for k, r in results.items()}, indent=2))
     print(f"compare: ingest {args.duration:.0f} s flat out ({args.concurrency} lanes, 512-span "
-          f"OTLP/gRPC batches), queries at ≥{args.stored:,} spans, {args.requests} requests per "
-          f"kind, {os.cpu_count()} cores")
+          f"OTLP/gRPC batches); queries and disk on fresh storage holding {args.stored:,} spans "
+          f"(+{args.check_spans:,} for the cross-check); {args.requests} requests per kind; "
+          f"{os.cpu_count()} cores")
     print("| metric | Skua | Jaeger v2 + Badger | Skua advantage |")
     print("|---|---|---|---|")
 
