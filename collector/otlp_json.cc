@@ -38,11 +38,6 @@ class Path {
   std::string path_;
 };
 
-#define RETURN_IF_ERROR(expr)                          \
-  do {                                                 \
-    if (absl::Status _s = (expr); !_s.ok()) return _s; \
-  } while (false)
-
 std::string_view Name(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
 
 bool Is(std::string_view key, std::string_view camel, std::string_view snake) {
@@ -78,7 +73,7 @@ template <typename Fn>
 absl::Status ForEach(const Value& v, const Path& p, Fn fn) {
   if (v.IsNull()) return absl::OkStatus();
   if (!v.IsArray()) return p.Error(fmt::format("expected an array, got {}", TypeName(v)));
-  for (rapidjson::SizeType i = 0; i < v.Size(); ++i) RETURN_IF_ERROR(fn(v[i], p.Index(i)));
+  for (rapidjson::SizeType i = 0; i < v.Size(); ++i) SKUA_RETURN_IF_ERROR(fn(v[i], p.Index(i)));
   return absl::OkStatus();
 }
 
@@ -222,7 +217,7 @@ absl::Status GetEnum(const Value& v, const Path& p, bool (*parse)(const std::str
     return absl::OkStatus();
   }
   int32_t i = 0;
-  RETURN_IF_ERROR(GetInteger(v, p, &i));
+  SKUA_RETURN_IF_ERROR(GetInteger(v, p, &i));
   if (!valid(i)) return p.Error(fmt::format("unknown value {}", i));
   *out = static_cast<E>(i);
   return absl::OkStatus();
@@ -232,43 +227,45 @@ absl::Status DecodeKeyValue(const Value& v, const Path& p, otlp_common::KeyValue
 
 absl::Status DecodeAnyValue(const Value& v, const Path& p, otlp_common::AnyValue* out) {
   if (v.IsNull()) return absl::OkStatus();
-  RETURN_IF_ERROR(ExpectObject(v, p));
+  SKUA_RETURN_IF_ERROR(ExpectObject(v, p));
   for (auto& m : v.GetObject()) {
     std::string_view k = Name(m.name);
     Path fp = p.Field(k);
     if (Is(k, "stringValue", "string_value")) {
-      RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_string_value()));
+      SKUA_RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_string_value()));
     } else if (Is(k, "boolValue", "bool_value")) {
       bool b = false;
-      RETURN_IF_ERROR(GetBool(m.value, fp, &b));
+      SKUA_RETURN_IF_ERROR(GetBool(m.value, fp, &b));
       out->set_bool_value(b);
     } else if (Is(k, "intValue", "int_value")) {
       int64_t i = 0;
-      RETURN_IF_ERROR(GetInteger(m.value, fp, &i));
+      SKUA_RETURN_IF_ERROR(GetInteger(m.value, fp, &i));
       out->set_int_value(i);
     } else if (Is(k, "doubleValue", "double_value")) {
       double d = 0;
-      RETURN_IF_ERROR(GetDouble(m.value, fp, &d));
+      SKUA_RETURN_IF_ERROR(GetDouble(m.value, fp, &d));
       out->set_double_value(d);
     } else if (Is(k, "bytesValue", "bytes_value")) {
-      RETURN_IF_ERROR(GetBase64(m.value, fp, out->mutable_bytes_value()));
+      SKUA_RETURN_IF_ERROR(GetBase64(m.value, fp, out->mutable_bytes_value()));
     } else if (Is(k, "arrayValue", "array_value")) {
       auto* arr = out->mutable_array_value();
       if (m.value.IsNull()) continue;
-      RETURN_IF_ERROR(ExpectObject(m.value, fp));
+      SKUA_RETURN_IF_ERROR(ExpectObject(m.value, fp));
       if (auto it = m.value.FindMember("values"); it != m.value.MemberEnd()) {
-        RETURN_IF_ERROR(ForEach(it->value, fp.Field("values"), [&](const Value& e, const Path& ep) {
-          return DecodeAnyValue(e, ep, arr->add_values());
-        }));
+        SKUA_RETURN_IF_ERROR(
+            ForEach(it->value, fp.Field("values"), [&](const Value& e, const Path& ep) {
+              return DecodeAnyValue(e, ep, arr->add_values());
+            }));
       }
     } else if (Is(k, "kvlistValue", "kvlist_value")) {
       auto* list = out->mutable_kvlist_value();
       if (m.value.IsNull()) continue;
-      RETURN_IF_ERROR(ExpectObject(m.value, fp));
+      SKUA_RETURN_IF_ERROR(ExpectObject(m.value, fp));
       if (auto it = m.value.FindMember("values"); it != m.value.MemberEnd()) {
-        RETURN_IF_ERROR(ForEach(it->value, fp.Field("values"), [&](const Value& e, const Path& ep) {
-          return DecodeKeyValue(e, ep, list->add_values());
-        }));
+        SKUA_RETURN_IF_ERROR(
+            ForEach(it->value, fp.Field("values"), [&](const Value& e, const Path& ep) {
+              return DecodeKeyValue(e, ep, list->add_values());
+            }));
       }
     }
   }
@@ -276,13 +273,13 @@ absl::Status DecodeAnyValue(const Value& v, const Path& p, otlp_common::AnyValue
 }
 
 absl::Status DecodeKeyValue(const Value& v, const Path& p, otlp_common::KeyValue* out) {
-  RETURN_IF_ERROR(ExpectObject(v, p));
+  SKUA_RETURN_IF_ERROR(ExpectObject(v, p));
   for (auto& m : v.GetObject()) {
     std::string_view k = Name(m.name);
     if (k == "key") {
-      RETURN_IF_ERROR(GetString(m.value, p.Field(k), out->mutable_key()));
+      SKUA_RETURN_IF_ERROR(GetString(m.value, p.Field(k), out->mutable_key()));
     } else if (k == "value") {
-      RETURN_IF_ERROR(DecodeAnyValue(m.value, p.Field(k), out->mutable_value()));
+      SKUA_RETURN_IF_ERROR(DecodeAnyValue(m.value, p.Field(k), out->mutable_value()));
     }
   }
   return absl::OkStatus();
@@ -302,49 +299,49 @@ absl::Status DecodeUint32(const Value& v, const Path& p, uint32_t* out) {
 template <typename Msg>
 absl::Status DecodeDroppedAttributes(const Value& v, const Path& p, Msg* out) {
   uint32_t n = 0;
-  RETURN_IF_ERROR(DecodeUint32(v, p, &n));
+  SKUA_RETURN_IF_ERROR(DecodeUint32(v, p, &n));
   out->set_dropped_attributes_count(n);
   return absl::OkStatus();
 }
 
 absl::Status DecodeEvent(const Value& v, const Path& p, otlp_trace::Span::Event* out) {
-  RETURN_IF_ERROR(ExpectObject(v, p));
+  SKUA_RETURN_IF_ERROR(ExpectObject(v, p));
   for (auto& m : v.GetObject()) {
     std::string_view k = Name(m.name);
     Path fp = p.Field(k);
     if (Is(k, "timeUnixNano", "time_unix_nano")) {
       uint64_t t = 0;
-      RETURN_IF_ERROR(GetInteger(m.value, fp, &t));
+      SKUA_RETURN_IF_ERROR(GetInteger(m.value, fp, &t));
       out->set_time_unix_nano(t);
     } else if (k == "name") {
-      RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_name()));
+      SKUA_RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_name()));
     } else if (k == "attributes") {
-      RETURN_IF_ERROR(DecodeAttributes(m.value, fp, out));
+      SKUA_RETURN_IF_ERROR(DecodeAttributes(m.value, fp, out));
     } else if (Is(k, "droppedAttributesCount", "dropped_attributes_count")) {
-      RETURN_IF_ERROR(DecodeDroppedAttributes(m.value, fp, out));
+      SKUA_RETURN_IF_ERROR(DecodeDroppedAttributes(m.value, fp, out));
     }
   }
   return absl::OkStatus();
 }
 
 absl::Status DecodeLink(const Value& v, const Path& p, otlp_trace::Span::Link* out) {
-  RETURN_IF_ERROR(ExpectObject(v, p));
+  SKUA_RETURN_IF_ERROR(ExpectObject(v, p));
   for (auto& m : v.GetObject()) {
     std::string_view k = Name(m.name);
     Path fp = p.Field(k);
     if (Is(k, "traceId", "trace_id")) {
-      RETURN_IF_ERROR(GetHexId(m.value, fp, out->mutable_trace_id()));
+      SKUA_RETURN_IF_ERROR(GetHexId(m.value, fp, out->mutable_trace_id()));
     } else if (Is(k, "spanId", "span_id")) {
-      RETURN_IF_ERROR(GetHexId(m.value, fp, out->mutable_span_id()));
+      SKUA_RETURN_IF_ERROR(GetHexId(m.value, fp, out->mutable_span_id()));
     } else if (Is(k, "traceState", "trace_state")) {
-      RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_trace_state()));
+      SKUA_RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_trace_state()));
     } else if (k == "attributes") {
-      RETURN_IF_ERROR(DecodeAttributes(m.value, fp, out));
+      SKUA_RETURN_IF_ERROR(DecodeAttributes(m.value, fp, out));
     } else if (Is(k, "droppedAttributesCount", "dropped_attributes_count")) {
-      RETURN_IF_ERROR(DecodeDroppedAttributes(m.value, fp, out));
+      SKUA_RETURN_IF_ERROR(DecodeDroppedAttributes(m.value, fp, out));
     } else if (k == "flags") {
       uint32_t n = 0;
-      RETURN_IF_ERROR(DecodeUint32(m.value, fp, &n));
+      SKUA_RETURN_IF_ERROR(DecodeUint32(m.value, fp, &n));
       out->set_flags(n);
     }
   }
@@ -353,15 +350,15 @@ absl::Status DecodeLink(const Value& v, const Path& p, otlp_trace::Span::Link* o
 
 absl::Status DecodeStatus(const Value& v, const Path& p, otlp_trace::Status* out) {
   if (v.IsNull()) return absl::OkStatus();
-  RETURN_IF_ERROR(ExpectObject(v, p));
+  SKUA_RETURN_IF_ERROR(ExpectObject(v, p));
   for (auto& m : v.GetObject()) {
     std::string_view k = Name(m.name);
     if (k == "message") {
-      RETURN_IF_ERROR(GetString(m.value, p.Field(k), out->mutable_message()));
+      SKUA_RETURN_IF_ERROR(GetString(m.value, p.Field(k), out->mutable_message()));
     } else if (k == "code") {
       otlp_trace::Status::StatusCode c = otlp_trace::Status::STATUS_CODE_UNSET;
-      RETURN_IF_ERROR(GetEnum(m.value, p.Field(k), &otlp_trace::Status::StatusCode_Parse,
-                              &otlp_trace::Status::StatusCode_IsValid, &c));
+      SKUA_RETURN_IF_ERROR(GetEnum(m.value, p.Field(k), &otlp_trace::Status::StatusCode_Parse,
+                                   &otlp_trace::Status::StatusCode_IsValid, &c));
       out->set_code(c);
     }
   }
@@ -369,59 +366,59 @@ absl::Status DecodeStatus(const Value& v, const Path& p, otlp_trace::Status* out
 }
 
 absl::Status DecodeSpan(const Value& v, const Path& p, otlp_trace::Span* out) {
-  RETURN_IF_ERROR(ExpectObject(v, p));
+  SKUA_RETURN_IF_ERROR(ExpectObject(v, p));
   for (auto& m : v.GetObject()) {
     std::string_view k = Name(m.name);
     Path fp = p.Field(k);
     if (Is(k, "traceId", "trace_id")) {
-      RETURN_IF_ERROR(GetHexId(m.value, fp, out->mutable_trace_id()));
+      SKUA_RETURN_IF_ERROR(GetHexId(m.value, fp, out->mutable_trace_id()));
     } else if (Is(k, "spanId", "span_id")) {
-      RETURN_IF_ERROR(GetHexId(m.value, fp, out->mutable_span_id()));
+      SKUA_RETURN_IF_ERROR(GetHexId(m.value, fp, out->mutable_span_id()));
     } else if (Is(k, "parentSpanId", "parent_span_id")) {
-      RETURN_IF_ERROR(GetHexId(m.value, fp, out->mutable_parent_span_id()));
+      SKUA_RETURN_IF_ERROR(GetHexId(m.value, fp, out->mutable_parent_span_id()));
     } else if (Is(k, "traceState", "trace_state")) {
-      RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_trace_state()));
+      SKUA_RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_trace_state()));
     } else if (k == "flags") {
       uint32_t n = 0;
-      RETURN_IF_ERROR(DecodeUint32(m.value, fp, &n));
+      SKUA_RETURN_IF_ERROR(DecodeUint32(m.value, fp, &n));
       out->set_flags(n);
     } else if (k == "name") {
-      RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_name()));
+      SKUA_RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_name()));
     } else if (k == "kind") {
       otlp_trace::Span::SpanKind kind = otlp_trace::Span::SPAN_KIND_UNSPECIFIED;
-      RETURN_IF_ERROR(GetEnum(m.value, fp, &otlp_trace::Span::SpanKind_Parse,
-                              &otlp_trace::Span::SpanKind_IsValid, &kind));
+      SKUA_RETURN_IF_ERROR(GetEnum(m.value, fp, &otlp_trace::Span::SpanKind_Parse,
+                                   &otlp_trace::Span::SpanKind_IsValid, &kind));
       out->set_kind(kind);
     } else if (Is(k, "startTimeUnixNano", "start_time_unix_nano")) {
       uint64_t t = 0;
-      RETURN_IF_ERROR(GetInteger(m.value, fp, &t));
+      SKUA_RETURN_IF_ERROR(GetInteger(m.value, fp, &t));
       out->set_start_time_unix_nano(t);
     } else if (Is(k, "endTimeUnixNano", "end_time_unix_nano")) {
       uint64_t t = 0;
-      RETURN_IF_ERROR(GetInteger(m.value, fp, &t));
+      SKUA_RETURN_IF_ERROR(GetInteger(m.value, fp, &t));
       out->set_end_time_unix_nano(t);
     } else if (k == "attributes") {
-      RETURN_IF_ERROR(DecodeAttributes(m.value, fp, out));
+      SKUA_RETURN_IF_ERROR(DecodeAttributes(m.value, fp, out));
     } else if (Is(k, "droppedAttributesCount", "dropped_attributes_count")) {
-      RETURN_IF_ERROR(DecodeDroppedAttributes(m.value, fp, out));
+      SKUA_RETURN_IF_ERROR(DecodeDroppedAttributes(m.value, fp, out));
     } else if (k == "events") {
-      RETURN_IF_ERROR(ForEach(m.value, fp, [&](const Value& e, const Path& ep) {
+      SKUA_RETURN_IF_ERROR(ForEach(m.value, fp, [&](const Value& e, const Path& ep) {
         return DecodeEvent(e, ep, out->add_events());
       }));
     } else if (Is(k, "droppedEventsCount", "dropped_events_count")) {
       uint32_t n = 0;
-      RETURN_IF_ERROR(DecodeUint32(m.value, fp, &n));
+      SKUA_RETURN_IF_ERROR(DecodeUint32(m.value, fp, &n));
       out->set_dropped_events_count(n);
     } else if (k == "links") {
-      RETURN_IF_ERROR(ForEach(m.value, fp, [&](const Value& e, const Path& ep) {
+      SKUA_RETURN_IF_ERROR(ForEach(m.value, fp, [&](const Value& e, const Path& ep) {
         return DecodeLink(e, ep, out->add_links());
       }));
     } else if (Is(k, "droppedLinksCount", "dropped_links_count")) {
       uint32_t n = 0;
-      RETURN_IF_ERROR(DecodeUint32(m.value, fp, &n));
+      SKUA_RETURN_IF_ERROR(DecodeUint32(m.value, fp, &n));
       out->set_dropped_links_count(n);
     } else if (k == "status") {
-      RETURN_IF_ERROR(DecodeStatus(m.value, fp, out->mutable_status()));
+      SKUA_RETURN_IF_ERROR(DecodeStatus(m.value, fp, out->mutable_status()));
     }
   }
   return absl::OkStatus();
@@ -429,18 +426,18 @@ absl::Status DecodeSpan(const Value& v, const Path& p, otlp_trace::Span* out) {
 
 absl::Status DecodeScope(const Value& v, const Path& p, otlp_common::InstrumentationScope* out) {
   if (v.IsNull()) return absl::OkStatus();
-  RETURN_IF_ERROR(ExpectObject(v, p));
+  SKUA_RETURN_IF_ERROR(ExpectObject(v, p));
   for (auto& m : v.GetObject()) {
     std::string_view k = Name(m.name);
     Path fp = p.Field(k);
     if (k == "name") {
-      RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_name()));
+      SKUA_RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_name()));
     } else if (k == "version") {
-      RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_version()));
+      SKUA_RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_version()));
     } else if (k == "attributes") {
-      RETURN_IF_ERROR(DecodeAttributes(m.value, fp, out));
+      SKUA_RETURN_IF_ERROR(DecodeAttributes(m.value, fp, out));
     } else if (Is(k, "droppedAttributesCount", "dropped_attributes_count")) {
-      RETURN_IF_ERROR(DecodeDroppedAttributes(m.value, fp, out));
+      SKUA_RETURN_IF_ERROR(DecodeDroppedAttributes(m.value, fp, out));
     }
   }
   return absl::OkStatus();
@@ -448,73 +445,74 @@ absl::Status DecodeScope(const Value& v, const Path& p, otlp_common::Instrumenta
 
 absl::Status DecodeResource(const Value& v, const Path& p, otlp_resource::Resource* out) {
   if (v.IsNull()) return absl::OkStatus();
-  RETURN_IF_ERROR(ExpectObject(v, p));
+  SKUA_RETURN_IF_ERROR(ExpectObject(v, p));
   for (auto& m : v.GetObject()) {
     std::string_view k = Name(m.name);
     Path fp = p.Field(k);
     if (k == "attributes") {
-      RETURN_IF_ERROR(DecodeAttributes(m.value, fp, out));
+      SKUA_RETURN_IF_ERROR(DecodeAttributes(m.value, fp, out));
     } else if (Is(k, "droppedAttributesCount", "dropped_attributes_count")) {
-      RETURN_IF_ERROR(DecodeDroppedAttributes(m.value, fp, out));
+      SKUA_RETURN_IF_ERROR(DecodeDroppedAttributes(m.value, fp, out));
     } else if (Is(k, "entityRefs", "entity_refs")) {
-      RETURN_IF_ERROR(ForEach(m.value, fp, [&](const Value& e, const Path& ep) -> absl::Status {
-        RETURN_IF_ERROR(ExpectObject(e, ep));
-        auto* ref = out->add_entity_refs();
-        for (auto& f : e.GetObject()) {
-          std::string_view fk = Name(f.name);
-          Path rp = ep.Field(fk);
-          if (Is(fk, "schemaUrl", "schema_url")) {
-            RETURN_IF_ERROR(GetString(f.value, rp, ref->mutable_schema_url()));
-          } else if (fk == "type") {
-            RETURN_IF_ERROR(GetString(f.value, rp, ref->mutable_type()));
-          } else if (Is(fk, "idKeys", "id_keys")) {
-            RETURN_IF_ERROR(ForEach(f.value, rp, [&](const Value& s, const Path& sp) {
-              return GetString(s, sp, ref->add_id_keys());
-            }));
-          } else if (Is(fk, "descriptionKeys", "description_keys")) {
-            RETURN_IF_ERROR(ForEach(f.value, rp, [&](const Value& s, const Path& sp) {
-              return GetString(s, sp, ref->add_description_keys());
-            }));
-          }
-        }
-        return absl::OkStatus();
-      }));
+      SKUA_RETURN_IF_ERROR(
+          ForEach(m.value, fp, [&](const Value& e, const Path& ep) -> absl::Status {
+            SKUA_RETURN_IF_ERROR(ExpectObject(e, ep));
+            auto* ref = out->add_entity_refs();
+            for (auto& f : e.GetObject()) {
+              std::string_view fk = Name(f.name);
+              Path rp = ep.Field(fk);
+              if (Is(fk, "schemaUrl", "schema_url")) {
+                SKUA_RETURN_IF_ERROR(GetString(f.value, rp, ref->mutable_schema_url()));
+              } else if (fk == "type") {
+                SKUA_RETURN_IF_ERROR(GetString(f.value, rp, ref->mutable_type()));
+              } else if (Is(fk, "idKeys", "id_keys")) {
+                SKUA_RETURN_IF_ERROR(ForEach(f.value, rp, [&](const Value& s, const Path& sp) {
+                  return GetString(s, sp, ref->add_id_keys());
+                }));
+              } else if (Is(fk, "descriptionKeys", "description_keys")) {
+                SKUA_RETURN_IF_ERROR(ForEach(f.value, rp, [&](const Value& s, const Path& sp) {
+                  return GetString(s, sp, ref->add_description_keys());
+                }));
+              }
+            }
+            return absl::OkStatus();
+          }));
     }
   }
   return absl::OkStatus();
 }
 
 absl::Status DecodeScopeSpans(const Value& v, const Path& p, otlp_trace::ScopeSpans* out) {
-  RETURN_IF_ERROR(ExpectObject(v, p));
+  SKUA_RETURN_IF_ERROR(ExpectObject(v, p));
   for (auto& m : v.GetObject()) {
     std::string_view k = Name(m.name);
     Path fp = p.Field(k);
     if (k == "scope") {
-      RETURN_IF_ERROR(DecodeScope(m.value, fp, out->mutable_scope()));
+      SKUA_RETURN_IF_ERROR(DecodeScope(m.value, fp, out->mutable_scope()));
     } else if (k == "spans") {
-      RETURN_IF_ERROR(ForEach(m.value, fp, [&](const Value& e, const Path& ep) {
+      SKUA_RETURN_IF_ERROR(ForEach(m.value, fp, [&](const Value& e, const Path& ep) {
         return DecodeSpan(e, ep, out->add_spans());
       }));
     } else if (Is(k, "schemaUrl", "schema_url")) {
-      RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_schema_url()));
+      SKUA_RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_schema_url()));
     }
   }
   return absl::OkStatus();
 }
 
 absl::Status DecodeResourceSpans(const Value& v, const Path& p, otlp_trace::ResourceSpans* out) {
-  RETURN_IF_ERROR(ExpectObject(v, p));
+  SKUA_RETURN_IF_ERROR(ExpectObject(v, p));
   for (auto& m : v.GetObject()) {
     std::string_view k = Name(m.name);
     Path fp = p.Field(k);
     if (k == "resource") {
-      RETURN_IF_ERROR(DecodeResource(m.value, fp, out->mutable_resource()));
+      SKUA_RETURN_IF_ERROR(DecodeResource(m.value, fp, out->mutable_resource()));
     } else if (Is(k, "scopeSpans", "scope_spans")) {
-      RETURN_IF_ERROR(ForEach(m.value, fp, [&](const Value& e, const Path& ep) {
+      SKUA_RETURN_IF_ERROR(ForEach(m.value, fp, [&](const Value& e, const Path& ep) {
         return DecodeScopeSpans(e, ep, out->add_scope_spans());
       }));
     } else if (Is(k, "schemaUrl", "schema_url")) {
-      RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_schema_url()));
+      SKUA_RETURN_IF_ERROR(GetString(m.value, fp, out->mutable_schema_url()));
     }
   }
   return absl::OkStatus();
@@ -532,11 +530,11 @@ absl::Status DecodeOtlpJson(std::string_view json, otlp_collector::ExportTraceSe
                     rapidjson::GetParseError_En(doc.GetParseError())));
   }
   Path root("");
-  RETURN_IF_ERROR(ExpectObject(doc, root));
+  SKUA_RETURN_IF_ERROR(ExpectObject(doc, root));
   for (auto& m : doc.GetObject()) {
     std::string_view k = Name(m.name);
     if (Is(k, "resourceSpans", "resource_spans")) {
-      RETURN_IF_ERROR(ForEach(m.value, root.Field(k), [&](const Value& e, const Path& ep) {
+      SKUA_RETURN_IF_ERROR(ForEach(m.value, root.Field(k), [&](const Value& e, const Path& ep) {
         return DecodeResourceSpans(e, ep, out.add_resource_spans());
       }));
     }
