@@ -106,8 +106,6 @@ std::string FormatTraceIdJaeger(const TraceId& id) {
   return FormatTraceId32(id);
 }
 
-std::string FormatSpanId(const SpanId& id) { return HexEncode(id.AsBytes()); }
-
 std::optional<TraceId> ParseTraceIdHex(std::string_view s) {
   if (s.empty() || s.size() > 32) return std::nullopt;
   TraceId id;

@@ -56,7 +56,6 @@ std::optional<std::string> HexDecode(std::string_view hex);
 std::string FormatTraceId32(const TraceId& id);
 // Jaeger v1 form: 16 hex digits when the high 64 bits are zero, else 32.
 std::string FormatTraceIdJaeger(const TraceId& id);
-std::string FormatSpanId(const SpanId& id);
 
 // Jaeger's hex rule for trace IDs in query parameters: 1..32 hex digits, case-insensitive, a
 // shorter string is left-padded with zeros ("abc" == "0000…0abc").

@@ -8,9 +8,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-#define SKUA_CONCAT_INNER_(a, b) a##b
-#define SKUA_CONCAT_(a, b) SKUA_CONCAT_INNER_(a, b)
-
 // Returns the status from the enclosing function when `expr` is not OK.
 #define SKUA_RETURN_IF_ERROR(expr)                        \
   do {                                                    \
@@ -18,14 +15,6 @@
       return _skua_st;                                    \
     }                                                     \
   } while (false)
-
-// `lhs = value of expr`, or return its status when not OK.
-#define SKUA_ASSIGN_OR_RETURN(lhs, expr) \
-  SKUA_ASSIGN_OR_RETURN_IMPL_(SKUA_CONCAT_(_skua_or_, __LINE__), lhs, expr)
-#define SKUA_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
-  auto tmp = (expr);                                \
-  if (!tmp.ok()) return std::move(tmp).status();    \
-  lhs = std::move(tmp).value()
 
 namespace skua::common {
 // absl::Status::message() as a std::string_view (Debian's Abseil has its own string_view type).
