@@ -145,6 +145,23 @@ std::optional<HttpResponse> V1Param(const Params& params, const char* name, Pars
   return std::nullopt;
 }
 
+// The api_v3 counterpart: the first of `names` present (canonical name first), parsed into *out;
+// Jaeger's gateway 400 answer when malformed.
+template <typename Parse, typename T>
+std::optional<HttpResponse> V3Param(const Params& params,
+                                    std::initializer_list<std::string_view> names, Parse parse,
+                                    T* out) {
+  auto [v, name] = ParamAny(params, names);
+  if (v == nullptr || v->empty()) return std::nullopt;
+  auto r = parse(*v);
+  if (!r.ok()) {
+    return V3Fail(400,
+                  fmt::format("malformed parameter {}: {}", name, common::Message(r.status())));
+  }
+  *out = *r;
+  return std::nullopt;
+}
+
 bool Pretty(const Params& params) {
   const auto* pp = Param(params, "prettyPrint");
   return pp != nullptr && !pp->empty() && *pp != "false";
@@ -513,25 +530,16 @@ class QueryApi {
   }
 
   HttpResponse V3GetTrace(const Params& params, std::string_view raw_id) {
-    for (auto [canonical, alias] :
-         {std::pair{"startTime", "start_time"}, std::pair{"endTime", "end_time"}}) {
-      auto [v, name] = ParamEither(params, canonical, alias);
-      if (v != nullptr && !v->empty()) {
-        if (auto r = ParseRfc3339Nanos(*v); !r.ok()) {
-          return V3Fail(
-              400, fmt::format("malformed parameter {}: {}", name, common::Message(r.status())));
-        }
-      }
+    // The time hints and rawTraces are validated only (see V1GetTrace).
+    int64_t hint = 0;
+    bool raw = false;
+    if (auto bad = V3Param(params, {"startTime", "start_time"}, ParseRfc3339Nanos, &hint)) {
+      return *bad;
     }
-    {
-      auto [v, name] = ParamEither(params, "rawTraces", "raw_traces");
-      if (v != nullptr && !v->empty()) {
-        if (auto r = ParseBool(*v); !r.ok()) {
-          return V3Fail(
-              400, fmt::format("malformed parameter {}: {}", name, common::Message(r.status())));
-        }
-      }
+    if (auto bad = V3Param(params, {"endTime", "end_time"}, ParseRfc3339Nanos, &hint)) {
+      return *bad;
     }
+    if (auto bad = V3Param(params, {"rawTraces", "raw_traces"}, ParseBool, &raw)) return *bad;
     auto id = PathTraceId(raw_id);
     if (!id.ok()) {
       return V3Fail(400,
@@ -564,47 +572,28 @@ class QueryApi {
     if (min_v == nullptr || max_v == nullptr || min_v->empty() || max_v->empty()) {
       return V3Fail(400, "query.startTimeMin and query.startTimeMax are required");
     }
-    for (auto [v, name, out] : {std::tuple{min_v, min_name, &q.start_min_ns},
-                                std::tuple{max_v, max_name, &q.start_max_ns}}) {
-      auto r = ParseRfc3339Nanos(*v);
-      if (!r.ok()) {
-        return V3Fail(400,
-                      fmt::format("malformed parameter {}: {}", name, common::Message(r.status())));
-      }
-      *out = *r;
-    }
+    if (auto bad = V3Param(params, {min_name}, ParseRfc3339Nanos, &q.start_min_ns)) return *bad;
+    if (auto bad = V3Param(params, {max_name}, ParseRfc3339Nanos, &q.start_max_ns)) return *bad;
     if (q.start_min_ns >= q.start_max_ns) {
       return V3Fail(400, "query.startTimeMin must be before query.startTimeMax");
     }
-    for (auto [canonical, alias, out] :
-         {std::tuple{"query.durationMin", "query.duration_min", &q.duration_min_ns},
-          std::tuple{"query.durationMax", "query.duration_max", &q.duration_max_ns}}) {
-      auto [v, name] = ParamEither(params, canonical, alias);
-      if (v == nullptr || v->empty()) continue;
-      auto r = ParseDurationNanos(*v);
-      if (!r.ok()) {
-        return V3Fail(400,
-                      fmt::format("malformed parameter {}: {}", name, common::Message(r.status())));
-      }
-      *out = *r;
+    if (auto bad = V3Param(params, {"query.durationMin", "query.duration_min"}, ParseDurationNanos,
+                           &q.duration_min_ns)) {
+      return *bad;
     }
-    q.limit = kDefaultLimit;
-    if (auto [v, name] =
-            ParamAny(params, {"query.searchDepth", "query.search_depth", "query.num_traces"});
-        v != nullptr && !v->empty()) {
-      auto r = ParseInt64(*v);
-      if (!r.ok()) {
-        return V3Fail(400,
-                      fmt::format("malformed parameter {}: {}", name, common::Message(r.status())));
-      }
-      if (*r > 0) q.limit = static_cast<int>(std::min<int64_t>(*r, 1'000'000));
+    if (auto bad = V3Param(params, {"query.durationMax", "query.duration_max"}, ParseDurationNanos,
+                           &q.duration_max_ns)) {
+      return *bad;
     }
-    if (auto [v, name] = ParamEither(params, "query.rawTraces", "query.raw_traces");
-        v != nullptr && !v->empty()) {
-      if (auto r = ParseBool(*v); !r.ok()) {
-        return V3Fail(400,
-                      fmt::format("malformed parameter {}: {}", name, common::Message(r.status())));
-      }
+    int64_t depth = 0;
+    if (auto bad = V3Param(params, {"query.searchDepth", "query.search_depth", "query.num_traces"},
+                           ParseInt64, &depth)) {
+      return *bad;
+    }
+    q.limit = depth > 0 ? static_cast<int>(std::min<int64_t>(depth, 1'000'000)) : kDefaultLimit;
+    bool raw = false;
+    if (auto bad = V3Param(params, {"query.rawTraces", "query.raw_traces"}, ParseBool, &raw)) {
+      return *bad;
     }
 
     auto hits = store_.FindTraces(q);

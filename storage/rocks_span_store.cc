@@ -754,19 +754,10 @@ class Shard {
       otlp::ResourceSpans*& rs = by_resource[g.key.resource_id];
       if (rs == nullptr) {
         rs = out.add_resource_spans();
-        auto row = ReadRow(*g.part, ResourceKey(g.key.resource_id));
-        if (!row.ok()) return row.status();
-        if (!rs->ParseFromString(*row)) {
-          return absl::DataLossError(
-              fmt::format("resource {:016x}: undecodable", g.key.resource_id));
-        }
+        SKUA_RETURN_IF_ERROR(ReadRowInto(*g.part, ResourceKey(g.key.resource_id), *rs));
       }
-      auto row = ReadRow(*g.part, ScopeKey(g.key.scope_id));
-      if (!row.ok()) return row.status();
       otlp::ScopeSpans* ss = rs->add_scope_spans();
-      if (!ss->ParseFromString(*row)) {
-        return absl::DataLossError(fmt::format("scope {:016x}: undecodable", g.key.scope_id));
-      }
+      SKUA_RETURN_IF_ERROR(ReadRowInto(*g.part, ScopeKey(g.key.scope_id), *ss));
       for (std::string_view bytes : g.spans) {
         if (!ss->add_spans()->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
           return absl::DataLossError("span: undecodable");
@@ -960,21 +951,14 @@ class Shard {
         for (const auto& g : chunk.groups()) {
           auto& rs = resource_by_id[g.resource_id()];
           if (rs == nullptr) {
-            auto row = ReadRow(*part, ResourceKey(g.resource_id()));
-            if (!row.ok()) return row.status();
-            if (!resources.emplace_back().ParseFromString(*row)) {
-              return absl::DataLossError("reindex: undecodable resource");
-            }
-            rs = &resources.back();
+            rs = &resources.emplace_back();
+            SKUA_RETURN_IF_ERROR(
+                ReadRowInto(*part, ResourceKey(g.resource_id()), resources.back()));
           }
           auto& ss = scope_by_id[g.scope_id()];
           if (ss == nullptr) {
-            auto row = ReadRow(*part, ScopeKey(g.scope_id()));
-            if (!row.ok()) return row.status();
-            if (!scopes.emplace_back().ParseFromString(*row)) {
-              return absl::DataLossError("reindex: undecodable scope");
-            }
-            ss = &scopes.back();
+            ss = &scopes.emplace_back();
+            SKUA_RETURN_IF_ERROR(ReadRowInto(*part, ScopeKey(g.scope_id()), scopes.back()));
           }
           for (const auto& span : g.spans()) builder.Add({rs, ss, &span});
         }
@@ -1029,6 +1013,18 @@ class Shard {
       deps_.Add(e.trace_id, e.span_id, e.parent_span_id, service, e.start_ns);
     }
     open_last_seq_ = std::max(open_last_seq_, seq);
+  }
+
+  // A resource or scope row decoded into `out`.
+  absl::Status ReadRowInto(const Partition& part, const std::string& key,
+                           google::protobuf::MessageLite& out) {
+    auto row = ReadRow(part, key);
+    if (!row.ok()) return row.status();
+    if (!out.ParseFromString(*row)) {
+      return absl::DataLossError(
+          fmt::format("undecodable row {} in partition {}", common::HexEncode(key), part.name));
+    }
+    return absl::OkStatus();
   }
 
   // A resource or scope row of a partition, through a small cache (rows are immutable).
