@@ -9,6 +9,7 @@
 
 #include "storage/span_store.h"
 #include "tests/testing/otlp_builders.h"
+#include "tests/testing/store_helpers.h"
 
 namespace skua::storage {
 namespace {
@@ -50,16 +51,7 @@ class RetentionTest : public ::testing::Test {
       for (auto& ch : pad) ch = static_cast<char>('!' + rng_() % 90);
       testing::AddStringAttr(span->mutable_attributes(), "pad", pad);
     }
-    std::vector<SpanRef> refs;
-    for (const auto& rs : req.resource_spans()) {
-      for (const auto& ss : rs.scope_spans()) {
-        for (const auto& s : ss.spans()) refs.push_back({&rs, &ss, &s});
-      }
-    }
-    int shard = store_->ShardOf(*common::ParseTraceIdHex(trace_hex));
-    PreparedWrite w = PrepareWrite(refs, store_->retention());
-    const PreparedWrite* ws[] = {&w};
-    ASSERT_TRUE(store_->Commit(shard, ws).ok());
+    testing::StoreRequest(*store_, req);
   }
 
   bool Visible(const std::string& trace_hex) {

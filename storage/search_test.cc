@@ -13,6 +13,7 @@
 
 #include "storage/span_store.h"
 #include "tests/testing/otlp_builders.h"
+#include "tests/testing/store_helpers.h"
 
 namespace skua::storage {
 namespace {
@@ -170,23 +171,6 @@ std::string Describe(const TraceQuery& q) {
                      q.duration_max_ns, q.limit);
 }
 
-void Store(SpanStore& store, const ExportRequest& req) {
-  std::map<int, std::vector<SpanRef>> by_shard;
-  for (const auto& rs : req.resource_spans()) {
-    for (const auto& ss : rs.scope_spans()) {
-      for (const auto& s : ss.spans()) {
-        by_shard[store.ShardOf(*common::TraceId::FromBytes(s.trace_id()))].push_back(
-            {&rs, &ss, &s});
-      }
-    }
-  }
-  for (auto& [shard, refs] : by_shard) {
-    PreparedWrite w = PrepareWrite(refs, store.retention());
-    const PreparedWrite* ws[] = {&w};
-    ASSERT_TRUE(store.Commit(shard, ws).ok());
-  }
-}
-
 void CheckQueries(SpanStore& store, const std::vector<TestSpan>& spans, uint64_t seed, int n,
                   const char* stage) {
   std::mt19937_64 rng(seed);
@@ -224,7 +208,7 @@ TEST_P(SearchDifferentialTest, IndexedSearchEqualsNaiveScan) {
     // First half: sealed block by block (an age-based seal after every few requests).
     size_t half = data.requests.size() / 2;
     for (size_t i = 0; i < half; ++i) {
-      Store(**store, data.requests[i]);
+      testing::StoreRequest(**store, data.requests[i]);
       if (i % 4 == 3) {
         clock.Advance(std::chrono::seconds(31));
         for (int s = 0; s < shards; ++s) (*store)->Maintain(s);
@@ -233,7 +217,8 @@ TEST_P(SearchDifferentialTest, IndexedSearchEqualsNaiveScan) {
     clock.Advance(std::chrono::seconds(31));
     for (int s = 0; s < shards; ++s) (*store)->Maintain(s);
     // Second half: stays in the open blocks.
-    for (size_t i = half; i < data.requests.size(); ++i) Store(**store, data.requests[i]);
+    for (size_t i = half; i < data.requests.size(); ++i)
+      testing::StoreRequest(**store, data.requests[i]);
     CheckQueries(**store, data.spans, 100, 1500, "sealed+open");
   }
   // Reopen: the open blocks come back from the index log.
@@ -266,8 +251,8 @@ TEST(CatalogTest, ServicesOperationsAndDependencies) {
   {
     auto store = SpanStore::Open(testing::TestStorage(dir.string(), 2), clock);
     ASSERT_TRUE(store.ok());
-    Store(**store, req);
-    Store(**store, later);
+    testing::StoreRequest(**store, req);
+    testing::StoreRequest(**store, later);
     EXPECT_EQ((*store)->Services(), (std::vector<std::string>{"api", "db"}));
     EXPECT_EQ((*store)->Operations("api", ""),
               (std::vector<Operation>{{"GET /x", "server"}, {"SELECT", "client"}}));

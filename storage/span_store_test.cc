@@ -9,6 +9,7 @@
 #include "skua/storage.pb.h"
 #include "storage/keys.h"
 #include "tests/testing/otlp_builders.h"
+#include "tests/testing/store_helpers.h"
 
 namespace skua::storage {
 namespace {
@@ -20,35 +21,13 @@ using testing::AddResource;
 using testing::AddSpan;
 using testing::CountSpans;
 using testing::ExportRequest;
+using testing::RefsOf;
 
 std::string TempDir(const std::string& name) {
   auto dir = std::filesystem::path(::testing::TempDir()) /
              (name + "-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
   std::filesystem::remove_all(dir);
   return dir.string();
-}
-
-std::vector<SpanRef> RefsOf(const ExportRequest& req) {
-  std::vector<SpanRef> refs;
-  for (const auto& rs : req.resource_spans()) {
-    for (const auto& ss : rs.scope_spans()) {
-      for (const auto& s : ss.spans()) refs.push_back({&rs, &ss, &s});
-    }
-  }
-  return refs;
-}
-
-// Commits every span of `req` to its shard.
-void Store(SpanStore& store, const ExportRequest& req) {
-  std::map<int, std::vector<SpanRef>> by_shard;
-  for (const auto& ref : RefsOf(req)) {
-    by_shard[store.ShardOf(*common::TraceId::FromBytes(ref.span->trace_id()))].push_back(ref);
-  }
-  for (auto& [shard, refs] : by_shard) {
-    PreparedWrite w = PrepareWrite(refs, store.retention());
-    const PreparedWrite* ws[] = {&w};
-    ASSERT_TRUE(store.Commit(shard, ws).ok());
-  }
 }
 
 TEST(PrepareWriteTest, OneChunkPerTraceAndResourceStoredOnce) {
@@ -80,8 +59,8 @@ TEST(SpanStoreTest, StoresAndReturnsWholeTracesAcrossRequests) {
   auto* ss = AddResource(b, "backend", "host-2");
   AddSpan(ss, "abc", 2, 1, "query", 1100, 100);
   AddSpan(ss, "def", 9, 0, "unrelated", 1100, 100);
-  Store(**store, a);
-  Store(**store, b);
+  testing::StoreRequest(**store, a);
+  testing::StoreRequest(**store, b);
 
   auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("abc"));
   ASSERT_TRUE(trace.ok()) << trace.status();
@@ -105,8 +84,8 @@ TEST(SpanStoreTest, ExactDuplicatesAreReturnedOnce) {
   ASSERT_TRUE(store.ok());
   ExportRequest req;
   AddSpan(AddResource(req, "svc"), "77", 1, 0, "op", 1000, 1);
-  Store(**store, req);
-  Store(**store, req);  // an exporter retry after a lost acknowledgement
+  testing::StoreRequest(**store, req);
+  testing::StoreRequest(**store, req);  // an exporter retry after a lost acknowledgement
   auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("77"));
   ASSERT_TRUE(trace.ok() && trace->has_value());
   EXPECT_EQ(CountSpans(**trace), 1);
@@ -119,7 +98,7 @@ TEST(SpanStoreTest, DataSurvivesReopen) {
     ASSERT_TRUE(store.ok());
     ExportRequest req;
     AddSpan(AddResource(req, "svc"), "1234", 1, 0, "op", 1000, 1);
-    Store(**store, req);
+    testing::StoreRequest(**store, req);
   }
   auto store =
       SpanStore::Open(testing::TestStorage(dir, 0), clock_);  // 0 = whatever the directory has
@@ -127,7 +106,8 @@ TEST(SpanStoreTest, DataSurvivesReopen) {
   EXPECT_EQ((*store)->shard_count(), 3);
   ExportRequest req2;
   AddSpan(AddResource(req2, "svc"), "1234", 2, 1, "op2", 1000, 1);
-  Store(**store, req2);  // sequence numbers continue: the first chunk is not overwritten
+  testing::StoreRequest(**store,
+                        req2);  // sequence numbers continue: the first chunk is not overwritten
   auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("1234"));
   ASSERT_TRUE(trace.ok() && trace->has_value());
   EXPECT_EQ(CountSpans(**trace), 2);
