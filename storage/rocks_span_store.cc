@@ -462,7 +462,16 @@ class Shard {
         new_rows;  // (partition + tag, id) to forget on failure
     std::vector<std::pair<const IndexBatch*, uint64_t>> indexes;
     std::vector<std::string> new_catalog;
+    std::map<int64_t, Partition> partitions;  // by retention, for this commit
     size_t spans = 0;
+    uint64_t first_seq = next_seq_;
+    // Nothing of this commit was written: forget what it would have written, so a later batch
+    // writes it.
+    auto rollback = [&] {
+      for (const auto& [set, id] : new_rows) known_rows_[set].erase(id);
+      for (const auto& k : new_catalog) known_catalog_.erase(k);
+      next_seq_ = first_seq;
+    };
     for (const PreparedWrite* w : writes) {
       uint64_t seq = next_seq_++;
       // The index log row: per partition, the traces this request wrote there, to rebuild their
@@ -470,8 +479,16 @@ class Shard {
       std::map<std::string, std::string> traces_by_partition;
       std::set<std::string> rows_written_to;
       for (const auto& c : w->chunks) {
-        auto part = PartitionFor(c.retention_seconds, now_s);
-        if (!part.ok()) return part.status();
+        auto found = partitions.find(c.retention_seconds);
+        if (found == partitions.end()) {
+          auto p = PartitionFor(c.retention_seconds, now_s);
+          if (!p.ok()) {
+            rollback();
+            return p.status();
+          }
+          found = partitions.emplace(c.retention_seconds, std::move(*p)).first;
+        }
+        const Partition* part = &found->second;
         rocksdb::ColumnFamilyHandle* cf = part->cf.get();
         batch.Put(cf, TraceChunkKey(c.trace_id, seq), c.value);
         traces_by_partition[part->name].append(c.trace_id.AsBytes());
@@ -516,10 +533,7 @@ class Shard {
     wo.sync = sync;
     auto s = db_->Write(wo, &batch);
     if (!s.ok()) {
-      // Not written: forget what this batch would have written, so a later batch writes it.
-      for (const auto& [set, id] : new_rows) known_rows_[set].erase(id);
-      for (const auto& k : new_catalog) known_catalog_.erase(k);
-      next_seq_ -= writes.size();
+      rollback();
       absl::Status st =
           FromRocks(s, fmt::format("write batch ({} spans, {} requests)", spans, writes.size()));
       SetHealth(st);
