@@ -4,6 +4,10 @@
 //
 //   skua-loadgen --target=127.0.0.1:4317 --duration=10 --concurrency=8 [--rate=SPANS_PER_S]
 //                [--batch=512] [--batches=64] [--seed=1] [--spans=N] [--acked-out=FILE]
+//                [--shape=random|tracegen] [--fresh]
+// Requests are --batches pre-encoded ones sent in turn (each send re-stamped with fresh trace IDs
+// and times). With --fresh every send is built anew instead, so no span content repeats; slower
+// to generate, for disk measurements, where repeats would flatter compression.
 // With --spans, it stops once N spans are acknowledged (or `duration` is over). With
 // --acked-out, the ID of every trace in an acknowledged request is written to FILE. A refused
 // request is sent again, so one lane with --spans and --time-base sends the same data every
@@ -42,6 +46,8 @@ struct Options {
   uint64_t spans = 0;     // stop after this many acknowledged spans; 0 = run for `duration`
   std::string acked_out;  // file receiving the hex ID of every acknowledged trace, one a line
   int64_t time_base = 0;  // span times start here (ns since the epoch) instead of at send time
+  skua::bench::Shape shape = skua::bench::Shape::kRandom;
+  bool fresh = false;
 };
 
 Options Parse(int argc, char** argv) {
@@ -61,6 +67,14 @@ Options Parse(int argc, char** argv) {
         {"--spans", [&] { o.spans = std::strtoull(v.c_str(), nullptr, 10); }},
         {"--acked-out", [&] { o.acked_out = v; }},
         {"--time-base", [&] { o.time_base = std::strtoll(v.c_str(), nullptr, 10); }},
+        {"--shape",
+         [&] {
+           if (!skua::bench::ParseShape(v, &o.shape)) {
+             std::fprintf(stderr, "skua-loadgen: --shape must be random or tracegen\n");
+             std::exit(2);
+           }
+         }},
+        {"--fresh", [&] { o.fresh = true; }},
     };
     auto it = setters.find(k);
     if (it == setters.end()) {
@@ -108,7 +122,7 @@ int main(int argc, char** argv) {
   size_t wire_bytes = 0;
   for (int i = 0; i < opt.batches; ++i) {
     batches.push_back(
-        skua::bench::Encode(skua::bench::MakeRequest(opt.seed, i, opt.batch, now_ns)));
+        skua::bench::Encode(skua::bench::MakeRequest(opt.shape, opt.seed, i, opt.batch, now_ns)));
     wire_bytes += batches.back().encoded.size();
   }
   int spans_per_batch = batches[0].spans;
@@ -144,7 +158,13 @@ int main(int argc, char** argv) {
           next += std::chrono::duration_cast<Clock::duration>(
               std::chrono::duration<double>(spans_per_batch / lane_rate));
         }
-        const auto& b = batches[(lane + seq * opt.concurrency) % batches.size()];
+        uint64_t index = static_cast<uint64_t>(lane) + seq * static_cast<uint64_t>(opt.concurrency);
+        skua::bench::Batch fresh;
+        if (opt.fresh) {
+          fresh = skua::bench::Encode(skua::bench::MakeRequest(
+              opt.shape, opt.seed, static_cast<int>(opt.batches + index), opt.batch, now_ns));
+        }
+        const auto& b = opt.fresh ? fresh : batches[index % batches.size()];
         uint64_t stamp = (opt.seed << 56) ^ (static_cast<uint64_t>(lane + 1) << 40) ^ (seq + 1);
         int64_t shift = opt.time_base != 0
                             ? opt.time_base - now_ns

@@ -44,9 +44,80 @@ void FillResource(otlp_trace::ResourceSpans* rs, int service, std::mt19937_64& r
   rs->set_schema_url("https://opentelemetry.io/schemas/1.24.0");
 }
 
-}  // namespace
+void SetId(std::string* out, size_t bytes, uint64_t hi, uint64_t lo) {
+  out->assign(bytes, '\0');
+  for (size_t i = 0; i < bytes; ++i) {
+    uint64_t word = bytes == 16 && i < 8 ? hi : lo;
+    (*out)[i] = static_cast<char>(word >> (56 - 8 * (i % 8)));
+  }
+}
 
-Request MakeRequest(uint64_t seed, int batch_index, int spans, int64_t start_unix_nanos) {
+// See Shape::kTracegen. Batch `b` holds the traces tracegen's one worker makes for service
+// b % 10 in round b / 10; attribute counters run on as if one worker had made every earlier
+// trace, so the key and value sequences are tracegen's own.
+Request MakeTracegenRequest(uint64_t seed, int batch_index, int spans, int64_t start_unix_nanos) {
+  constexpr int kTracegenServices = 10, kChildren = 9, kAttrs = 11, kKeys = 97, kValues = 1000;
+  std::mt19937_64 rng(seed * 1000003 + static_cast<uint64_t>(batch_index));
+  Request req;
+  const int service = batch_index % kTracegenServices;
+  const std::string service_name = fmt::format("tracegen-{:02d}", service);
+  auto* rs = req.add_resource_spans();
+  auto* a = rs->mutable_resource()->mutable_attributes();
+  AddAttr(a, "host.name", "loadgen-host");
+  AddAttr(a, "os.type", "linux");
+  AddAttr(a, "service.name", service_name);
+  AddAttr(a, "telemetry.sdk.language", "go");
+  AddAttr(a, "telemetry.sdk.name", "opentelemetry");
+  AddAttr(a, "telemetry.sdk.version", "1.38.0");
+  rs->set_schema_url("https://opentelemetry.io/schemas/1.26.0");
+  auto* ss = rs->add_scope_spans();
+  ss->mutable_scope()->set_name("tracegen");
+
+  const int traces = std::max(1, spans / (kChildren + 1));
+  const uint64_t round = static_cast<uint64_t>(batch_index / kTracegenServices);
+  int64_t t = start_unix_nanos;
+  for (int j = 0; j < traces; ++j) {
+    uint64_t g = round * kTracegenServices * static_cast<uint64_t>(traces) +
+                 static_cast<uint64_t>(service) + kTracegenServices * static_cast<uint64_t>(j);
+    std::string trace_id, root_id;
+    SetId(&trace_id, 16, seed, rng());
+    SetId(&root_id, 8, 0, rng() | 1);
+    auto* root = ss->add_spans();
+    root->set_trace_id(trace_id);
+    root->set_span_id(root_id);
+    root->set_name("lets-go");
+    root->set_kind(otlp_trace::Span::SPAN_KIND_SERVER);
+    AddAttr(root->mutable_attributes(), "peer.service", "tracegen-server");
+    AddAttr(root->mutable_attributes(), "peer.host.ipv4", "1.1.1.1");
+    root->set_start_time_unix_nano(static_cast<uint64_t>(t));
+    int64_t at = t + 2'000 + static_cast<int64_t>(rng() % 3'000);
+    for (int c = 0; c < kChildren; ++c) {
+      auto* s = ss->add_spans();
+      s->set_trace_id(trace_id);
+      std::string sid;
+      SetId(&sid, 8, 0, rng() | 1);
+      s->set_span_id(sid);
+      s->set_parent_span_id(root_id);
+      s->set_name(fmt::format("child-span-{:02d}", c));
+      s->set_kind(otlp_trace::Span::SPAN_KIND_CLIENT);
+      for (int k = 0; k < kAttrs; ++k) {
+        uint64_t slot = (g * kChildren + static_cast<uint64_t>(c)) * kAttrs + k;
+        AddAttr(s->mutable_attributes(), fmt::format("attr_{:02d}", slot % kKeys),
+                fmt::format("val_{:02d}", slot % kValues));
+      }
+      // A 1 µs pause measured by a real clock: tens of microseconds, nanosecond precision.
+      int64_t duration = 52'000 + static_cast<int64_t>(rng() % 16'000);
+      s->set_start_time_unix_nano(static_cast<uint64_t>(at));
+      s->set_end_time_unix_nano(static_cast<uint64_t>(at + duration));
+      at += duration + 1'000 + static_cast<int64_t>(rng() % 2'000);
+    }
+    root->set_end_time_unix_nano(static_cast<uint64_t>(at));
+    t = at + 5'000 + static_cast<int64_t>(rng() % 5'000);
+  }
+  return req;
+}
+
+Request MakeRandomRequest(uint64_t seed, int batch_index, int spans, int64_t start_unix_nanos) {
   std::mt19937_64 rng(seed * 1000003 + static_cast<uint64_t>(batch_index));
   Request req;
   // One ResourceSpans (and one scope) per service, as the OTel Collector's batcher sends them.
@@ -108,6 +179,25 @@ Request MakeRequest(uint64_t seed, int batch_index, int spans, int64_t start_uni
     t0 += 1'000'000;
   }
   return req;
+}
+
+}  // namespace
+
+bool ParseShape(const std::string& name, Shape* shape) {
+  if (name == "random") {
+    *shape = Shape::kRandom;
+  } else if (name == "tracegen") {
+    *shape = Shape::kTracegen;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+Request MakeRequest(Shape shape, uint64_t seed, int batch_index, int spans,
+                    int64_t start_unix_nanos) {
+  return shape == Shape::kTracegen ? MakeTracegenRequest(seed, batch_index, spans, start_unix_nanos)
+                                   : MakeRandomRequest(seed, batch_index, spans, start_unix_nanos);
 }
 
 Batch Encode(const Request& req) {

@@ -1,6 +1,17 @@
-// The reference workload (shared design §6): the shape of Jaeger's tracegen defaults. 10
-// services, traces of 3..30 spans across them, 11 attributes per span drawn from 100 keys and
-// 1000 values, resources with service, host, k8s and SDK attributes. Reproducible from a seed.
+// Workloads for the benchmarks (shared design §6), reproducible from a seed.
+//
+// Shape::kRandom, the reference workload: 10 services, traces of 3..30 spans across them, 11
+// attributes per span drawn uniformly at random from 100 keys and 1000 values (a quarter of
+// them ints), random nanosecond-precision starts and durations, resources with service, host,
+// k8s and SDK attributes. It is deliberately harder than real instrumentation: its own
+// information content is about 40 bytes per span (see docs/benchmarks.md).
+//
+// Shape::kTracegen: what Jaeger's `tracegen` sends with the options of the published Jaeger +
+// ClickHouse measurements (`-services 10 -spans 9`, defaults otherwise): one service per
+// trace, a "lets-go" server root and 9 "child-span-NN" client children, 11 attributes per
+// child `attr_NN=val_NN` taken round robin from 97 keys and 1000 values, SDK resource (service,
+// SDK, host, OS) and a "tracegen" scope, one service per request as each tracegen tracer has
+// its own exporter.
 #pragma once
 
 #include <cstdint>
@@ -19,10 +30,16 @@ struct Batch {
   int spans = 0;
 };
 
+enum class Shape { kRandom, kTracegen };
+
+// Parses "random" or "tracegen".
+bool ParseShape(const std::string& name, Shape* shape);
+
 // Builds one request of about `spans` spans (whole traces only). Trace IDs are unique per seed
-// and batch index; callers that resend a batch rewrite them (see Stamp).
+// and batch index; callers that resend a batch rewrite them (see Stamp). Content differs for
+// every batch index.
 opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest MakeRequest(
-    uint64_t seed, int batch_index, int spans, int64_t start_unix_nanos);
+    Shape shape, uint64_t seed, int batch_index, int spans, int64_t start_unix_nanos);
 
 // Encodes a request and records the offsets of its trace IDs.
 Batch Encode(const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& req);

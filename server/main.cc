@@ -50,6 +50,9 @@ int Compact(const skua::config::Config& cfg) {
   SPDLOG_INFO("compacting {}", cfg.storage.path);
   if (auto st = (*store)->CompactAll(); !st.ok()) return Fail(st);
   SPDLOG_INFO("compacted: {} bytes of live data", (*store)->LiveDataBytes());
+  for (const auto& u : (*store)->DiskUsageByKind()) {
+    if (u.bytes > 0) SPDLOG_INFO("  {}: {} bytes", u.kind, u.bytes);
+  }
   return 0;
 }
 

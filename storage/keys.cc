@@ -112,4 +112,29 @@ std::optional<DecodedChunkKey> DecodeTraceChunkKey(std::string_view key) {
   return out;
 }
 
+std::string RowKindName(char tag) {
+  switch (tag) {
+    case kTraceChunkTag:
+      return "trace chunks (T)";
+    case kResourceTag:
+      return "resources (R)";
+    case kScopeTag:
+      return "scopes (S)";
+    case kMetaTag:
+      return "sequence numbers (M)";
+    case kIndexLogTag:
+      return "index log (L)";
+    case kBlockTag:
+      return "index blocks (B)";
+    case kFilterTag:
+      return "index filters (F)";
+    case kCatalogTag:
+      return "catalog (C)";
+    case kDependencyTag:
+      return "dependencies (D)";
+    default:
+      return std::string("tag ") + tag;
+  }
+}
+
 }  // namespace skua::storage

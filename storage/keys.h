@@ -37,6 +37,10 @@ inline constexpr char kBlockTag = 'B';
 inline constexpr char kFilterTag = 'F';
 inline constexpr char kCatalogTag = 'C';
 inline constexpr char kDependencyTag = 'D';
+// Every tag above, for tools that walk the key space by kind.
+inline constexpr char kRowTags[] = "BCDFLMRST";
+// "trace chunks (T)" and so on; "tag X" for an unknown tag.
+std::string RowKindName(char tag);
 inline constexpr size_t kTracePrefixLength = 17;
 inline constexpr size_t kTraceChunkKeyLength = kTracePrefixLength + 8;
 

@@ -810,6 +810,24 @@ class Shard {
     return absl::OkStatus();
   }
 
+  // Adds the approximate SST bytes of each key tag's range, every column family.
+  void AddUsageByTag(std::map<char, uint64_t>& out) const {
+    std::vector<rocksdb::ColumnFamilyHandle*> cfs{db_->DefaultColumnFamily()};
+    auto parts = Partitions();
+    for (const auto& p : parts) cfs.push_back(p.cf.get());
+    for (auto* cf : cfs) {
+      for (char tag : std::string_view(kRowTags)) {
+        std::string begin(1, tag), end(1, static_cast<char>(tag + 1));
+        rocksdb::Range r(begin, end);
+        uint64_t bytes = 0;
+        rocksdb::SizeApproximationOptions o;
+        o.include_files = true;
+        o.include_memtables = false;
+        if (db_->GetApproximateSizes(o, cf, &r, 1, &bytes).ok()) out[tag] += bytes;
+      }
+    }
+  }
+
   void AddStats(StorageStats& s) const {
     s.rows_written += rows_written_.load(std::memory_order_relaxed);
     s.partitions += Partitions().size();
@@ -1178,6 +1196,16 @@ class RocksSpanStore final : public SpanStore {
   }
 
   const RetentionPolicy& retention() const override { return *retention_; }
+
+  std::vector<KindUsage> DiskUsageByKind() const override {
+    std::map<char, uint64_t> by_tag;
+    for (const auto& s : shards_) s->AddUsageByTag(by_tag);
+    std::vector<KindUsage> out;
+    for (const auto& [tag, bytes] : by_tag) out.push_back({RowKindName(tag), bytes});
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.bytes > b.bytes; });
+    return out;
+  }
 
   absl::Status CompactAll() override {
     for (const auto& s : shards_) SKUA_RETURN_IF_ERROR(s->CompactAll());

@@ -160,6 +160,14 @@ class SpanStore {
   // Compacts every partition of every shard down to its last level (offline maintenance:
   // `skua --compact`). Blocks until done.
   virtual absl::Status CompactAll() = 0;
+
+  // Approximate bytes on disk (SST files) per kind of row, all shards and partitions, largest
+  // first: where the space goes (`skua --compact` prints it).
+  struct KindUsage {
+    std::string kind;  // e.g. "trace chunks (T)"
+    uint64_t bytes = 0;
+  };
+  virtual std::vector<KindUsage> DiskUsageByKind() const = 0;
 };
 
 }  // namespace skua::storage
