@@ -9,7 +9,7 @@
 namespace skua::storage {
 namespace {
 
-constexpr uint8_t kBlockFormat = 1;
+constexpr uint8_t kBlockFormat = 2;
 
 class Out {
  public:
@@ -110,32 +110,55 @@ uint64_t Mix(uint64_t h, uint64_t v) {
   return h;
 }
 
-// Writes postings from (hash, ordinal) pairs; returns the distinct hashes, ascending.
+// Postings of a sealed block (format 2). A term is keyed by the top 32 bits of its hash only:
+// terms sharing a key share one postings list, so a match is a candidate, and the search
+// verifies candidates against the spans themselves (SpanStore::FindTraces). This costs about
+// 5 bytes per distinct term instead of 12 for a full 64-bit hash and a 32-bit offset.
+//
+//   var n · n × u32 LE key, ascending · ceil(n / 64) × (u32 LE position in `lengths`,
+//   u32 LE position in `ordinals`) of every 64th term · str lengths (n × var: byte length of the
+//   term's ordinals) · str ordinals (per term: first ordinal, then deltas)
+constexpr size_t kPostingsGroup = 64;
+
+uint32_t PostingsKey(uint64_t term_hash) { return static_cast<uint32_t>(term_hash >> 32); }
+
+// Writes postings from (hash, ordinal) pairs; returns the distinct full hashes, ascending.
 std::vector<uint64_t> WritePostings(Out& o, std::vector<std::pair<uint64_t, uint32_t>> pairs) {
   std::sort(pairs.begin(), pairs.end());
   pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
   std::vector<uint64_t> hashes;
-  std::vector<uint32_t> offsets;
-  Out ords;
-  for (size_t i = 0; i < pairs.size();) {
-    uint64_t h = pairs[i].first;
-    hashes.push_back(h);
-    offsets.push_back(static_cast<uint32_t>(ords.size()));
-    uint32_t prev = 0;
-    bool first = true;
-    for (; i < pairs.size() && pairs[i].first == h; ++i) {
-      ords.Var(first ? pairs[i].second : pairs[i].second - prev);
-      prev = pairs[i].second;
-      first = false;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    if (i == 0 || pairs[i].first != pairs[i - 1].first) hashes.push_back(pairs[i].first);
+  }
+  std::vector<std::pair<uint32_t, uint32_t>> keyed;  // (key, ordinal)
+  keyed.reserve(pairs.size());
+  for (const auto& [h, ord] : pairs) keyed.emplace_back(PostingsKey(h), ord);
+  std::sort(keyed.begin(), keyed.end());
+  keyed.erase(std::unique(keyed.begin(), keyed.end()), keyed.end());
+  std::vector<uint32_t> keys;
+  Out lengths, ords;
+  std::string groups;
+  for (size_t i = 0; i < keyed.size();) {
+    uint32_t key = keyed[i].first;
+    if (keys.size() % kPostingsGroup == 0) {
+      for (size_t pos : {lengths.size(), ords.size()}) {
+        for (int b = 0; b < 4; ++b) groups.push_back(static_cast<char>(pos >> (8 * b)));
+      }
     }
+    keys.push_back(key);
+    size_t begin = ords.size();
+    uint32_t prev = 0;
+    for (bool first = true; i < keyed.size() && keyed[i].first == key; ++i, first = false) {
+      ords.Var(first ? keyed[i].second : keyed[i].second - prev);
+      prev = keyed[i].second;
+    }
+    lengths.Var(ords.size() - begin);
   }
-  o.Var(hashes.size());
-  for (size_t i = 0; i < hashes.size(); ++i) {
-    o.Fixed(hashes[i], 8);
-    o.Fixed(offsets[i], 4);
-  }
-  std::string ord_bytes = ords.Take();
-  o.Str(ord_bytes);
+  o.Var(keys.size());
+  for (uint32_t k : keys) o.Fixed(k, 4);
+  o.Bytes(groups);
+  o.Str(lengths.Take());
+  o.Str(ords.Take());
   return hashes;
 }
 
@@ -165,6 +188,35 @@ uint64_t TermHash(std::string_view key, std::string_view value) {
   h ^= h >> 27;
   h *= 0x94d049bb133111ebULL;
   return h ^ (h >> 31);
+}
+
+bool SpanMatches(const TraceQuery& q, const opentelemetry::proto::resource::v1::Resource& resource,
+                 const opentelemetry::proto::common::v1::InstrumentationScope& scope,
+                 const otlp::Span& span) {
+  if (!q.service.empty() && ServiceNameOf(resource) != q.service) return false;
+  if (!q.operation.empty() &&
+      (span.name().empty() ? std::string_view("empty-span-name") : span.name()) != q.operation) {
+    return false;
+  }
+  int64_t start = static_cast<int64_t>(span.start_time_unix_nano());
+  if (q.start_min_ns != 0 && start < q.start_min_ns) return false;
+  if (q.start_max_ns != 0 && start > q.start_max_ns) return false;
+  int64_t duration =
+      span.end_time_unix_nano() > span.start_time_unix_nano()
+          ? static_cast<int64_t>(span.end_time_unix_nano() - span.start_time_unix_nano())
+          : 0;
+  if (q.duration_min_ns != 0 && duration < q.duration_min_ns) return false;
+  if (q.duration_max_ns != 0 && duration > q.duration_max_ns) return false;
+  if (q.tags.empty()) return true;
+  std::vector<uint64_t> terms;
+  auto add = [&terms](std::string_view k, std::string_view v) { terms.push_back(TermHash(k, v)); };
+  ForEachSpanTerm(span, add);
+  ForEachResourceTerm(resource, add);
+  ForEachScopeTerm(scope, add);
+  for (const auto& [k, v] : q.tags) {
+    if (std::find(terms.begin(), terms.end(), TermHash(k, v)) == terms.end()) return false;
+  }
+  return true;
 }
 
 // ---- IndexBatch ----
@@ -356,8 +408,10 @@ std::optional<Block> Block::Decode(std::string_view data) {
   for (size_t i = 0; i < nops && in.ok(); ++i) b.ops_.emplace_back(in.Str());
   b.origin_count_ = in.Var();
   for (Postings* p : {&b.span_postings_, &b.origin_postings_}) {
-    size_t terms = in.Count(12);
-    p->directory = in.Bytes(terms * 12);
+    size_t terms = in.Count(4);
+    p->keys = in.Bytes(terms * 4);
+    p->groups = in.Bytes((terms + kPostingsGroup - 1) / kPostingsGroup * 8);
+    p->lengths = in.Str();
     p->ordinals = in.Str();
   }
   b.encoded_traces_ = in.Str();
@@ -396,30 +450,34 @@ bool Block::DecodeColumns() const {
 }
 
 std::vector<uint32_t> Block::Postings::Find(uint64_t h) const {
-  size_t count = directory.size() / 12;
+  std::vector<uint32_t> out;
+  const uint32_t key = PostingsKey(h);
+  const size_t count = keys.size() / 4;
   size_t lo = 0, hi = count;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (LoadFixed(directory.data() + mid * 12, 8) < h) {
+    if (LoadFixed(keys.data() + mid * 4, 4) < key) {
       lo = mid + 1;
     } else {
       hi = mid;
     }
   }
-  std::vector<uint32_t> out;
-  if (lo == count || LoadFixed(directory.data() + lo * 12, 8) != h) return out;
-  size_t begin = LoadFixed(directory.data() + lo * 12 + 8, 4);
-  size_t end =
-      lo + 1 < count ? LoadFixed(directory.data() + (lo + 1) * 12 + 8, 4) : ordinals.size();
-  if (begin > end || end > ordinals.size()) return out;
-  In in(ordinals.substr(begin, end - begin));
+  if (lo == count || LoadFixed(keys.data() + lo * 4, 4) != key) return out;
+  const size_t group = lo / kPostingsGroup;
+  if (groups.size() < (group + 1) * 8) return out;
+  size_t length_pos = LoadFixed(groups.data() + group * 8, 4);
+  size_t ord_pos = LoadFixed(groups.data() + group * 8 + 4, 4);
+  if (length_pos > lengths.size()) return out;
+  In len_in(lengths.substr(length_pos));
+  for (size_t i = group * kPostingsGroup; i < lo; ++i) ord_pos += len_in.Var();
+  size_t len = len_in.Var();
+  if (!len_in.ok() || ord_pos > ordinals.size() || len > ordinals.size() - ord_pos) return out;
+  In in(ordinals.substr(ord_pos, len));
   uint32_t v = 0;
-  bool first = true;
-  while (in.ok()) {
+  for (bool first = true; in.ok(); first = false) {
     uint64_t d = in.Var();
     if (!in.ok()) break;
     v = first ? static_cast<uint32_t>(d) : v + static_cast<uint32_t>(d);
-    first = false;
     out.push_back(v);
   }
   return out;
@@ -494,7 +552,8 @@ bool Block::Search(const TraceQuery& q, Hits& hits) const {
     if (q.duration_min_ns != 0 && d < q.duration_min_ns) continue;
     if (q.duration_max_ns != 0 && d > q.duration_max_ns) continue;
     if (op && op_ids_[i] != *op) continue;
-    matches.emplace_back(s, trace_ord_[i]);
+    auto effective = hits.Effective(traces_[trace_ord_[i]], s);
+    if (effective) matches.emplace_back(*effective, trace_ord_[i]);
   }
   size_t limit = static_cast<size_t>(std::max(q.limit, 1));
   auto newest_first = [](const auto& a, const auto& b) { return a.first > b.first; };

@@ -11,6 +11,7 @@
 // rebuilds the open blocks from the span chunks themselves.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -75,12 +76,35 @@ class IndexBatchBuilder {
 // True unless the Bloom filter (Block::Seal) proves `term` absent.
 bool FilterMayContain(std::string_view filter, uint64_t term);
 
+// True if the span, with its resource and scope, satisfies every condition of `q` (service,
+// operation, time and duration bounds, all tags): Jaeger's one-span semantics evaluated on the
+// stored span itself, with the terms and hashes the index uses.
+bool SpanMatches(const TraceQuery& q, const opentelemetry::proto::resource::v1::Resource& resource,
+                 const opentelemetry::proto::common::v1::InstrumentationScope& scope,
+                 const otlp::Span& span);
+
 // Traces found so far: trace -> start of its newest matching span.
 struct Hits {
   absl::flat_hash_map<common::TraceId, int64_t, common::TraceIdHash> best;
+  // What verification against the spans established: trace -> start of its newest matching
+  // span, or nullopt if none matches. Index entries cannot raise a known trace past it.
+  const absl::flat_hash_map<common::TraceId, std::optional<int64_t>, common::TraceIdHash>* known =
+      nullptr;
+
+  // The start an entry of trace `id` starting at `start` counts with, or nullopt if the trace
+  // is known not to match.
+  std::optional<int64_t> Effective(const common::TraceId& id, int64_t start) const {
+    if (known == nullptr || known->empty()) return start;
+    auto k = known->find(id);
+    if (k == known->end()) return start;
+    if (!k->second) return std::nullopt;
+    return std::min(start, *k->second);
+  }
   void Add(const common::TraceId& id, int64_t start) {
-    auto [it, inserted] = best.try_emplace(id, start);
-    if (!inserted && start > it->second) it->second = start;
+    auto effective = Effective(id, start);
+    if (!effective) return;
+    auto [it, inserted] = best.try_emplace(id, *effective);
+    if (!inserted && *effective > it->second) it->second = *effective;
   }
   // The start time of the limit-th newest trace, or nullopt if fewer than `limit` traces.
   std::optional<int64_t> NthNewest(size_t limit) const;
@@ -108,9 +132,10 @@ class Block {
   // (which must outlive the block) until a search needs them.
   static std::optional<Block> Decode(std::string_view data);
 
-  // Adds the traces of the entries matching `q` (the service is not checked here). False if a
-  // sealed block's columns turn out malformed. Not thread-safe on sealed blocks (decodes
-  // lazily); open blocks need the caller's lock.
+  // Adds the traces of the entries matching `q` (the service is not checked here). On a sealed
+  // block, tags are matched by 32-bit hash keys, so a trace added may be a false candidate:
+  // callers verify (SpanMatches). False if a sealed block's columns turn out malformed. Not
+  // thread-safe on sealed blocks (decodes lazily); open blocks need the caller's lock.
   bool Search(const TraceQuery& q, Hits& hits) const;
 
  private:
@@ -135,10 +160,14 @@ class Block {
   absl::flat_hash_map<std::string, uint32_t> op_index_;
   absl::flat_hash_map<common::TraceId, uint32_t, common::TraceIdHash> trace_index_;
   absl::flat_hash_map<uint64_t, uint32_t> origin_index_;
-  // Sealed block: encoded postings (directory of (hash u64, offset u32) + delta-coded ordinals).
+  // Sealed block: encoded postings, keyed by the top 32 bits of the term hash (index.cc).
   struct Postings {
-    std::string_view directory;  // 12 bytes per term, sorted by hash
+    std::string_view keys;     // u32 LE per term, ascending
+    std::string_view groups;   // per 64 terms: positions in `lengths` and `ordinals`
+    std::string_view lengths;  // varint byte length of each term's ordinals
     std::string_view ordinals;
+    // The entries (or origins) of every term whose hash has the top 32 bits of `h`: a superset
+    // of those having the term `h`.
     std::vector<uint32_t> Find(uint64_t h) const;
   };
   Postings span_postings_, origin_postings_;

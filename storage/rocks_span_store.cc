@@ -166,6 +166,12 @@ rocksdb::ColumnFamilyOptions PartitionOptions(const std::shared_ptr<rocksdb::Cac
   o.max_write_buffer_number = 3;
   o.compression = rocksdb::kLZ4Compression;
   o.bottommost_compression = rocksdb::kZSTD;
+  // A dictionary per bottommost SST file, trained on samples of its blocks: attribute keys,
+  // common values and span field framing recur across blocks, not within a 16 KiB one.
+  o.bottommost_compression_opts.enabled = true;
+  o.bottommost_compression_opts.level = 3;
+  o.bottommost_compression_opts.max_dict_bytes = 64 << 10;
+  o.bottommost_compression_opts.zstd_max_train_bytes = 64 << 10 << 6;
   rocksdb::BlockBasedTableOptions t;
   t.block_cache = cache;
   t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -648,9 +654,62 @@ class Shard {
     deps_.ClearDirty();
   }
 
-  void Search(const TraceQuery& q, const std::vector<std::string>& services,
-              std::vector<TraceHit>& out, absl::Status& status) {
-    Hits hits;
+  // This shard's part of a search: its `limit` newest matching traces, newest first (ties by
+  // trace ID). With tags, sealed blocks yield candidates (their postings are keyed by 32 bits
+  // of the term hash), so the answer is verified against the spans: a candidate that does not
+  // match is excluded and the index walked again, until the top `limit` are all verified.
+  absl::Status Search(const TraceQuery& q, const std::vector<std::string>& services,
+                      std::vector<TraceHit>& out) {
+    absl::flat_hash_map<common::TraceId, std::optional<int64_t>, common::TraceIdHash> known;
+    const size_t limit = static_cast<size_t>(std::max(q.limit, 1));
+    for (;;) {
+      Hits hits;
+      hits.known = &known;
+      SKUA_RETURN_IF_ERROR(WalkIndex(q, services, hits));
+      out.clear();
+      for (const auto& [id, start] : hits.best) out.push_back({id, start});
+      std::sort(out.begin(), out.end(), [](const TraceHit& a, const TraceHit& b) {
+        return a.start_ns != b.start_ns ? a.start_ns > b.start_ns : a.trace_id < b.trace_id;
+      });
+      if (out.size() > limit) out.resize(limit);
+      if (q.tags.empty()) return absl::OkStatus();
+      bool settled = true;
+      for (const TraceHit& hit : out) {
+        auto [it, fresh] = known.try_emplace(hit.trace_id);
+        if (fresh) {
+          auto newest = NewestMatchingStart(q, hit.trace_id);
+          if (!newest.ok()) return newest.status();
+          it->second = *newest;
+        }
+        settled = settled && it->second == hit.start_ns;
+      }
+      if (settled) return absl::OkStatus();
+    }
+  }
+
+  // The start of the trace's newest span matching `q`, from the stored spans; nullopt if none.
+  absl::StatusOr<std::optional<int64_t>> NewestMatchingStart(const TraceQuery& q,
+                                                             const common::TraceId& id) {
+    auto trace = GetTrace(id);
+    if (!trace.ok()) return trace.status();
+    std::optional<int64_t> newest;
+    if (!*trace) return newest;
+    for (const auto& rs : (*trace)->resource_spans()) {
+      for (const auto& ss : rs.scope_spans()) {
+        for (const auto& span : ss.spans()) {
+          if (!SpanMatches(q, rs.resource(), ss.scope(), span)) continue;
+          int64_t start = static_cast<int64_t>(span.start_time_unix_nano());
+          if (!newest || start > *newest) newest = start;
+        }
+      }
+    }
+    return newest;
+  }
+
+  // Adds to `hits` the index entries of this shard matching `q`, newest blocks first, reading
+  // no block that cannot change the `limit` newest.
+  absl::Status WalkIndex(const TraceQuery& q, const std::vector<std::string>& services,
+                         Hits& hits) {
     {
       std::lock_guard lock(index_mu_);
       for (const auto& [service, block] : open_) {
@@ -686,30 +745,22 @@ class Shard {
             block_value.Reset();
             auto s = db_->Get(ro, part.cf.get(), BlockKeyOf(key), &block_value);
             if (s.IsNotFound()) continue;
-            if (!s.ok()) {
-              status = FromRocks(s, "read index block");
-              return;
-            }
+            if (!s.ok()) return FromRocks(s, "read index block");
             value = std::string_view(block_value.data(), block_value.size());
           }
           auto block = Block::Decode(value);
           if (!block) {
-            status = absl::DataLossError(fmt::format("shard {}: undecodable index block", id_));
-            return;
+            return absl::DataLossError(fmt::format("shard {}: undecodable index block", id_));
           }
           if (block->service() != service) continue;  // a hash collision between services
           if (!block->Search(q, hits)) {
-            status = absl::DataLossError(fmt::format("shard {}: malformed index block", id_));
-            return;
+            return absl::DataLossError(fmt::format("shard {}: malformed index block", id_));
           }
         }
-        if (!it->status().ok()) {
-          status = FromRocks(it->status(), "search index");
-          return;
-        }
+        if (!it->status().ok()) return FromRocks(it->status(), "search index");
       }
     }
-    for (const auto& [id, start] : hits.best) out.push_back({id, start});
+    return absl::OkStatus();
   }
 
   void SumDependencies(int64_t start_ns, int64_t end_ns,
@@ -1154,9 +1205,7 @@ class RocksSpanStore final : public SpanStore {
     std::vector<TraceHit> all;
     for (const auto& shard : shards_) {
       std::vector<TraceHit> hits;
-      absl::Status st;
-      shard->Search(query, services, hits, st);
-      if (!st.ok()) return st;
+      SKUA_RETURN_IF_ERROR(shard->Search(query, services, hits));
       all.insert(all.end(), hits.begin(), hits.end());
     }
     std::sort(all.begin(), all.end(), [](const TraceHit& a, const TraceHit& b) {

@@ -11,6 +11,7 @@
 #include <random>
 #include <set>
 
+#include "storage/index.h"
 #include "storage/span_store.h"
 #include "tests/testing/otlp_builders.h"
 #include "tests/testing/store_helpers.h"
@@ -232,6 +233,66 @@ TEST_P(SearchDifferentialTest, IndexedSearchEqualsNaiveScan) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shards, SearchDifferentialTest, ::testing::Values(1, 3));
+
+// Sealed blocks key postings by 32 bits of the term hash. Two values whose hashes share those
+// bits are indistinguishable to the block, so the answer must come from verifying candidates
+// against the spans: the right traces, with the start of their newest *really* matching span.
+TEST(SearchVerificationTest, TermsSharingAPostingsKeyAreTellApart) {
+  std::string va, vb;
+  {
+    std::map<uint32_t, std::string> seen;
+    for (int i = 0; vb.empty(); ++i) {
+      std::string v = fmt::format("v{}", i);
+      auto [it, fresh] = seen.try_emplace(static_cast<uint32_t>(TermHash("k", v) >> 32), v);
+      if (!fresh) va = it->second, vb = v;
+    }
+  }
+  ASSERT_NE(TermHash("k", va), TermHash("k", vb));
+
+  auto dir = std::filesystem::path(::testing::TempDir()) / fmt::format("verify-{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  common::FakeClock clock(kT0);
+  auto store = SpanStore::Open(testing::TestStorage(dir.string(), 1), clock);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const uint64_t t = static_cast<uint64_t>(kT0);
+  ExportRequest req;
+  auto* ss = testing::AddResource(req, "api");
+  auto tag = [](otlp_trace::Span* s, const std::string& v) {
+    testing::AddStringAttr(s->mutable_attributes(), "k", v);
+  };
+  const std::string a = "0000000000000000000000000000000a", b = "0000000000000000000000000000000b",
+                    c = "0000000000000000000000000000000c";
+  tag(testing::AddSpan(ss, a, 1, 0, "op", t + 100, 5), va);  // decoy, newest of trace a
+  tag(testing::AddSpan(ss, a, 2, 1, "op", t + 10, 5), vb);
+  tag(testing::AddSpan(ss, b, 1, 0, "op", t + 50, 5), vb);
+  tag(testing::AddSpan(ss, c, 1, 0, "op", t + 200, 5), va);  // decoy only
+  testing::StoreRequest(**store, req);
+
+  auto ids = [&](const std::string& value, int limit) {
+    TraceQuery q;
+    q.service = "api";
+    q.tags = {{"k", value}};
+    q.limit = limit;
+    auto hits = (*store)->FindTraces(q);
+    EXPECT_TRUE(hits.ok()) << hits.status();
+    std::vector<std::pair<std::string, uint64_t>> out;
+    for (const auto& h : *hits) {
+      out.emplace_back(common::FormatTraceId32(h.trace_id), static_cast<uint64_t>(h.start_ns) - t);
+    }
+    return out;
+  };
+  using V = std::vector<std::pair<std::string, uint64_t>>;
+  for (const char* where : {"open", "sealed"}) {
+    SCOPED_TRACE(where);
+    EXPECT_EQ(ids(vb, 20), (V{{b, 50}, {a, 10}}));
+    EXPECT_EQ(ids(vb, 1), (V{{b, 50}}));
+    EXPECT_EQ(ids(va, 20), (V{{c, 200}, {a, 100}}));
+    clock.Advance(std::chrono::seconds(31));
+    (*store)->Maintain(0);
+  }
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
 
 TEST(CatalogTest, ServicesOperationsAndDependencies) {
   auto dir = std::filesystem::path(::testing::TempDir()) / fmt::format("catalog-{}", ::getpid());
