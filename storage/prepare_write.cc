@@ -32,6 +32,74 @@ void AppendFixed64(std::string& out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
 }
 
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+
+// Appends `span` encoded without trace_id (1), start_time_unix_nano (7) and end_time_unix_nano
+// (8): the chunk keeps those once per row and as varints (proto/skua/storage.proto).
+void AppendStoredSpan(std::string& out, const otlp::Span& span, std::string& scratch) {
+  size_t n = span.ByteSizeLong();
+  scratch.resize(n);
+  span.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(scratch.data()));
+  std::string_view in(scratch);
+  auto read_varint = [&in](uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+      auto b = static_cast<uint8_t>(in[0]);
+      in.remove_prefix(1);
+      v |= static_cast<uint64_t>(b & 0x7F) << shift;
+      if (!(b & 0x80)) return true;
+    }
+    return false;
+  };
+  // Top-level fields, as protobuf wrote them; any surprise keeps the rest as it is (the reader
+  // sets trace ID and times after parsing, so leftovers are harmless).
+  size_t kept_from = 0;
+  std::string body;
+  body.reserve(n);
+  while (!in.empty()) {
+    size_t field_begin = n - in.size();
+    uint64_t tag = 0, len = 0;
+    bool ok = read_varint(tag);
+    switch (tag & 7) {
+      case 0:
+        ok = ok && read_varint(len);
+        break;
+      case 1:
+        ok = ok && in.size() >= 8 && (in.remove_prefix(8), true);
+        break;
+      case 2:
+        ok = ok && read_varint(len) && in.size() >= len && (in.remove_prefix(len), true);
+        break;
+      case 5:
+        ok = ok && in.size() >= 4 && (in.remove_prefix(4), true);
+        break;
+      default:
+        ok = false;
+    }
+    if (!ok) break;
+    uint64_t field = tag >> 3;
+    if (field == 1 || field == 7 || field == 8) {
+      body.append(scratch, kept_from, field_begin - kept_from);
+      kept_from = n - in.size();
+    }
+  }
+  body.append(scratch, kept_from, std::string::npos);
+  AppendTag(out, 3, kLengthDelimited);
+  AppendVarint(out, body.size());
+  out.append(body);
+}
+
+void AppendPackedZigZag(std::string& out, uint32_t field, const std::vector<int64_t>& values) {
+  if (values.empty()) return;
+  std::string packed;
+  for (int64_t v : values) AppendVarint(packed, ZigZag(v));
+  AppendTag(out, field, kLengthDelimited);
+  AppendVarint(out, packed.size());
+  out.append(packed);
+}
+
 struct Group {
   uint64_t resource_id;
   uint64_t scope_id;
@@ -115,9 +183,13 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans, const RetentionPolicy
   }
 
   out.chunks.reserve(traces.size());
-  std::string group_buf;
+  std::string group_buf, scratch;
+  std::vector<int64_t> start_deltas, durations;
   for (const auto& t : traces) {
     std::string value;
+    start_deltas.clear();
+    durations.clear();
+    uint64_t prev_start = 0;
     for (const auto& g : t.groups) {
       group_buf.clear();
       AppendTag(group_buf, 1, kFixed64);
@@ -125,17 +197,18 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans, const RetentionPolicy
       AppendTag(group_buf, 2, kFixed64);
       AppendFixed64(group_buf, g.scope_id);
       for (const otlp::Span* span : g.spans) {
-        size_t n = span->ByteSizeLong();
-        AppendTag(group_buf, 3, kLengthDelimited);
-        AppendVarint(group_buf, n);
-        size_t at = group_buf.size();
-        group_buf.resize(at + n);
-        span->SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(group_buf.data() + at));
+        AppendStoredSpan(group_buf, *span, scratch);
+        uint64_t start = span->start_time_unix_nano();
+        start_deltas.push_back(static_cast<int64_t>(start - prev_start));
+        durations.push_back(static_cast<int64_t>(span->end_time_unix_nano() - start));
+        prev_start = start;
       }
       AppendTag(value, 1, kLengthDelimited);
       AppendVarint(value, group_buf.size());
       value.append(group_buf);
     }
+    AppendPackedZigZag(value, 2, start_deltas);
+    AppendPackedZigZag(value, 3, durations);
     out.bytes += value.size();
     out.chunks.push_back({t.trace_id, t.retention_seconds, std::move(value)});
   }

@@ -62,16 +62,49 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return absl::UnavailableError(msg);
 }
 
+// One stored span of a chunk: its encoding (without trace ID and times) and its times.
+struct ChunkSpan {
+  std::string_view bytes;
+  uint64_t start = 0, end = 0;
+};
+
 // Walks an encoded TraceChunk (proto/skua/storage.proto) without decoding the spans: calls
-// fn(resource_id, scope_id, encoded span) for each span. False if the encoding is malformed.
+// fn(resource_id, scope_id, ChunkSpan) for each span, in order. False if the encoding is
+// malformed (including a time list that does not have one entry per span).
 template <typename Fn>
-bool ForEachChunkGroup(std::string_view chunk, Fn fn) {
+bool ForEachChunkSpan(std::string_view chunk, Fn fn) {
+  using google::protobuf::internal::WireFormatLite;
   google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(chunk.data()),
                                             static_cast<int>(chunk.size()));
   const char* base = chunk.data();
+  struct Pending {
+    uint64_t resource_id, scope_id;
+    std::string_view bytes;
+  };
+  std::vector<Pending> spans;
+  std::vector<int64_t> times[2];  // start deltas, durations
   while (uint32_t tag = in.ReadTag()) {
+    uint32_t field = tag >> 3;
+    if ((field == 2 || field == 3) && (tag & 7) == 2) {  // packed sint64
+      uint32_t len;
+      if (!in.ReadVarint32(&len)) return false;
+      auto limit = in.PushLimit(static_cast<int>(len));
+      while (in.BytesUntilLimit() > 0) {
+        uint64_t v;
+        if (!in.ReadVarint64(&v)) return false;
+        times[field - 2].push_back(WireFormatLite::ZigZagDecode64(v));
+      }
+      in.PopLimit(limit);
+      continue;
+    }
+    if ((field == 2 || field == 3) && (tag & 7) == 0) {  // unpacked, equally valid
+      uint64_t v;
+      if (!in.ReadVarint64(&v)) return false;
+      times[field - 2].push_back(WireFormatLite::ZigZagDecode64(v));
+      continue;
+    }
     if (tag != ((1 << 3) | 2)) {  // groups = 1, length-delimited
-      if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) return false;
+      if (!WireFormatLite::SkipField(&in, tag)) return false;
       continue;
     }
     uint32_t len;
@@ -80,7 +113,7 @@ bool ForEachChunkGroup(std::string_view chunk, Fn fn) {
     if (group_end > static_cast<int>(chunk.size())) return false;
     auto limit = in.PushLimit(static_cast<int>(len));
     uint64_t resource_id = 0, scope_id = 0;
-    std::vector<std::string_view> spans;
+    size_t first = spans.size();
     while (uint32_t t = in.ReadTag()) {
       if (t == ((1 << 3) | 1)) {
         if (!in.ReadLittleEndian64(&resource_id)) return false;
@@ -91,15 +124,51 @@ bool ForEachChunkGroup(std::string_view chunk, Fn fn) {
         if (!in.ReadVarint32(&n)) return false;
         int at = in.CurrentPosition();
         if (at + static_cast<int>(n) > group_end || !in.Skip(static_cast<int>(n))) return false;
-        spans.emplace_back(base + at, n);
-      } else if (!google::protobuf::internal::WireFormatLite::SkipField(&in, t)) {
+        spans.push_back({0, 0, std::string_view(base + at, n)});
+      } else if (!WireFormatLite::SkipField(&in, t)) {
         return false;
       }
     }
     in.PopLimit(limit);
-    for (std::string_view span : spans) fn(resource_id, scope_id, span);
+    for (size_t i = first; i < spans.size(); ++i) {
+      spans[i].resource_id = resource_id;
+      spans[i].scope_id = scope_id;
+    }
   }
-  return in.ConsumedEntireMessage() || in.CurrentPosition() == static_cast<int>(chunk.size());
+  if (!in.ConsumedEntireMessage() && in.CurrentPosition() != static_cast<int>(chunk.size())) {
+    return false;
+  }
+  if (times[0].size() != spans.size() || times[1].size() != spans.size()) return false;
+  uint64_t start = 0;
+  for (size_t i = 0; i < spans.size(); ++i) {
+    start += static_cast<uint64_t>(times[0][i]);
+    fn(spans[i].resource_id, spans[i].scope_id,
+       ChunkSpan{spans[i].bytes, start, start + static_cast<uint64_t>(times[1][i])});
+  }
+  return true;
+}
+
+// Puts back into a parsed chunk's spans what the stored encoding leaves out: the trace ID and
+// the times. False if the chunk does not have one time entry per span.
+bool RestoreChunkSpans(const common::TraceId& id, skua::storage::TraceChunk& chunk) {
+  size_t n = 0;
+  for (const auto& g : chunk.groups()) n += static_cast<size_t>(g.spans_size());
+  if (static_cast<size_t>(chunk.start_deltas_size()) != n ||
+      static_cast<size_t>(chunk.durations_size()) != n) {
+    return false;
+  }
+  uint64_t start = 0;
+  int i = 0;
+  for (auto& g : *chunk.mutable_groups()) {
+    for (auto& span : *g.mutable_spans()) {
+      start += static_cast<uint64_t>(chunk.start_deltas(i));
+      span.set_trace_id(id.AsBytes().data(), 16);
+      span.set_start_time_unix_nano(start);
+      span.set_end_time_unix_nano(start + static_cast<uint64_t>(chunk.durations(i)));
+      ++i;
+    }
+  }
+  return true;
 }
 
 void AppendVarint(std::string& out, uint64_t v) {
@@ -784,21 +853,31 @@ class Shard {
     struct Group {
       GroupKey key;
       const Partition* part;  // where its resource and scope rows are
-      std::vector<std::string_view> spans;
+      std::vector<ChunkSpan> spans;
     };
-    // Groups in first-seen order; spans deduplicated by exact encoding. The chunks are walked at
-    // the wire level, so each span is decoded once, straight into the answer.
+    struct SpanKeyHash {
+      size_t operator()(const ChunkSpan& s) const {
+        return std::hash<std::string_view>()(s.bytes) ^ (s.start * 0x9e3779b97f4a7c15ULL) ^ s.end;
+      }
+    };
+    struct SpanKeyEq {
+      bool operator()(const ChunkSpan& a, const ChunkSpan& b) const {
+        return a.start == b.start && a.end == b.end && a.bytes == b.bytes;
+      }
+    };
+    // Groups in first-seen order; spans deduplicated by exact encoding and times. The chunks are
+    // walked at the wire level, so each span is decoded once, straight into the answer.
     std::vector<Group> groups;
     std::unordered_map<GroupKey, size_t, GroupKeyHash> group_index;
-    std::unordered_set<std::string_view> seen_spans;
+    std::unordered_set<ChunkSpan, SpanKeyHash, SpanKeyEq> seen_spans;
     std::deque<std::string> values;  // keeps the span bytes alive
     auto parts = LivePartitions();
     for (const auto& part : parts) {
       std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, part.cf.get()));
       for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
         std::string_view chunk = values.emplace_back(it->value().data(), it->value().size());
-        bool ok = ForEachChunkGroup(
-            chunk, [&](uint64_t resource_id, uint64_t scope_id, std::string_view span) {
+        bool ok = ForEachChunkSpan(
+            chunk, [&](uint64_t resource_id, uint64_t scope_id, const ChunkSpan& span) {
               GroupKey key{resource_id, scope_id};
               auto [gi, inserted] = group_index.try_emplace(key, groups.size());
               if (inserted) groups.push_back({key, &part, {}});
@@ -823,10 +902,14 @@ class Shard {
       }
       otlp::ScopeSpans* ss = rs->add_scope_spans();
       SKUA_RETURN_IF_ERROR(ReadRowInto(*g.part, ScopeKey(g.key.scope_id), *ss));
-      for (std::string_view bytes : g.spans) {
-        if (!ss->add_spans()->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      for (const ChunkSpan& cs : g.spans) {
+        otlp::Span* span = ss->add_spans();
+        if (!span->ParseFromArray(cs.bytes.data(), static_cast<int>(cs.bytes.size()))) {
           return absl::DataLossError("span: undecodable");
         }
+        span->set_trace_id(id.AsBytes().data(), 16);
+        span->set_start_time_unix_nano(cs.start);
+        span->set_end_time_unix_nano(cs.end);
       }
     }
     return out;
@@ -1030,7 +1113,9 @@ class Shard {
         if (s.IsNotFound()) continue;
         if (!s.ok()) return FromRocks(s, "reindex: read chunk");
         auto& chunk = chunks.emplace_back();
-        if (!chunk.ParseFromString(value)) return absl::DataLossError("reindex: undecodable chunk");
+        if (!chunk.ParseFromString(value) || !RestoreChunkSpans(*id, chunk)) {
+          return absl::DataLossError("reindex: undecodable chunk");
+        }
         for (const auto& g : chunk.groups()) {
           auto& rs = resource_by_id[g.resource_id()];
           if (rs == nullptr) {

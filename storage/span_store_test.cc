@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "skua/storage.pb.h"
 #include "storage/keys.h"
@@ -89,6 +90,25 @@ TEST(SpanStoreTest, ExactDuplicatesAreReturnedOnce) {
   auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("77"));
   ASSERT_TRUE(trace.ok() && trace->has_value());
   EXPECT_EQ(CountSpans(**trace), 1);
+
+  // Times are stored apart from the rest of the span: a span differing only in its times is
+  // another span, and comes back with its own times.
+  ExportRequest later;
+  AddSpan(AddResource(later, "svc"), "77", 1, 0, "op", 5000, 7);
+  testing::StoreRequest(**store, later);
+  trace = (*store)->GetTrace(*common::ParseTraceIdHex("77"));
+  ASSERT_TRUE(trace.ok() && trace->has_value());
+  ASSERT_EQ(CountSpans(**trace), 2);
+  std::set<std::pair<uint64_t, uint64_t>> times;
+  for (const auto& rs : (*trace)->resource_spans()) {
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& s : ss.spans()) {
+        EXPECT_EQ(s.trace_id(), testing::TraceIdBytes("77"));
+        times.insert({s.start_time_unix_nano(), s.end_time_unix_nano()});
+      }
+    }
+  }
+  EXPECT_EQ(times, (std::set<std::pair<uint64_t, uint64_t>>{{1000, 1001}, {5000, 5007}}));
 }
 
 TEST(SpanStoreTest, DataSurvivesReopen) {
