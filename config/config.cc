@@ -126,6 +126,10 @@ const std::vector<Key>& Keys() {
                  "RocksDB block cache shared by all shards (recently read span and index data)",
                  [](const Config& c) { return FormatBytes(c.storage.block_cache_size); },
                  ByteSizeSetter([](Config& c) { return &c.storage.block_cache_size; }, 1 << 20)});
+    k.push_back({"storage.memtable_size",
+                 "RocksDB memtables of one shard, all time partitions together (write buffering)",
+                 [](const Config& c) { return FormatBytes(c.storage.memtable_size); },
+                 ByteSizeSetter([](Config& c) { return &c.storage.memtable_size; }, 8 << 20)});
     k.push_back({"storage.retention",
                  "how long spans are kept; older ones are dropped with their time partition",
                  [](const Config& c) { return FormatSeconds(c.storage.retention); },

@@ -19,6 +19,7 @@ struct StorageConfig {
   int shards = 0;               // 0 = number of cores; fixed once the data directory exists
   bool fsync = false;           // fsync the WAL on every group commit (power-loss safety)
   uint64_t block_cache_size = 128ull << 20;   // RocksDB block cache shared by all shards
+  uint64_t memtable_size = 96ull << 20;       // all RocksDB memtables of one shard together
   std::chrono::seconds retention{72 * 3600};  // spans older than this are dropped
   // Services kept for another period than `retention`, e.g. {checkout: 720h}.
   std::vector<std::pair<std::string, std::chrono::seconds>> retention_overrides;

@@ -21,6 +21,7 @@ TEST(ConfigTest, DefaultsMatchTheShippedYaml) {
   EXPECT_EQ(from_yaml.storage.shards, defaults.storage.shards);
   EXPECT_EQ(from_yaml.storage.fsync, defaults.storage.fsync);
   EXPECT_EQ(from_yaml.storage.block_cache_size, defaults.storage.block_cache_size);
+  EXPECT_EQ(from_yaml.storage.memtable_size, defaults.storage.memtable_size);
   EXPECT_EQ(from_yaml.storage.retention, std::chrono::hours(72));
   EXPECT_TRUE(from_yaml.storage.retention_overrides.empty());
   EXPECT_EQ(from_yaml.storage.max_disk_bytes, 0u);
@@ -92,6 +93,12 @@ TEST(ConfigTest, ErrorsNameTheKey) {
   auto endpoint = Load({"--admin.endpoint=nowhere"}, {});
   ASSERT_FALSE(endpoint.ok());
   EXPECT_NE(endpoint.status().message().find("admin.endpoint"), absl::string_view::npos);
+  auto tiny = Load({"--storage.memtable_size=1MiB"}, {});
+  ASSERT_FALSE(tiny.ok());
+  EXPECT_NE(tiny.status().message().find("storage.memtable_size"), absl::string_view::npos);
+  auto memtables = Load({"--storage.memtable_size=48MiB"}, {});
+  ASSERT_TRUE(memtables.ok()) << memtables.status();
+  EXPECT_EQ(memtables->config.storage.memtable_size, 48u << 20);
   Config c;
   auto yaml = ApplyYaml("storage:\n  colour: red\n", "f.yaml", c);
   ASSERT_FALSE(yaml.ok());

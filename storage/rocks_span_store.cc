@@ -227,11 +227,12 @@ absl::Status WriteMeta(const fs::path& file, const Meta& m) {
 
 // Options of every column family (time partitions and the default one holding the catalog,
 // sequence numbers, index log and dependency counts).
-rocksdb::ColumnFamilyOptions PartitionOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
+rocksdb::ColumnFamilyOptions PartitionOptions(const std::shared_ptr<rocksdb::Cache>& cache,
+                                              uint64_t memtable_size) {
   rocksdb::ColumnFamilyOptions o;
   o.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(kTracePrefixLength));
   o.memtable_prefix_bloom_size_ratio = 0.05;
-  o.write_buffer_size = 32 << 20;
+  o.write_buffer_size = std::min<uint64_t>(32 << 20, memtable_size / 3);
   o.max_write_buffer_number = 3;
   o.compression = rocksdb::kLZ4Compression;
   o.bottommost_compression = rocksdb::kZSTD;
@@ -252,7 +253,7 @@ rocksdb::ColumnFamilyOptions PartitionOptions(const std::shared_ptr<rocksdb::Cac
   return o;
 }
 
-rocksdb::DBOptions ShardDbOptions() {
+rocksdb::DBOptions ShardDbOptions(uint64_t memtable_size) {
   rocksdb::DBOptions o;
   o.create_if_missing = true;
   o.create_missing_column_families = true;
@@ -262,7 +263,7 @@ rocksdb::DBOptions ShardDbOptions() {
   // this keeps the WAL (and restart replay) short.
   o.max_total_wal_size = 256 << 20;
   // All memtables of a shard together (bounds memory however many partitions are written).
-  o.db_write_buffer_size = 96 << 20;
+  o.db_write_buffer_size = memtable_size;
   return o;
 }
 
@@ -1402,11 +1403,11 @@ absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::Storage
   auto catalog = std::make_unique<Catalog>();
   auto retention = std::make_shared<const RetentionPolicy>(RetentionPolicy::From(config));
   auto cache = rocksdb::NewLRUCache(config.block_cache_size);
-  rocksdb::ColumnFamilyOptions cf_options = PartitionOptions(cache);
+  rocksdb::ColumnFamilyOptions cf_options = PartitionOptions(cache, config.memtable_size);
   std::vector<std::unique_ptr<Shard>> opened;
   for (int i = 0; i < shards; ++i) {
     fs::path dir = root / fmt::format("shard-{:03d}", i);
-    rocksdb::DBOptions db_options = ShardDbOptions();
+    rocksdb::DBOptions db_options = ShardDbOptions(config.memtable_size);
     std::vector<std::string> names;
     if (!rocksdb::DB::ListColumnFamilies(db_options, dir.string(), &names).ok()) {
       names = {rocksdb::kDefaultColumnFamilyName};  // a new shard

@@ -97,6 +97,7 @@ def test_all_options_render(tmp_path):
     assert config["storage.shards"] == "4"
     assert config["storage.fsync"] == "true"
     assert config["storage.block_cache_size"] == "256MiB"
+    assert config["storage.memtable_size"] == "64MiB"
     assert config["storage.retention"] == "168h"
     assert config["storage.retention_overrides"] == "checkout=720h,healthcheck-svc=1h"
     assert config["storage.max_disk_bytes"] == "90GiB"

@@ -34,7 +34,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "skua.config" -}}
 {{- $c := .Values.config -}}
 {{- $base := dict
-  "storage" (dict "path" "/data" "shards" $c.storage.shards "fsync" $c.storage.fsync "block_cache_size" $c.storage.blockCacheSize "retention" $c.storage.retention "retention_overrides" $c.storage.retentionOverrides "max_disk_bytes" $c.storage.maxDiskBytes)
+  "storage" (dict "path" "/data" "shards" $c.storage.shards "fsync" $c.storage.fsync "block_cache_size" $c.storage.blockCacheSize "memtable_size" $c.storage.memtableSize "retention" $c.storage.retention "retention_overrides" $c.storage.retentionOverrides "max_disk_bytes" $c.storage.maxDiskBytes)
   "collector" (dict
     "otlp" (dict
       "grpc" (dict "endpoint" "0.0.0.0:4317" "max_recv_msg_size" $c.collector.grpcMaxRecvMsgSize)
