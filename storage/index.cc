@@ -9,7 +9,7 @@
 namespace skua::storage {
 namespace {
 
-constexpr uint8_t kBlockFormat = 2;
+constexpr uint8_t kBlockFormat = 3;
 
 class Out {
  public:
@@ -98,6 +98,13 @@ uint64_t LoadFixed(const char* p, int bytes) {
   return v;
 }
 
+int64_t WrappingSub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+int64_t WrappingAdd(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+
 uint64_t SpanIdValue(std::string_view raw) {
   if (raw.size() != 8) return 0;
   uint64_t v = 0;
@@ -122,14 +129,9 @@ constexpr size_t kPostingsGroup = 64;
 
 uint32_t PostingsKey(uint64_t term_hash) { return static_cast<uint32_t>(term_hash >> 32); }
 
-// Writes postings from (hash, ordinal) pairs; returns the distinct full hashes, ascending.
-std::vector<uint64_t> WritePostings(Out& o, std::vector<std::pair<uint64_t, uint32_t>> pairs) {
-  std::sort(pairs.begin(), pairs.end());
-  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
-  std::vector<uint64_t> hashes;
-  for (size_t i = 0; i < pairs.size(); ++i) {
-    if (i == 0 || pairs[i].first != pairs[i - 1].first) hashes.push_back(pairs[i].first);
-  }
+// Writes postings from (hash, ordinal) pairs; returns the distinct keys, ascending.
+std::vector<uint32_t> WritePostings(Out& o,
+                                    const std::vector<std::pair<uint64_t, uint32_t>>& pairs) {
   std::vector<std::pair<uint32_t, uint32_t>> keyed;  // (key, ordinal)
   keyed.reserve(pairs.size());
   for (const auto& [h, ord] : pairs) keyed.emplace_back(PostingsKey(h), ord);
@@ -159,7 +161,7 @@ std::vector<uint64_t> WritePostings(Out& o, std::vector<std::pair<uint64_t, uint
   o.Bytes(groups);
   o.Str(lengths.Take());
   o.Str(ords.Take());
-  return hashes;
+  return keys;
 }
 
 }  // namespace
@@ -279,39 +281,53 @@ void IndexBatchBuilder::Add(const SpanRef& ref) {
   }
 }
 
-// ---- Bloom filter: u32 LE bit count m (a power of two), then m bits; 6 probes by double
-// hashing ----
+// ---- Bloom filter over postings keys (the top 32 bits of term hashes): u32 LE bit count m,
+// then m bits rounded up to whole bytes; 6 probes by double hashing, mapped onto [0, m) by
+// multiply-shift, so m need not be a power of two. Built from the keys alone, a filter can be
+// rebuilt from a sealed block.
 
 constexpr int kFilterProbes = 6;
 constexpr size_t kFilterBitsPerTerm = 10;
 
-bool FilterMayContain(std::string_view filter, uint64_t term) {
-  if (filter.size() < 4) return true;
-  uint64_t m = LoadFixed(filter.data(), 4);
-  if (m == 0 || (m & (m - 1)) != 0 || filter.size() < 4 + (m + 7) / 8) return true;
-  const char* bits = filter.data() + 4;
-  uint64_t h1 = term, h2 = (term >> 32) | 1;
-  for (int i = 0; i < kFilterProbes; ++i) {
-    uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) & (m - 1);
-    if (!(static_cast<uint8_t>(bits[bit / 8]) & (1u << (bit % 8)))) return false;
-  }
-  return true;
-}
-
 namespace {
 
-void AddToFilter(std::string& filter, uint64_t m, const std::vector<uint64_t>& terms) {
-  char* bits = filter.data() + 4;
-  for (uint64_t t : terms) {
-    uint64_t h1 = t, h2 = (t >> 32) | 1;
-    for (int i = 0; i < kFilterProbes; ++i) {
-      uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) & (m - 1);
-      bits[bit / 8] = static_cast<char>(static_cast<uint8_t>(bits[bit / 8]) | (1u << (bit % 8)));
-    }
+template <typename Fn>
+void ForEachProbe(uint32_t key, uint64_t m, Fn fn) {
+  uint64_t x = static_cast<uint64_t>(key) * 0x9e3779b97f4a7c15ULL;
+  auto h1 = static_cast<uint32_t>(x >> 32), h2 = static_cast<uint32_t>(x) | 1;
+  for (int i = 0; i < kFilterProbes; ++i) {
+    uint32_t h = h1 + static_cast<uint32_t>(i) * h2;
+    fn((static_cast<uint64_t>(h) * m) >> 32);
   }
+}
+
+std::string BuildFilter(const std::vector<uint32_t>& keys) {
+  uint64_t m = std::max<uint64_t>(64, keys.size() * kFilterBitsPerTerm);
+  m = std::min<uint64_t>(m, uint64_t{1} << 32);
+  std::string filter(4 + (m + 7) / 8, '\0');
+  for (int i = 0; i < 4; ++i) filter[i] = static_cast<char>(m >> (8 * i));
+  char* bits = filter.data() + 4;
+  for (uint32_t k : keys) {
+    ForEachProbe(k, m, [bits](uint64_t bit) {
+      bits[bit / 8] = static_cast<char>(static_cast<uint8_t>(bits[bit / 8]) | (1u << (bit % 8)));
+    });
+  }
+  return filter;
 }
 
 }  // namespace
+
+bool FilterMayContain(std::string_view filter, uint64_t term) {
+  if (filter.size() < 4) return true;
+  uint64_t m = LoadFixed(filter.data(), 4);
+  if (m == 0 || filter.size() < 4 + (m + 7) / 8) return true;
+  const char* bits = filter.data() + 4;
+  bool may = true;
+  ForEachProbe(PostingsKey(term), m, [&](uint64_t bit) {
+    may = may && (static_cast<uint8_t>(bits[bit / 8]) & (1u << (bit % 8)));
+  });
+  return may;
+}
 
 // ---- Hits ----
 
@@ -371,27 +387,30 @@ Block::Sealed Block::Seal() const {
   for (const auto& op : ops_) o.Str(op);
   o.Var(origin_count_);
   // Postings before the columns, so a search whose tags a block lacks stops here.
-  std::vector<uint64_t> span_hashes = WritePostings(o, span_terms_);
-  std::vector<uint64_t> origin_hashes = WritePostings(o, origin_terms_);
+  std::vector<uint32_t> keys = WritePostings(o, span_terms_);
+  std::vector<uint32_t> origin_keys = WritePostings(o, origin_terms_);
+  keys.insert(keys.end(), origin_keys.begin(), origin_keys.end());
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   std::string traces;
   traces.reserve(traces_.size() * 16);
   for (const auto& t : traces_) traces.append(t.AsBytes());
   o.Str(traces);
   Out c;
   for (size_t i = 0; i < n; ++i) c.Var(trace_ord_[i]);
-  for (size_t i = 0; i < n; ++i) c.SVar(starts_[i] - min_start_);
+  // Starts as differences from the previous entry's (the first from min_start): entries come
+  // in arrival order, so neighbours are close in time.
+  // Two's-complement differences: any pair of 64-bit starts round-trips.
+  for (size_t i = 0; i < n; ++i) {
+    c.SVar(WrappingSub(starts_[i], i == 0 ? min_start_ : starts_[i - 1]));
+  }
   for (size_t i = 0; i < n; ++i) c.SVar(durations_[i]);
   for (size_t i = 0; i < n; ++i) c.Var(op_ids_[i]);
   for (size_t i = 0; i < n; ++i) c.Var(origin_ord_[i]);
   o.Str(c.Take());
   Sealed out;
   out.block = o.Take();
-  uint64_t m = 64;
-  while (m < (span_hashes.size() + origin_hashes.size()) * kFilterBitsPerTerm) m <<= 1;
-  out.filter.assign(4 + m / 8, '\0');
-  for (int i = 0; i < 4; ++i) out.filter[i] = static_cast<char>(m >> (8 * i));
-  AddToFilter(out.filter, m, span_hashes);
-  AddToFilter(out.filter, m, origin_hashes);
+  out.filter = BuildFilter(keys);
   return out;
 }
 
@@ -435,7 +454,9 @@ bool Block::DecodeColumns() const {
   op_ids_.resize(n);
   origin_ord_.resize(n);
   for (size_t i = 0; i < n; ++i) trace_ord_[i] = static_cast<uint32_t>(in.Var());
-  for (size_t i = 0; i < n; ++i) starts_[i] = min_start_ + in.SVar();
+  for (size_t i = 0; i < n; ++i) {
+    starts_[i] = WrappingAdd(i == 0 ? min_start_ : starts_[i - 1], in.SVar());
+  }
   for (size_t i = 0; i < n; ++i) durations_[i] = in.SVar();
   for (size_t i = 0; i < n; ++i) op_ids_[i] = static_cast<uint32_t>(in.Var());
   for (size_t i = 0; i < n; ++i) origin_ord_[i] = static_cast<uint32_t>(in.Var());
