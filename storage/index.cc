@@ -504,6 +504,82 @@ std::vector<uint32_t> Block::Postings::Find(uint64_t h) const {
   return out;
 }
 
+template <typename Fn>
+bool Block::Postings::ForEach(Fn fn) const {
+  const size_t count = keys.size() / 4;
+  In len_in(lengths);
+  size_t ord_pos = 0;
+  for (size_t i = 0; i < count; ++i) {
+    auto key = static_cast<uint32_t>(LoadFixed(keys.data() + i * 4, 4));
+    size_t len = len_in.Var();
+    if (!len_in.ok() || len > ordinals.size() - ord_pos) return false;
+    In in(ordinals.substr(ord_pos, len));
+    ord_pos += len;
+    uint32_t v = 0;
+    for (bool first = true; in.ok(); first = false) {
+      uint64_t d = in.Var();
+      if (!in.ok()) break;
+      v = first ? static_cast<uint32_t>(d) : v + static_cast<uint32_t>(d);
+      fn(key, v);
+    }
+  }
+  return true;
+}
+
+std::optional<Block::Sealed> Block::Merge(const std::vector<std::string_view>& blocks) {
+  Block out;
+  bool first = true;
+  for (std::string_view data : blocks) {
+    auto b = Decode(data);
+    if (!b || !b->DecodeColumns()) return std::nullopt;
+    if (first) {
+      out.service_ = b->service_;
+      first = false;
+    } else if (b->service_ != out.service_) {
+      return std::nullopt;
+    }
+    const auto entry_base = static_cast<uint32_t>(out.starts_.size());
+    const auto origin_base = static_cast<uint32_t>(out.origin_count_);
+    std::vector<uint32_t> op_map, trace_map;
+    for (const auto& op : b->ops_) {
+      auto [it, fresh] = out.op_index_.try_emplace(op, static_cast<uint32_t>(out.ops_.size()));
+      if (fresh) out.ops_.push_back(op);
+      op_map.push_back(it->second);
+    }
+    for (const auto& t : b->traces_) {
+      auto [it, fresh] = out.trace_index_.try_emplace(t, static_cast<uint32_t>(out.traces_.size()));
+      if (fresh) out.traces_.push_back(t);
+      trace_map.push_back(it->second);
+    }
+    for (size_t i = 0; i < b->sealed_size_; ++i) {
+      out.trace_ord_.push_back(trace_map[b->trace_ord_[i]]);
+      out.op_ids_.push_back(op_map[b->op_ids_[i]]);
+      out.origin_ord_.push_back(origin_base + b->origin_ord_[i]);
+      out.starts_.push_back(b->starts_[i]);
+      out.durations_.push_back(b->durations_[i]);
+    }
+    out.origin_count_ += b->origin_count_;
+    out.min_start_ = std::min(out.min_start_, b->min_start_);
+    out.max_start_ = std::max(out.max_start_, b->max_start_);
+    out.max_duration_ = std::max(out.max_duration_, b->max_duration_);
+    // A key k stands for every hash whose top 32 bits are k, and sealing keys by those bits:
+    // (k << 32) is one such hash.
+    bool ok = b->span_postings_.ForEach([&](uint32_t key, uint32_t ord) {
+      if (ord < b->sealed_size_) {
+        out.span_terms_.emplace_back(static_cast<uint64_t>(key) << 32, entry_base + ord);
+      }
+    });
+    ok = ok && b->origin_postings_.ForEach([&](uint32_t key, uint32_t ord) {
+      if (ord < b->origin_count_) {
+        out.origin_terms_.emplace_back(static_cast<uint64_t>(key) << 32, origin_base + ord);
+      }
+    });
+    if (!ok) return std::nullopt;
+  }
+  if (first) return std::nullopt;
+  return out.Seal();
+}
+
 void Block::MarkTerm(uint64_t h, std::vector<bool>& bits) const {
   std::vector<bool> origins(origin_count_, false);
   bool any_origin = false;

@@ -132,6 +132,12 @@ class Block {
   // (which must outlive the block) until a search needs them.
   static std::optional<Block> Decode(std::string_view data);
 
+  // One sealed block holding every entry of `blocks` (sealed blocks of one service), for fewer,
+  // larger blocks: term keys, trace IDs and operations are then stored once for all of them.
+  // Searches answer the same over the result as over the parts. nullopt if a part is malformed
+  // or the parts are of different services.
+  static std::optional<Sealed> Merge(const std::vector<std::string_view>& blocks);
+
   // Adds the traces of the entries matching `q` (the service is not checked here). On a sealed
   // block, tags are matched by 32-bit hash keys, so a trace added may be a false candidate:
   // callers verify (SpanMatches). False if a sealed block's columns turn out malformed. Not
@@ -169,6 +175,9 @@ class Block {
     // The entries (or origins) of every term whose hash has the top 32 bits of `h`: a superset
     // of those having the term `h`.
     std::vector<uint32_t> Find(uint64_t h) const;
+    // Calls fn(key, ordinal) for every posting; false if malformed.
+    template <typename Fn>
+    bool ForEach(Fn fn) const;
   };
   Postings span_postings_, origin_postings_;
   bool sealed_ = false;

@@ -146,6 +146,33 @@ TEST_F(RetentionTest, PerServiceOverridesAreHonoured) {
   EXPECT_FALSE(Visible("b2"));
 }
 
+TEST_F(RetentionTest, ClosedPartitionsGetTheirIndexBlocksMerged) {
+  config::StorageConfig c;
+  c.shards = 1;
+  c.retention = std::chrono::seconds(3600);  // partitions of 5 min
+  Open(c);
+  clock_.Advance(std::chrono::seconds(300 - clock_.NowNanos() / 1'000'000'000 % 300));
+  // Eight sealed blocks of "svc" in one partition (a seal every 31 s).
+  for (int i = 0; i < 8; ++i) {
+    Write("svc", fmt::format("c{:03x}", i));
+    clock_.Advance(std::chrono::seconds(31));
+    MaintainAll();
+  }
+  EXPECT_EQ(store_->Stats().index_blocks_merged, 0u) << "the partition is still written to";
+  clock_.Advance(std::chrono::seconds(300));
+  Write("svc", "d001");  // the next partition; the first one is closed once this is sealed
+  clock_.Advance(std::chrono::seconds(31));
+  MaintainAll();
+  MaintainAll();
+  EXPECT_EQ(store_->Stats().index_blocks_merged, 8u);
+  EXPECT_EQ(Found("svc"), 9u);
+  // Marked as merged: after a restart its blocks are not read again.
+  Open(c);
+  MaintainAll();
+  EXPECT_EQ(store_->Stats().index_blocks_merged, 0u);
+  EXPECT_EQ(Found("svc"), 9u);
+}
+
 TEST_F(RetentionTest, DiskCapDropsTheOldestPartitionsFirst) {
   config::StorageConfig c;
   c.shards = 1;

@@ -18,6 +18,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -49,6 +50,12 @@ constexpr size_t kMaxCachedRows = 1 << 14;
 // the oldest entry has waited this long (bounds memory and the replay after a crash).
 constexpr size_t kSealEntries = 65536;
 constexpr int64_t kSealAgeNanos = 30'000'000'000;
+// Once a partition is no longer written, its sealed blocks are merged into blocks of up to this
+// many entries (per service): each term key, trace ID and operation is then stored once for
+// all of them instead of once per sealed block.
+constexpr size_t kMergedBlockEntries = 32768;
+// Entries merged per upkeep round of the writer thread (about a second's worth of it at most).
+constexpr size_t kMergeEntriesPerRound = 65536;
 // Dependency counting: buckets of child start time, and bounds on the spans remembered to pair
 // children with parents that arrive in other requests.
 constexpr int64_t kDependencyBucketNanos = 60'000'000'000;
@@ -643,6 +650,7 @@ class Shard {
       if (p.ExpiredAt(now_s)) Drop(p, "retention", dropped_retention_);
     }
     ExpireDependencies(now_s);
+    MergeClosedPartition(now_s);
     if (max_disk_bytes_ == 0) return;
     uint64_t bytes = DirectoryBytes(dir_);
     disk_bytes_.store(bytes, std::memory_order_relaxed);
@@ -661,6 +669,110 @@ class Shard {
       bytes = DirectoryBytes(dir_);
       disk_bytes_.store(bytes, std::memory_order_relaxed);
     }
+  }
+
+  // True once no more index blocks can be sealed into `p`: its period is over and no open entry
+  // arrived within it.
+  bool PartitionClosed(const Partition& p, int64_t now_s) {
+    int64_t end_s = p.start_s + p.width_s;
+    if (end_s > now_s) return false;
+    std::lock_guard lock(index_mu_);
+    return open_entries_ == 0 || oldest_open_ns_ / 1'000'000'000 >= end_s;
+  }
+
+  absl::Status MarkMerged(const Partition& p) {
+    auto s = db_->Put(rocksdb::WriteOptions(), p.cf.get(), MergedMarkerKey(), "");
+    if (!s.ok()) return FromRocks(s, fmt::format("mark partition {} merged", p.name));
+    merged_.insert(p.name);
+    return absl::OkStatus();
+  }
+
+  // Merges the blocks of one closed partition not yet merged, a bounded amount per call (writer
+  // thread, between commits). A partition is marked (`M "merged"` in it) when done, so a restart
+  // does not read its blocks again.
+  void MergeClosedPartition(int64_t now_s) {
+    for (const auto& p : Partitions()) {
+      if (merged_.contains(p.name) || p.ExpiredAt(now_s) || !PartitionClosed(p, now_s)) continue;
+      std::string marker;
+      if (db_->Get(rocksdb::ReadOptions(), p.cf.get(), MergedMarkerKey(), &marker).ok()) {
+        merged_.insert(p.name);
+        continue;
+      }
+      auto done = MergeBlocks(p, kMergeEntriesPerRound);
+      absl::Status st = done.ok() ? (*done ? MarkMerged(p) : absl::OkStatus()) : done.status();
+      if (!st.ok()) SPDLOG_WARN("shard {}: merge index blocks: {}", id_, st.message());
+      return;
+    }
+  }
+
+  // Merges runs of consecutive small sealed blocks of one service in `p` (newest first, each
+  // run at most kMergedBlockEntries entries) into one block each, in one write batch per run:
+  // the merged block takes the key of the run's newest block, the others are deleted. Stops
+  // after `budget` entries, remembering where; true when nothing is left to merge. Searches
+  // read under a snapshot, so they see either the run or the merged block, never neither.
+  absl::StatusOr<bool> MergeBlocks(const Partition& p, size_t budget) {
+    rocksdb::ReadOptions ro;
+    ro.total_order_seek = true;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, p.cf.get()));
+    struct Run {
+      uint64_t service_hash = 0;
+      std::vector<std::string> keys, values;
+      size_t entries = 0;
+    } run;
+    auto flush = [&]() -> absl::Status {
+      Run r = std::move(run);
+      run = Run{};
+      if (r.keys.size() < 2) return absl::OkStatus();
+      std::vector<std::string_view> parts(r.values.begin(), r.values.end());
+      auto merged = Block::Merge(parts);
+      if (!merged) {
+        SPDLOG_WARN(
+            "shard {}: {} index blocks in {} could not be merged (malformed); left as they are",
+            id_, r.keys.size(), p.name);
+        return absl::OkStatus();
+      }
+      rocksdb::WriteBatch batch;
+      batch.Put(p.cf.get(), r.keys[0], merged->block);
+      batch.Put(p.cf.get(), FilterKeyOf(r.keys[0]), merged->filter);
+      for (size_t i = 1; i < r.keys.size(); ++i) {
+        batch.Delete(p.cf.get(), r.keys[i]);
+        batch.Delete(p.cf.get(), FilterKeyOf(r.keys[i]));
+      }
+      auto s = db_->Write(rocksdb::WriteOptions(), &batch);
+      if (!s.ok()) return FromRocks(s, fmt::format("merge {} index blocks", r.keys.size()));
+      rows_written_.fetch_add(batch.Count(), std::memory_order_relaxed);
+      blocks_merged_.fetch_add(r.keys.size(), std::memory_order_relaxed);
+      budget -= std::min(budget, r.entries);
+      return absl::OkStatus();
+    };
+    auto resume = merge_resume_.find(p.name);
+    it->Seek(resume != merge_resume_.end() ? resume->second : std::string(1, kBlockTag));
+    for (; it->Valid() && it->key().starts_with(std::string_view(&kBlockTag, 1)); it->Next()) {
+      std::string_view key(it->key().data(), it->key().size());
+      if (key.size() != 25) continue;
+      std::string_view value(it->value().data(), it->value().size());
+      auto block = Block::Decode(value);
+      if (!block) continue;  // left alone; a search reports it
+      uint64_t service_hash = DecodeBigEndian64(key.substr(1));
+      size_t n = block->size();
+      if (service_hash != run.service_hash || n >= kMergedBlockEntries / 2 ||
+          run.entries + n > kMergedBlockEntries) {
+        SKUA_RETURN_IF_ERROR(flush());
+        if (budget == 0) {
+          merge_resume_[p.name] = std::string(key);
+          return false;
+        }
+      }
+      if (n >= kMergedBlockEntries / 2) continue;
+      run.service_hash = service_hash;
+      run.keys.emplace_back(key);
+      run.values.emplace_back(value);
+      run.entries += n;
+    }
+    SKUA_RETURN_IF_ERROR(flush());
+    if (!it->status().ok()) return FromRocks(it->status(), "merge index blocks: read");
+    merge_resume_.erase(p.name);
+    return true;
   }
 
   // Seals every open block if they are big or old enough, if the time partition of `now_ns`
@@ -794,6 +906,11 @@ class Shard {
     bool use_filters = !tag_hashes.empty();
     rocksdb::ReadOptions ro;
     ro.total_order_seek = true;
+    // One consistent view for filters and blocks: a merge replacing blocks meanwhile is either
+    // wholly seen or not at all.
+    std::unique_ptr<const rocksdb::Snapshot, std::function<void(const rocksdb::Snapshot*)>> snap(
+        db_->GetSnapshot(), [this](const rocksdb::Snapshot* s) { db_->ReleaseSnapshot(s); });
+    ro.snapshot = snap.get();
     rocksdb::PinnableSlice block_value;
     for (const auto& part : LivePartitions()) {
       std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, part.cf.get()));
@@ -933,6 +1050,12 @@ class Shard {
   }
 
   absl::Status CompactAll() {
+    int64_t now_s = clock_.NowNanos() / 1'000'000'000;
+    for (const auto& p : Partitions()) {
+      auto done = MergeBlocks(p, SIZE_MAX);
+      if (!done.ok()) return done.status();
+      if (PartitionClosed(p, now_s)) SKUA_RETURN_IF_ERROR(MarkMerged(p));
+    }
     rocksdb::CompactRangeOptions o;
     o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
     std::vector<rocksdb::ColumnFamilyHandle*> cfs{db_->DefaultColumnFamily()};
@@ -969,6 +1092,7 @@ class Shard {
     s.partitions_dropped_retention += dropped_retention_.load(std::memory_order_relaxed);
     s.partitions_dropped_disk_cap += dropped_disk_cap_.load(std::memory_order_relaxed);
     s.disk_bytes += disk_bytes_.load(std::memory_order_relaxed);
+    s.index_blocks_merged += blocks_merged_.load(std::memory_order_relaxed);
   }
 
  private:
@@ -1053,6 +1177,8 @@ class Shard {
     }
     known_rows_.erase(p.name + kResourceTag);
     known_rows_.erase(p.name + kScopeTag);
+    merged_.erase(p.name);
+    merge_resume_.erase(p.name);
     {
       std::lock_guard lock(cache_mu_);
       row_cache_.clear();
@@ -1251,6 +1377,10 @@ class Shard {
   std::unordered_map<std::string, std::string> row_cache_;  // guarded by cache_mu_
   std::atomic<uint64_t> rows_written_{0};
   std::atomic<uint64_t> dropped_retention_{0}, dropped_disk_cap_{0}, disk_bytes_{0};
+  std::atomic<uint64_t> blocks_merged_{0};
+  // Partitions whose blocks are merged, and where an unfinished merge goes on. Writer thread.
+  std::set<std::string> merged_;
+  std::map<std::string, std::string> merge_resume_;
   mutable std::mutex health_mu_;
   absl::Status health_;  // guarded by health_mu_
 };

@@ -229,6 +229,10 @@ TEST_P(SearchDifferentialTest, IndexedSearchEqualsNaiveScan) {
   clock.Advance(std::chrono::seconds(31));
   for (int s = 0; s < shards; ++s) (*store)->Maintain(s);
   CheckQueries(**store, data.spans, 300, 1000, "all sealed");
+  // Merged: the sealed blocks of each service become a few large ones.
+  ASSERT_TRUE((*store)->CompactAll().ok());
+  EXPECT_GT((*store)->Stats().index_blocks_merged, 0u);
+  CheckQueries(**store, data.spans, 400, 1000, "merged");
   std::filesystem::remove_all(dir);
 }
 
