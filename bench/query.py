@@ -3,7 +3,11 @@
 OTLP/gRPC), then replays a fixed mix of Jaeger v1 HTTP API calls one at a time and reports
 p50/p99 latency per kind. Everything runs on 127.0.0.1; Skua is stopped at the end.
 
-  bench/query.py [--spans 1000000] [--requests 200]
+With --compacted, Skua is stopped after loading, `skua --compact` is run (index blocks merged
+as for a partition no longer written, RocksDB compacted to its last level) and Skua is started
+again before the queries: the state of data older than one partition width.
+
+  bench/query.py [--spans 1000000] [--requests 200] [--compacted]
 """
 
 import argparse
@@ -63,6 +67,8 @@ def main():
     p.add_argument("--loadgen", default=str(REPO / "build" / "skua-loadgen"))
     p.add_argument("--settle", type=float, default=10, help="seconds to wait after loading")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--compacted", action="store_true",
+                   help="query after a stop, skua --compact and a restart")
     args = p.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="skua-qbench-") as workdir:
@@ -75,6 +81,14 @@ def main():
                 capture_output=True, text=True, timeout=7200)
             load = json.loads(out.stdout)
             load_seconds = time.time() - t0
+            if args.compacted:
+                stop(proc)
+                out = subprocess.run([args.skua, f"--storage.path={Path(workdir) / 'data'}",
+                                      "--compact"], capture_output=True, text=True, timeout=7200)
+                if out.returncode != 0:
+                    sys.exit(f"skua --compact failed: {out.stdout}{out.stderr}")
+                proc, addr = start_skua(args.skua, Path(workdir) / "data",
+                                        Path(workdir) / "skua-compacted.log", [])
             # Let the flushes and compactions the load started finish, as on a running system.
             time.sleep(args.settle)
             host, port = addr["query-http"].rsplit(":", 1)
@@ -131,7 +145,8 @@ def main():
         stop(proc)
     if args.json:
         print(json.dumps({"load": load, "results": results, "startup_seconds": startup}))
-    print(f"query: {load['acked_spans']:,} spans stored in {load_seconds:.0f} s "
+    state = "after skua --compact" if args.compacted else "as loaded"
+    print(f"query ({state}): {load['acked_spans']:,} spans stored in {load_seconds:.0f} s "
           f"({load['spans_per_second']:,.0f} spans/s); live data {live / 2**20:,.0f} MiB; "
           f"{args.requests} sequential requests per kind")
     print("| query | p50 (ms) | p99 (ms) | traces returned (mean) |")

@@ -105,6 +105,10 @@ int Run(const skua::config::Config& cfg) {
       "Sealed search index blocks merged into larger ones since start (closed partitions)", {},
       [&s] { return static_cast<double>(s.Stats().index_blocks_merged); });
   metrics.AddCallbackGauge(
+      "skua_storage_partitions_finished",
+      "Closed time partitions finished since start (index merged, data recompressed)", {},
+      [&s] { return static_cast<double>(s.Stats().partitions_finished); });
+  metrics.AddCallbackGauge(
       "skua_storage_disk_bytes",
       "Bytes of the data directory, as last measured for the disk cap (0 without a cap)", {},
       [&s] { return static_cast<double>(s.Stats().disk_bytes); });

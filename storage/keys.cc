@@ -44,7 +44,7 @@ std::string ScopeKey(uint64_t id) {
 std::string SeqKey() { return std::string(1, kMetaTag) + "seq"; }
 std::string SealedSeqKey() { return std::string(1, kMetaTag) + "idx"; }
 
-std::string MergedMarkerKey() { return std::string(1, kMetaTag) + "merged"; }
+std::string FinishedMarkerKey() { return std::string(1, kMetaTag) + "finished"; }
 
 std::string IndexLogKey(uint64_t seq) {
   std::string key(1, kIndexLogTag);

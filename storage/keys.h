@@ -5,7 +5,7 @@
 //   'S' scope_id[8 BE]           -> ScopeSpans holding only scope + schema_url
 //   'M' "seq"                    -> last chunk sequence number used, 8 bytes BE
 //   'M' "idx"                    -> last sequence number whose index entries are sealed
-//   'M' "merged"                 -> (empty, in a partition) its index blocks are merged
+//   'M' "finished"               -> (empty, in a partition) closed, blocks merged, recompressed
 //   'L' seq[8 BE]                -> IndexBatch: index entries of one request (until sealed)
 //   'B' svc_hash[8] ~max_start[8] seq[8] -> sealed index block of one service
 //   'F' svc_hash[8] ~max_start[8] seq[8] -> term filter of that block
@@ -54,8 +54,9 @@ std::string ResourceKey(uint64_t id);
 std::string ScopeKey(uint64_t id);
 std::string SeqKey();
 std::string SealedSeqKey();
-// In a time partition: present once its index blocks are merged.
-std::string MergedMarkerKey();
+// In a time partition: present once it is closed and finished (index blocks merged, data
+// rewritten with dictionary compression).
+std::string FinishedMarkerKey();
 std::string IndexLogKey(uint64_t seq);
 // Newest blocks first: the key holds the bitwise complement of the block's newest start.
 std::string BlockKey(uint64_t service_hash, int64_t max_start_ns, uint64_t seq);

@@ -105,6 +105,7 @@ struct StorageStats {
   uint64_t partitions_dropped_disk_cap = 0;
   uint64_t disk_bytes = 0;           // data directory, as last measured
   uint64_t index_blocks_merged = 0;  // sealed index blocks merged into larger ones
+  uint64_t partitions_finished = 0;  // closed partitions merged and recompressed
 };
 
 class SpanStore {
