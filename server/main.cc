@@ -109,6 +109,10 @@ int Run(const skua::config::Config& cfg) {
       "Closed time partitions finished since start (index merged, data recompressed)", {},
       [&s] { return static_cast<double>(s.Stats().partitions_finished); });
   metrics.AddCallbackGauge(
+      "skua_storage_background_jobs",
+      "RocksDB flushes and compactions running, plus partitions with a compaction pending", {},
+      [&s] { return static_cast<double>(s.Stats().background_jobs); });
+  metrics.AddCallbackGauge(
       "skua_storage_disk_bytes",
       "Bytes of the data directory, as last measured for the disk cap (0 without a cap)", {},
       [&s] { return static_cast<double>(s.Stats().disk_bytes); });

@@ -1153,6 +1153,13 @@ class Shard {
     s.partitions_dropped_disk_cap += dropped_disk_cap_.load(std::memory_order_relaxed);
     s.disk_bytes += disk_bytes_.load(std::memory_order_relaxed);
     s.index_blocks_merged += blocks_merged_.load(std::memory_order_relaxed);
+    uint64_t v = 0;
+    for (const char* prop : {"rocksdb.num-running-compactions", "rocksdb.num-running-flushes"}) {
+      if (db_->GetIntProperty(prop, &v)) s.background_jobs += v;
+    }
+    for (const auto& p : Partitions()) {
+      if (db_->GetIntProperty(p.cf.get(), "rocksdb.compaction-pending", &v)) s.background_jobs += v;
+    }
     s.partitions_finished += partitions_finished_.load(std::memory_order_relaxed);
   }
 

@@ -106,6 +106,8 @@ struct StorageStats {
   uint64_t disk_bytes = 0;           // data directory, as last measured
   uint64_t index_blocks_merged = 0;  // sealed index blocks merged into larger ones
   uint64_t partitions_finished = 0;  // closed partitions merged and recompressed
+  // RocksDB flushes and compactions running, plus partitions with a compaction pending.
+  uint64_t background_jobs = 0;
 };
 
 class SpanStore {
