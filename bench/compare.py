@@ -186,9 +186,12 @@ class Jaeger(System):
         self.wait_ready("/api/services", query)
 
 
-def loadgen(args, system, seed, duration, spans=0, acked=None, concurrency=None, time_base=0):
+def loadgen(args, system, seed, duration, spans=0, acked=None, concurrency=None, time_base=0,
+            fresh=False):
     cmd = [args.loadgen, f"--target={system.grpc}", f"--duration={duration}",
            f"--concurrency={concurrency or args.concurrency}", f"--seed={seed}"]
+    if fresh:
+        cmd.append("--fresh")  # every request built anew: no repeated content for compression
     if spans:
         cmd.append(f"--spans={spans}")
     if acked:
@@ -292,7 +295,7 @@ def run_system(args, system, binary, rng_seed, workdir, queries=None):
     # Phases 2-5 on fresh storage holding the same number of spans in both systems.
     system.start(binary)
     try:
-        stored = loadgen(args, system, 2, 3600, spans=args.stored)["acked_spans"]
+        stored = loadgen(args, system, 2, 3600, spans=args.stored, fresh=True)["acked_spans"]
         time.sleep(args.settle)
         client = Client(system.query_port)
         ids = [t["traceID"] for t in client.get("/api/traces?service=frontend&limit=200")[1]["data"]]
