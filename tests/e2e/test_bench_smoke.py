@@ -45,3 +45,19 @@ def test_side_by_side_benchmark_quick_mode():
     assert "| acknowledged spans/s (flat out) |" in out.stdout
     assert "| disk bytes per span (after stop) |" in out.stdout
     assert "| trace by ID: p50 / p99 (ms) |" in out.stdout
+
+
+def test_disk_benchmark_runs():
+    """bench/disk.py: both workload shapes, fresh requests, skua --compact's report by row kind."""
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "disk.py"), "--spans", "20000", "--json",
+         "--binary", os.environ.get("SKUA_BIN", str(REPO / "build" / "skua"))],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    results = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["shape"] for r in results] == ["random", "tracegen"]
+    for r in results:
+        assert r["spans"] >= 20000
+        assert 0 < r["bytes_per_span_compacted"] < r["wire_bytes_per_span"]
+        kinds = r["kinds_bytes_per_span"]
+        assert kinds["trace chunks (T)"] > 0 and kinds["index blocks (B)"] > 0, kinds
