@@ -46,7 +46,8 @@ def measure(args, shape):
                              capture_output=True, text=True, timeout=3600)
         if out.returncode != 0:
             sys.exit(f"skua --compact failed: {out.stdout}{out.stderr}")
-        kinds = {m[0]: int(m[1]) for m in re.findall(r"  (.+?): (\d+) bytes", out.stdout + out.stderr)}
+        kinds = {m[0].strip(): int(m[1])
+                 for m in re.findall(r"  (.+?): (\d+) bytes", out.stdout + out.stderr)}
         after = dir_bytes(data)
         return {
             "shape": shape,

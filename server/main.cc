@@ -87,35 +87,52 @@ int Run(const skua::config::Config& cfg) {
   metrics.AddCallbackGauge("skua_storage_live_data_bytes",
                            "Estimated live data in RocksDB (SST files and memtables), bytes", {},
                            [&s] { return static_cast<double>(s.LiveDataBytes()); });
-  metrics.AddCallbackGauge("skua_storage_rows_written",
-                           "RocksDB rows (puts and deletes) written since start, all shards", {},
-                           [&s] { return static_cast<double>(s.Stats().rows_written); });
-  metrics.AddCallbackGauge("skua_storage_partitions", "Live time partitions, all shards", {},
-                           [&s] { return static_cast<double>(s.Stats().partitions); });
-  metrics.AddCallbackGauge(
-      "skua_storage_partitions_dropped", "Time partitions dropped since start, by reason",
-      {{"reason", "retention"}},
-      [&s] { return static_cast<double>(s.Stats().partitions_dropped_retention); });
-  metrics.AddCallbackGauge(
-      "skua_storage_partitions_dropped", "Time partitions dropped since start, by reason",
-      {{"reason", "disk_cap"}},
-      [&s] { return static_cast<double>(s.Stats().partitions_dropped_disk_cap); });
-  metrics.AddCallbackGauge(
-      "skua_storage_index_blocks_merged",
-      "Sealed search index blocks merged into larger ones since start (closed partitions)", {},
-      [&s] { return static_cast<double>(s.Stats().index_blocks_merged); });
-  metrics.AddCallbackGauge(
-      "skua_storage_partitions_finished",
-      "Closed time partitions finished since start (index merged, data recompressed)", {},
-      [&s] { return static_cast<double>(s.Stats().partitions_finished); });
-  metrics.AddCallbackGauge(
-      "skua_storage_background_jobs",
-      "RocksDB flushes and compactions running, plus partitions with a compaction pending", {},
-      [&s] { return static_cast<double>(s.Stats().background_jobs); });
-  metrics.AddCallbackGauge(
-      "skua_storage_disk_bytes",
-      "Bytes of the data directory, as last measured for the disk cap (0 without a cap)", {},
-      [&s] { return static_cast<double>(s.Stats().disk_bytes); });
+  // Gauges read from the store's counters (StorageStats) at every scrape.
+  struct StatGauge {
+    const char* name;
+    const char* help;
+    common::Labels labels;
+    uint64_t storage::StorageStats::*field;
+  };
+  const StatGauge stat_gauges[] = {
+      {"skua_storage_rows_written",
+       "RocksDB rows (puts and deletes) written since start, all shards",
+       {},
+       &storage::StorageStats::rows_written},
+      {"skua_storage_partitions",
+       "Live time partitions, all shards",
+       {},
+       &storage::StorageStats::partitions},
+      {"skua_storage_partitions_dropped",
+       "Time partitions dropped since start, by reason",
+       {{"reason", "retention"}},
+       &storage::StorageStats::partitions_dropped_retention},
+      {"skua_storage_partitions_dropped",
+       "Time partitions dropped since start, by reason",
+       {{"reason", "disk_cap"}},
+       &storage::StorageStats::partitions_dropped_disk_cap},
+      {"skua_storage_index_blocks_merged",
+       "Sealed search index blocks merged into larger ones since start (closed partitions)",
+       {},
+       &storage::StorageStats::index_blocks_merged},
+      {"skua_storage_partitions_finished",
+       "Closed time partitions finished since start (index merged, data recompressed)",
+       {},
+       &storage::StorageStats::partitions_finished},
+      {"skua_storage_background_jobs",
+       "RocksDB flushes and compactions running, plus partitions with a compaction pending",
+       {},
+       &storage::StorageStats::background_jobs},
+      {"skua_storage_disk_bytes",
+       "Bytes of the data directory, as last measured for the disk cap (0 without a cap)",
+       {},
+       &storage::StorageStats::disk_bytes},
+  };
+  for (const auto& g : stat_gauges) {
+    metrics.AddCallbackGauge(g.name, g.help, g.labels, [&s, field = g.field] {
+      return static_cast<double>(s.Stats().*field);
+    });
+  }
   if (cfg.collector.queue_max_bytes < cfg.collector.grpc_max_recv_msg_size) {
     SPDLOG_WARN(
         "collector.queue.max_bytes ({}) is below collector.otlp.grpc.max_recv_msg_size ({}): "
