@@ -255,14 +255,15 @@ rocksdb::ColumnFamilyOptions PartitionOptions(const std::shared_ptr<rocksdb::Cac
   return o;
 }
 
-// zstd with a dictionary per SST file (up to 64 KiB, trained on 1 MiB of samples of its blocks):
-// attribute keys, recurring values and field framing repeat across 16 KiB blocks, not within
-// one. Training costs CPU and buffers up to 32 MiB of the file being written, so it is applied
-// once per partition, when the partition is closed (Shard::CompactClosed) or by `skua
-// --compact`, not on the ingest path's compactions. -15 B/span on the tracegen-shaped
-// workload, -6 on the random one (docs/benchmarks.md).
+// zstd level 6 with a dictionary per SST file (up to 64 KiB, trained on 1 MiB of samples of its
+// blocks): attribute keys, recurring values and field framing repeat across 16 KiB blocks, not
+// within one. Training costs CPU and buffers up to 32 MiB of the file being written, so it is
+// applied once per partition, when the partition is finished (FinishClosedPartition) or by
+// `skua --compact`, not on the ingest path's compactions. Level 6 rather than 3: -6 B/span on
+// the random workload, the same on the tracegen shape; levels 9 and 12 did better on the first
+// and worse on the second (docs/benchmarks.md).
 constexpr char kDictionaryCompression[] =
-    "{enabled=true;level=3;max_dict_bytes=65536;zstd_max_train_bytes=1048576;"
+    "{enabled=true;level=6;max_dict_bytes=65536;zstd_max_train_bytes=1048576;"
     "use_zstd_dict_trainer=true;max_dict_buffer_bytes=33554432}";
 
 rocksdb::DBOptions ShardDbOptions(uint64_t memtable_size) {
