@@ -9,7 +9,7 @@
 namespace skua::storage {
 namespace {
 
-constexpr uint8_t kBlockFormat = 3;
+constexpr uint8_t kBlockFormat = 4;
 
 class Out {
  public:
@@ -397,7 +397,12 @@ Block::Sealed Block::Seal() const {
   for (const auto& t : traces_) traces.append(t.AsBytes());
   o.Str(traces);
   Out c;
-  for (size_t i = 0; i < n; ++i) c.Var(trace_ord_[i]);
+  // Trace ordinals as differences from the previous entry's: a trace's spans mostly arrive
+  // together, so most differences are 0 or 1.
+  for (size_t i = 0; i < n; ++i) {
+    c.SVar(static_cast<int64_t>(trace_ord_[i]) -
+           (i == 0 ? 0 : static_cast<int64_t>(trace_ord_[i - 1])));
+  }
   // Starts as differences from the previous entry's (the first from min_start): entries come
   // in arrival order, so neighbours are close in time.
   // Two's-complement differences: any pair of 64-bit starts round-trips.
@@ -453,7 +458,10 @@ bool Block::DecodeColumns() const {
   durations_.resize(n);
   op_ids_.resize(n);
   origin_ord_.resize(n);
-  for (size_t i = 0; i < n; ++i) trace_ord_[i] = static_cast<uint32_t>(in.Var());
+  for (size_t i = 0, prev = 0; i < n; ++i) {
+    prev = static_cast<uint32_t>(prev + static_cast<uint64_t>(in.SVar()));
+    trace_ord_[i] = static_cast<uint32_t>(prev);
+  }
   for (size_t i = 0; i < n; ++i) {
     starts_[i] = WrappingAdd(i == 0 ? min_start_ : starts_[i - 1], in.SVar());
   }
