@@ -331,10 +331,14 @@ class QueryApi {
   }
 
   // Fetches whole traces for search hits, in hit order; traces gone meanwhile are skipped.
-  absl::StatusOr<std::vector<otlp_trace::TracesData>> Fetch(
-      const std::vector<storage::TraceHit>& hits) {
+  // The traces of a search's hits: as the search read them, or read now.
+  absl::StatusOr<std::vector<otlp_trace::TracesData>> Fetch(std::vector<storage::TraceHit>& hits) {
     std::vector<otlp_trace::TracesData> out;
-    for (const auto& h : hits) {
+    for (auto& h : hits) {
+      if (h.trace != nullptr) {
+        out.push_back(std::move(*h.trace));
+        continue;
+      }
       auto t = store_.GetTrace(h.trace_id);
       if (!t.ok()) return t.status();
       if (t->has_value()) out.push_back(std::move(**t));

@@ -896,13 +896,15 @@ class Shard {
   absl::Status Search(const TraceQuery& q, const std::vector<std::string>& services,
                       std::vector<TraceHit>& out) {
     absl::flat_hash_map<common::TraceId, std::optional<int64_t>, common::TraceIdHash> known;
+    absl::flat_hash_map<common::TraceId, std::shared_ptr<otlp::TracesData>, common::TraceIdHash>
+        read;  // the traces verification read
     const size_t limit = static_cast<size_t>(std::max(q.limit, 1));
     for (;;) {
       Hits hits;
       hits.known = &known;
       SKUA_RETURN_IF_ERROR(WalkIndex(q, services, hits));
       out.clear();
-      for (const auto& [id, start] : hits.best) out.push_back({id, start});
+      for (const auto& [id, start] : hits.best) out.push_back({id, start, nullptr});
       std::sort(out.begin(), out.end(), [](const TraceHit& a, const TraceHit& b) {
         return a.start_ns != b.start_ns ? a.start_ns > b.start_ns : a.trace_id < b.trace_id;
       });
@@ -912,24 +914,30 @@ class Shard {
       for (const TraceHit& hit : out) {
         auto [it, fresh] = known.try_emplace(hit.trace_id);
         if (fresh) {
-          auto newest = NewestMatchingStart(q, hit.trace_id);
-          if (!newest.ok()) return newest.status();
-          it->second = *newest;
+          auto trace = GetTrace(hit.trace_id);
+          if (!trace.ok()) return trace.status();
+          if (*trace) {
+            auto stored = std::make_shared<otlp::TracesData>(std::move(**trace));
+            it->second = NewestMatchingStart(q, *stored);
+            read.emplace(hit.trace_id, std::move(stored));
+          }
         }
         settled = settled && it->second == hit.start_ns;
       }
-      if (settled) return absl::OkStatus();
+      if (settled) {
+        for (TraceHit& hit : out) {
+          if (auto r = read.find(hit.trace_id); r != read.end()) hit.trace = std::move(r->second);
+        }
+        return absl::OkStatus();
+      }
     }
   }
 
-  // The start of the trace's newest span matching `q`, from the stored spans; nullopt if none.
-  absl::StatusOr<std::optional<int64_t>> NewestMatchingStart(const TraceQuery& q,
-                                                             const common::TraceId& id) {
-    auto trace = GetTrace(id);
-    if (!trace.ok()) return trace.status();
+  // The start of the trace's newest span matching `q`; nullopt if none.
+  static std::optional<int64_t> NewestMatchingStart(const TraceQuery& q,
+                                                    const otlp::TracesData& trace) {
     std::optional<int64_t> newest;
-    if (!*trace) return newest;
-    for (const auto& rs : (*trace)->resource_spans()) {
+    for (const auto& rs : trace.resource_spans()) {
       for (const auto& ss : rs.scope_spans()) {
         for (const auto& span : ss.spans()) {
           if (!SpanMatches(q, rs.resource(), ss.scope(), span)) continue;

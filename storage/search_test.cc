@@ -129,7 +129,7 @@ std::vector<TraceHit> NaiveSearch(const std::vector<TestSpan>& spans, const Trac
     if (!inserted) it->second = std::max(it->second, s.start);
   }
   std::vector<TraceHit> out;
-  for (const auto& [id, start] : best) out.push_back({id, start});
+  for (const auto& [id, start] : best) out.push_back({id, start, nullptr});
   std::sort(out.begin(), out.end(), [](const TraceHit& a, const TraceHit& b) {
     return a.start_ns != b.start_ns ? a.start_ns > b.start_ns : a.trace_id < b.trace_id;
   });
@@ -188,6 +188,14 @@ void CheckQueries(SpanStore& store, const std::vector<TestSpan>& spans, uint64_t
                 common::FormatTraceId32(want[j].trace_id))
           << stage << " #" << j << ": " << Describe(q);
       ASSERT_EQ((*got)[j].start_ns, want[j].start_ns) << stage << ": " << Describe(q);
+      // Searches with tags verified their results, and hand over the traces they read.
+      if (!q.tags.empty()) {
+        const auto& trace = (*got)[j].trace;
+        ASSERT_NE(trace, nullptr) << stage << ": " << Describe(q);
+        ASSERT_GT(trace->resource_spans_size(), 0);
+        ASSERT_EQ(trace->resource_spans(0).scope_spans(0).spans(0).trace_id(),
+                  (*got)[j].trace_id.AsBytes());
+      }
     }
   }
   // The generator must exercise real matches, not only empty answers.

@@ -65,6 +65,9 @@ struct TraceQuery {
 struct TraceHit {
   common::TraceId trace_id;
   int64_t start_ns;  // start of the trace's newest matching span
+  // The trace as stored, when the search read it anyway (searches with tags verify their
+  // results against the spans); null otherwise. Saves the caller a second read.
+  std::shared_ptr<otlp::TracesData> trace;
 };
 
 struct Operation {
