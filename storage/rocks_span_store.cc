@@ -420,16 +420,25 @@ class DependencyCounter {
   std::set<int64_t> dirty_;
 };
 
-// A time partition of a shard: one column family holding what arrived in
-// [start_s, start_s + width_s) for data kept retention_s. Dropping it reclaims its space at once.
+// A time partition of a shard: two column families holding what arrived in
+// [start_s, start_s + width_s) for data kept retention_s: `cf` for spans (trace chunks,
+// resources, scopes) and `index_cf` for its search index blocks and filters. Apart, the index
+// rows (mostly hashes) neither dilute the spans' compression dictionaries nor get one.
+// Dropping both reclaims the partition's space at once.
 struct Partition {
   int64_t retention_s = 0, width_s = 0, start_s = 0;
   std::string name;
-  std::shared_ptr<rocksdb::ColumnFamilyHandle> cf;
+  std::shared_ptr<rocksdb::ColumnFamilyHandle> cf, index_cf;
 
   // Everything in it is older than the retention: it no longer answers queries.
   bool ExpiredAt(int64_t now_s) const { return start_s + width_s <= now_s - retention_s; }
 };
+
+constexpr std::string_view kIndexFamilySuffix = "-index";
+
+std::string IndexFamilyName(const std::string& partition) {
+  return partition + std::string(kIndexFamilySuffix);
+}
 
 std::string PartitionName(int64_t retention_s, int64_t width_s, int64_t start_s) {
   return fmt::format("r{}-w{}-p{}", retention_s, width_s, start_s);
@@ -472,9 +481,16 @@ class Shard {
         max_disk_bytes_(max_disk_bytes),
         min_free_disk_bytes_(min_free_disk_bytes),
         next_seq_(last_seq + 1) {
+    // Open() passes every partition's two families (docs/storage.md).
+    std::map<std::string, rocksdb::ColumnFamilyHandle*> index_families;
+    for (auto* h : partitions) {
+      if (h->GetName().ends_with(kIndexFamilySuffix)) index_families[h->GetName()] = h;
+    }
     for (auto* h : partitions) {
       auto p = ParsePartitionName(h->GetName());
+      if (!p) continue;
       p->cf = Adopt(h);
+      p->index_cf = Adopt(index_families.at(IndexFamilyName(p->name)));
       parts_.push_back(std::move(*p));
     }
     SortPartitions();
@@ -495,7 +511,10 @@ class Shard {
     MaybeSeal(true, clock_.NowNanos());
     rocksdb::FlushOptions fo;
     std::vector<rocksdb::ColumnFamilyHandle*> all{db_->DefaultColumnFamily()};
-    for (const auto& p : parts_) all.push_back(p.cf.get());
+    for (const auto& p : parts_) {
+      all.push_back(p.cf.get());
+      all.push_back(p.index_cf.get());
+    }
     if (auto s = db_->Flush(fo, all); !s.ok()) {
       SPDLOG_WARN("shard {}: flush at close: {}", id_, s.ToString());
     }
@@ -766,7 +785,7 @@ class Shard {
   absl::StatusOr<bool> MergeBlocks(const Partition& p, size_t budget) {
     rocksdb::ReadOptions ro;
     ro.total_order_seek = true;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, p.cf.get()));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, p.index_cf.get()));
     struct Run {
       uint64_t service_hash = 0;
       std::vector<std::string> keys, values;
@@ -785,11 +804,12 @@ class Shard {
         return absl::OkStatus();
       }
       rocksdb::WriteBatch batch;
-      batch.Put(p.cf.get(), r.keys[0], merged->block);
-      batch.Put(p.cf.get(), FilterKeyOf(r.keys[0]), merged->filter);
+      rocksdb::ColumnFamilyHandle* cf = p.index_cf.get();
+      batch.Put(cf, r.keys[0], merged->block);
+      batch.Put(cf, FilterKeyOf(r.keys[0]), merged->filter);
       for (size_t i = 1; i < r.keys.size(); ++i) {
-        batch.Delete(p.cf.get(), r.keys[i]);
-        batch.Delete(p.cf.get(), FilterKeyOf(r.keys[i]));
+        batch.Delete(cf, r.keys[i]);
+        batch.Delete(cf, FilterKeyOf(r.keys[i]));
       }
       auto s = db_->Write(rocksdb::WriteOptions(), &batch);
       if (!s.ok()) return FromRocks(s, fmt::format("merge {} index blocks", r.keys.size()));
@@ -866,7 +886,7 @@ class Shard {
         SPDLOG_WARN("shard {}: seal index blocks: {}", id_, part.status().message());
         return;
       }
-      batch.Put(part->cf.get(), key, value);
+      batch.Put(part->index_cf.get(), key, value);
     }
     {
       std::lock_guard lock(index_mu_);
@@ -974,7 +994,7 @@ class Shard {
     ro.snapshot = snap.get();
     rocksdb::PinnableSlice block_value;
     for (const auto& part : LivePartitions()) {
-      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, part.cf.get()));
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, part.index_cf.get()));
       for (const auto& service : services) {
         uint64_t service_hash = common::StableHash64(service);
         std::string prefix = use_filters ? FilterPrefix(service_hash) : BlockPrefix(service_hash);
@@ -991,7 +1011,7 @@ class Shard {
             for (uint64_t h : tag_hashes) may = may && FilterMayContain(value, h);
             if (!may) continue;
             block_value.Reset();
-            auto s = db_->Get(ro, part.cf.get(), BlockKeyOf(key), &block_value);
+            auto s = db_->Get(ro, part.index_cf.get(), BlockKeyOf(key), &block_value);
             if (s.IsNotFound()) continue;
             if (!s.ok()) return FromRocks(s, "read index block");
             value = std::string_view(block_value.data(), block_value.size());
@@ -1098,9 +1118,11 @@ class Shard {
     uint64_t total = 0;
     for (const auto& p : Partitions()) {
       uint64_t live = 0, mem = 0;
-      db_->GetIntProperty(p.cf.get(), "rocksdb.estimate-live-data-size", &live);
-      db_->GetIntProperty(p.cf.get(), "rocksdb.cur-size-all-mem-tables", &mem);
-      total += live + mem;
+      for (auto* cf : {p.cf.get(), p.index_cf.get()}) {
+        db_->GetIntProperty(cf, "rocksdb.estimate-live-data-size", &live);
+        db_->GetIntProperty(cf, "rocksdb.cur-size-all-mem-tables", &mem);
+        total += live + mem;
+      }
     }
     return total;
   }
@@ -1132,8 +1154,10 @@ class Shard {
     rocksdb::CompactRangeOptions o;
     o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
     o.exclusive_manual_compaction = false;
-    s = db_->CompactRange(o, p.cf.get(), nullptr, nullptr);
-    if (!s.ok()) return FromRocks(s, fmt::format("compact shard {} {}", id_, p.name));
+    for (auto* cf : {p.cf.get(), p.index_cf.get()}) {
+      s = db_->CompactRange(o, cf, nullptr, nullptr);
+      if (!s.ok()) return FromRocks(s, fmt::format("compact shard {} {}", id_, cf->GetName()));
+    }
     return absl::OkStatus();
   }
 
@@ -1141,7 +1165,10 @@ class Shard {
   void AddUsageByTag(std::map<char, uint64_t>& out) const {
     std::vector<rocksdb::ColumnFamilyHandle*> cfs{db_->DefaultColumnFamily()};
     auto parts = Partitions();
-    for (const auto& p : parts) cfs.push_back(p.cf.get());
+    for (const auto& p : parts) {
+      cfs.push_back(p.cf.get());
+      cfs.push_back(p.index_cf.get());
+    }
     for (auto* cf : cfs) {
       for (char tag : std::string_view(kRowTags)) {
         std::string begin(1, tag), end(1, static_cast<char>(tag + 1));
@@ -1167,7 +1194,9 @@ class Shard {
       if (db_->GetIntProperty(prop, &v)) s.background_jobs += v;
     }
     for (const auto& p : Partitions()) {
-      if (db_->GetIntProperty(p.cf.get(), "rocksdb.compaction-pending", &v)) s.background_jobs += v;
+      for (auto* cf : {p.cf.get(), p.index_cf.get()}) {
+        if (db_->GetIntProperty(cf, "rocksdb.compaction-pending", &v)) s.background_jobs += v;
+      }
     }
     s.partitions_finished += partitions_finished_.load(std::memory_order_relaxed);
   }
@@ -1229,11 +1258,22 @@ class Shard {
         if (p.name == name) return p;
       }
     }
-    rocksdb::ColumnFamilyHandle* h = nullptr;
-    auto s = db_->CreateColumnFamily(cf_options_, name, &h);
+    // The index family first: a crash between the two leaves an index family without data,
+    // which Open() drops, never data without its index family.
+    rocksdb::ColumnFamilyHandle *h = nullptr, *index = nullptr;
+    auto s = db_->CreateColumnFamily(cf_options_, IndexFamilyName(name), &index);
     if (!s.ok()) return FromRocks(s, fmt::format("create partition {}", name));
+    auto index_handle = Adopt(index);
+    s = db_->CreateColumnFamily(cf_options_, name, &h);
+    if (!s.ok()) {
+      if (auto d = db_->DropColumnFamily(index); !d.ok()) {
+        SPDLOG_WARN("shard {}: drop {}: {}", id_, IndexFamilyName(name), d.ToString());
+      }
+      return FromRocks(s, fmt::format("create partition {}", name));
+    }
     Partition p = *ParsePartitionName(name);
     p.cf = Adopt(h);
+    p.index_cf = std::move(index_handle);
     std::unique_lock lock(parts_mu_);
     parts_.push_back(p);
     SortPartitions();
@@ -1248,9 +1288,13 @@ class Shard {
       if (it == parts_.end()) return;
       parts_.erase(it);
     }
-    if (auto s = db_->DropColumnFamily(p.cf.get()); !s.ok()) {
-      SPDLOG_WARN("shard {}: drop partition {}: {}", id_, p.name, s.ToString());
-      return;
+    // Data first: a crash between the two leaves an index family without data, which Open()
+    // drops.
+    for (auto* cf : {p.cf.get(), p.index_cf.get()}) {
+      if (auto s = db_->DropColumnFamily(cf); !s.ok()) {
+        SPDLOG_WARN("shard {}: drop partition {}: {}", id_, cf->GetName(), s.ToString());
+        return;
+      }
     }
     known_rows_.erase(p.name + kResourceTag);
     known_rows_.erase(p.name + kScopeTag);
@@ -1629,8 +1673,13 @@ absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::Storage
       names = {rocksdb::kDefaultColumnFamilyName};  // a new shard
     }
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    auto is_index_family = [](const std::string& name) {
+      return name.ends_with(kIndexFamilySuffix) &&
+             ParsePartitionName(name.substr(0, name.size() - kIndexFamilySuffix.size()));
+    };
     for (const auto& name : names) {
-      if (name != rocksdb::kDefaultColumnFamilyName && !ParsePartitionName(name)) {
+      if (name != rocksdb::kDefaultColumnFamilyName && !ParsePartitionName(name) &&
+          !is_index_family(name)) {
         return absl::FailedPreconditionError(fmt::format(
             "shard {} at {} has an unknown column family '{}': not written by this Skua version", i,
             dir.string(), name));
@@ -1643,11 +1692,29 @@ absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::Storage
     if (!s.ok()) return FromRocks(s, fmt::format("open shard {} at {}", i, dir.string()));
     std::unique_ptr<rocksdb::DB> db(raw);
     std::vector<rocksdb::ColumnFamilyHandle*> partitions;
+    std::set<std::string> present(names.begin(), names.end());
     for (auto* h : handles) {
-      if (h->GetName() == rocksdb::kDefaultColumnFamilyName) {
+      const std::string& name = h->GetName();
+      bool orphan = is_index_family(name) &&
+                    !present.contains(name.substr(0, name.size() - kIndexFamilySuffix.size()));
+      if (name == rocksdb::kDefaultColumnFamilyName) {
         db->DestroyColumnFamilyHandle(h);  // the DB keeps its own default handle
+      } else if (orphan) {
+        // Left by a crash while a partition was created or dropped: its data is gone.
+        s = db->DropColumnFamily(h);
+        db->DestroyColumnFamilyHandle(h);
+        if (!s.ok()) return FromRocks(s, fmt::format("shard {}: drop {}", i, name));
       } else {
         partitions.push_back(h);
+        if (ParsePartitionName(name) && !present.contains(IndexFamilyName(name))) {
+          // A partition written before its index family existed cannot occur (the index
+          // family is created first); an index family lost otherwise is recreated empty, and
+          // the partition's spans stay readable by trace ID.
+          rocksdb::ColumnFamilyHandle* index = nullptr;
+          s = db->CreateColumnFamily(cf_options, IndexFamilyName(name), &index);
+          if (!s.ok()) return FromRocks(s, fmt::format("shard {}: create index of {}", i, name));
+          partitions.push_back(index);
+        }
       }
     }
     std::string seq_value;
