@@ -53,8 +53,10 @@ constexpr size_t kSealEntries = 65536;
 constexpr int64_t kSealAgeNanos = 30'000'000'000;
 // Once a partition is no longer written, its sealed blocks are merged into blocks of up to this
 // many entries (per service): each term key, trace ID and operation is then stored once for
-// all of them instead of once per sealed block.
-constexpr size_t kMergedBlockEntries = 32768;
+// all of them instead of once per sealed block. Larger blocks save more (32 K entries: 11 B/span
+// less on the reference workload) but a search for a rare tag then reads more: nearly every
+// block holds it, so filters skip none (10 M spans, one-attribute p99 50 ms at 32 K, 28 at 16 K).
+constexpr size_t kMergedBlockEntries = 16384;
 // Entries merged per upkeep round of the writer thread (about a second's worth of it at most).
 constexpr size_t kMergeEntriesPerRound = 65536;
 // Dependency counting: buckets of child start time, and bounds on the spans remembered to pair
