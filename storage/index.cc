@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/hash.h"
+#include "storage/keys.h"
 #include "storage/span_terms.h"
 
 namespace skua::storage {
@@ -14,13 +15,7 @@ constexpr uint8_t kBlockFormat = 4;
 class Out {
  public:
   void U8(uint8_t v) { s_.push_back(static_cast<char>(v)); }
-  void Var(uint64_t v) {
-    while (v >= 0x80) {
-      s_.push_back(static_cast<char>(v | 0x80));
-      v >>= 7;
-    }
-    s_.push_back(static_cast<char>(v));
-  }
+  void Var(uint64_t v) { AppendVarint(s_, v); }
   void SVar(int64_t v) { Var((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
   void Fixed(uint64_t v, int bytes) {
     for (int i = 0; i < bytes; ++i) s_.push_back(static_cast<char>(v >> (8 * i)));
@@ -48,15 +43,8 @@ class In {
     return v;
   }
   uint64_t Var() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (s_.empty()) return Fail();
-      auto b = static_cast<uint8_t>(s_[0]);
-      s_.remove_prefix(1);
-      v |= static_cast<uint64_t>(b & 0x7F) << shift;
-      if (!(b & 0x80)) return v;
-    }
-    return Fail();
+    auto v = ReadVarint(s_);
+    return v ? *v : Fail();
   }
   int64_t SVar() {
     uint64_t u = Var();

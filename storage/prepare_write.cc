@@ -2,11 +2,15 @@
 // TraceChunk value per trace. The encoding is written by hand, field by field, to avoid copying
 // each Span into a TraceChunk message; it is byte-compatible with skua.storage.TraceChunk.
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include <algorithm>
 #include <unordered_map>
 
 #include "common/hash.h"
 #include "storage/index.h"
+#include "storage/keys.h"
 #include "storage/span_store.h"
 #include "storage/span_terms.h"
 
@@ -16,14 +20,6 @@ namespace {
 constexpr uint32_t kLengthDelimited = 2;
 constexpr uint32_t kFixed64 = 1;
 
-void AppendVarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
 void AppendTag(std::string& out, uint32_t field, uint32_t wire_type) {
   AppendVarint(out, (field << 3) | wire_type);
 }
@@ -32,69 +28,52 @@ void AppendFixed64(std::string& out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
 }
 
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+// Calls fn(field_number, begin, end) for each top-level field of a message encoding, in order;
+// stops at the first malformed field (protobuf wrote the bytes, so there is none).
+template <typename Fn>
+void ForEachField(std::string_view bytes, Fn fn) {
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  for (;;) {
+    int begin = in.CurrentPosition();
+    uint32_t tag = in.ReadTag();
+    if (tag == 0 || !WireFormatLite::SkipField(&in, tag)) return;
+    fn(WireFormatLite::GetTagFieldNumber(tag), static_cast<size_t>(begin),
+       static_cast<size_t>(in.CurrentPosition()));
+  }
 }
 
-// Appends `span` encoded without trace_id (1), start_time_unix_nano (7) and end_time_unix_nano
-// (8): the chunk keeps those once per row and as varints (proto/skua/storage.proto).
+// Fields of a stored span that the chunk keeps elsewhere (proto/skua/storage.proto): trace_id,
+// start_time_unix_nano and end_time_unix_nano.
+bool KeptByChunk(int field) { return field == 1 || field == 7 || field == 8; }
+
+// Appends `span` as field 3 of a SpanGroup, encoded without the fields KeptByChunk.
 void AppendStoredSpan(std::string& out, const otlp::Span& span, std::string& scratch) {
   size_t n = span.ByteSizeLong();
   scratch.resize(n);
   span.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(scratch.data()));
-  std::string_view in(scratch);
-  auto read_varint = [&in](uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-      auto b = static_cast<uint8_t>(in[0]);
-      in.remove_prefix(1);
-      v |= static_cast<uint64_t>(b & 0x7F) << shift;
-      if (!(b & 0x80)) return true;
-    }
-    return false;
-  };
-  // Top-level fields, as protobuf wrote them; any surprise keeps the rest as it is (the reader
-  // sets trace ID and times after parsing, so leftovers are harmless).
-  size_t kept_from = 0;
-  std::string body;
-  body.reserve(n);
-  while (!in.empty()) {
-    size_t field_begin = n - in.size();
-    uint64_t tag = 0, len = 0;
-    bool ok = read_varint(tag);
-    switch (tag & 7) {
-      case 0:
-        ok = ok && read_varint(len);
-        break;
-      case 1:
-        ok = ok && in.size() >= 8 && (in.remove_prefix(8), true);
-        break;
-      case 2:
-        ok = ok && read_varint(len) && in.size() >= len && (in.remove_prefix(len), true);
-        break;
-      case 5:
-        ok = ok && in.size() >= 4 && (in.remove_prefix(4), true);
-        break;
-      default:
-        ok = false;
-    }
-    if (!ok) break;
-    uint64_t field = tag >> 3;
-    if (field == 1 || field == 7 || field == 8) {
-      body.append(scratch, kept_from, field_begin - kept_from);
-      kept_from = n - in.size();
-    }
-  }
-  body.append(scratch, kept_from, std::string::npos);
+  size_t removed = 0;
+  ForEachField(scratch, [&](int field, size_t begin, size_t end) {
+    if (KeptByChunk(field)) removed += end - begin;
+  });
   AppendTag(out, 3, kLengthDelimited);
-  AppendVarint(out, body.size());
-  out.append(body);
+  AppendVarint(out, n - removed);
+  size_t kept_from = 0;
+  ForEachField(scratch, [&](int field, size_t begin, size_t end) {
+    if (!KeptByChunk(field)) return;
+    out.append(scratch, kept_from, begin - kept_from);
+    kept_from = end;
+  });
+  out.append(scratch, kept_from, std::string::npos);
 }
 
 void AppendPackedZigZag(std::string& out, uint32_t field, const std::vector<int64_t>& values) {
   if (values.empty()) return;
   std::string packed;
-  for (int64_t v : values) AppendVarint(packed, ZigZag(v));
+  for (int64_t v : values) {
+    AppendVarint(packed, google::protobuf::internal::WireFormatLite::ZigZagEncode64(v));
+  }
   AppendTag(out, field, kLengthDelimited);
   AppendVarint(out, packed.size());
   out.append(packed);

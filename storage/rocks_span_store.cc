@@ -30,7 +30,6 @@
 
 #include "common/hash.h"
 #include "common/status_macros.h"
-#include "skua/storage.pb.h"
 #include "storage/index.h"
 #include "storage/keys.h"
 #include "storage/span_store.h"
@@ -158,46 +157,16 @@ bool ForEachChunkSpan(std::string_view chunk, Fn fn) {
   return true;
 }
 
-// Puts back into a parsed chunk's spans what the stored encoding leaves out: the trace ID and
-// the times. False if the chunk does not have one time entry per span.
-bool RestoreChunkSpans(const common::TraceId& id, skua::storage::TraceChunk& chunk) {
-  size_t n = 0;
-  for (const auto& g : chunk.groups()) n += static_cast<size_t>(g.spans_size());
-  if (static_cast<size_t>(chunk.start_deltas_size()) != n ||
-      static_cast<size_t>(chunk.durations_size()) != n) {
+// Decodes one stored span of a chunk of trace `id`, putting back what the stored encoding
+// leaves out: the trace ID and the times. False if undecodable.
+bool ParseChunkSpan(const common::TraceId& id, const ChunkSpan& stored, otlp::Span* span) {
+  if (!span->ParseFromArray(stored.bytes.data(), static_cast<int>(stored.bytes.size()))) {
     return false;
   }
-  uint64_t start = 0;
-  int i = 0;
-  for (auto& g : *chunk.mutable_groups()) {
-    for (auto& span : *g.mutable_spans()) {
-      start += static_cast<uint64_t>(chunk.start_deltas(i));
-      span.set_trace_id(id.AsBytes().data(), 16);
-      span.set_start_time_unix_nano(start);
-      span.set_end_time_unix_nano(start + static_cast<uint64_t>(chunk.durations(i)));
-      ++i;
-    }
-  }
+  span->set_trace_id(id.AsBytes().data(), 16);
+  span->set_start_time_unix_nano(stored.start);
+  span->set_end_time_unix_nano(stored.end);
   return true;
-}
-
-void AppendVarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-std::optional<uint64_t> ReadVarint(std::string_view& in) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    auto b = static_cast<uint8_t>(in[0]);
-    in.remove_prefix(1);
-    v |= static_cast<uint64_t>(b & 0x7F) << shift;
-    if (!(b & 0x80)) return v;
-  }
-  return std::nullopt;
 }
 
 struct Meta {
@@ -1104,13 +1073,9 @@ class Shard {
       otlp::ScopeSpans* ss = rs->add_scope_spans();
       SKUA_RETURN_IF_ERROR(ReadRowInto(*g.part, ScopeKey(g.key.scope_id), *ss));
       for (const ChunkSpan& cs : g.spans) {
-        otlp::Span* span = ss->add_spans();
-        if (!span->ParseFromArray(cs.bytes.data(), static_cast<int>(cs.bytes.size()))) {
+        if (!ParseChunkSpan(id, cs, ss->add_spans())) {
           return absl::DataLossError("span: undecodable");
         }
-        span->set_trace_id(id.AsBytes().data(), 16);
-        span->set_start_time_unix_nano(cs.start);
-        span->set_end_time_unix_nano(cs.end);
       }
     }
     return out;
@@ -1343,7 +1308,7 @@ class Shard {
     // Keeps the decoded messages alive while the builder holds pointers to them.
     std::deque<otlp::ResourceSpans> resources;
     std::deque<otlp::ScopeSpans> scopes;
-    std::deque<skua::storage::TraceChunk> chunks;
+    std::deque<otlp::Span> spans;
     auto parts = Partitions();
     while (!log.empty()) {
       auto name_len = ReadVarint(log);
@@ -1365,23 +1330,31 @@ class Shard {
         auto s = db_->Get(rocksdb::ReadOptions(), part->cf.get(), TraceChunkKey(*id, seq), &value);
         if (s.IsNotFound()) continue;
         if (!s.ok()) return FromRocks(s, "reindex: read chunk");
-        auto& chunk = chunks.emplace_back();
-        if (!chunk.ParseFromString(value) || !RestoreChunkSpans(*id, chunk)) {
+        struct Stored {
+          uint64_t resource_id, scope_id;
+          ChunkSpan span;
+        };
+        std::vector<Stored> stored;
+        if (!ForEachChunkSpan(value, [&](uint64_t rid, uint64_t sid, const ChunkSpan& cs) {
+              stored.push_back({rid, sid, cs});
+            })) {
           return absl::DataLossError("reindex: undecodable chunk");
         }
-        for (const auto& g : chunk.groups()) {
-          auto& rs = resource_by_id[g.resource_id()];
+        for (const Stored& st : stored) {
+          auto& rs = resource_by_id[st.resource_id];
           if (rs == nullptr) {
             rs = &resources.emplace_back();
-            SKUA_RETURN_IF_ERROR(
-                ReadRowInto(*part, ResourceKey(g.resource_id()), resources.back()));
+            SKUA_RETURN_IF_ERROR(ReadRowInto(*part, ResourceKey(st.resource_id), resources.back()));
           }
-          auto& ss = scope_by_id[g.scope_id()];
+          auto& ss = scope_by_id[st.scope_id];
           if (ss == nullptr) {
             ss = &scopes.emplace_back();
-            SKUA_RETURN_IF_ERROR(ReadRowInto(*part, ScopeKey(g.scope_id()), scopes.back()));
+            SKUA_RETURN_IF_ERROR(ReadRowInto(*part, ScopeKey(st.scope_id), scopes.back()));
           }
-          for (const auto& span : g.spans()) builder.Add({rs, ss, &span});
+          if (!ParseChunkSpan(*id, st.span, &spans.emplace_back())) {
+            return absl::DataLossError("reindex: undecodable span");
+          }
+          builder.Add({rs, ss, &spans.back()});
         }
       }
     }
