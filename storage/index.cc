@@ -105,7 +105,7 @@ uint64_t Mix(uint64_t h, uint64_t v) {
   return h;
 }
 
-// Postings of a sealed block (format 2). A term is keyed by the top 32 bits of its hash only:
+// Postings of a sealed block. A term is keyed by the top 32 bits of its hash only:
 // terms sharing a key share one postings list, so a match is a candidate, and the search
 // verifies candidates against the spans themselves (SpanStore::FindTraces). This costs about
 // 5 bytes per distinct term instead of 12 for a full 64-bit hash and a 32-bit offset.
@@ -117,6 +117,19 @@ constexpr size_t kPostingsGroup = 64;
 
 uint32_t PostingsKey(uint64_t term_hash) { return static_cast<uint32_t>(term_hash >> 32); }
 
+// Calls fn(ordinal) for each ordinal of one key's run (first ordinal, then deltas).
+template <typename Fn>
+void ForEachOrdinal(std::string_view run, Fn fn) {
+  In in(run);
+  uint32_t v = 0;
+  for (bool first = true;; first = false) {
+    uint64_t d = in.Var();
+    if (!in.ok()) return;
+    v = first ? static_cast<uint32_t>(d) : v + static_cast<uint32_t>(d);
+    fn(v);
+  }
+}
+
 // Writes postings from (hash, ordinal) pairs; returns the distinct keys, ascending.
 std::vector<uint32_t> WritePostings(Out& o,
                                     const std::vector<std::pair<uint64_t, uint32_t>>& pairs) {
@@ -126,14 +139,12 @@ std::vector<uint32_t> WritePostings(Out& o,
   std::sort(keyed.begin(), keyed.end());
   keyed.erase(std::unique(keyed.begin(), keyed.end()), keyed.end());
   std::vector<uint32_t> keys;
-  Out lengths, ords;
-  std::string groups;
+  Out lengths, ords, groups;
   for (size_t i = 0; i < keyed.size();) {
     uint32_t key = keyed[i].first;
     if (keys.size() % kPostingsGroup == 0) {
-      for (size_t pos : {lengths.size(), ords.size()}) {
-        for (int b = 0; b < 4; ++b) groups.push_back(static_cast<char>(pos >> (8 * b)));
-      }
+      groups.Fixed(lengths.size(), 4);
+      groups.Fixed(ords.size(), 4);
     }
     keys.push_back(key);
     size_t begin = ords.size();
@@ -146,7 +157,7 @@ std::vector<uint32_t> WritePostings(Out& o,
   }
   o.Var(keys.size());
   for (uint32_t k : keys) o.Fixed(k, 4);
-  o.Bytes(groups);
+  o.Bytes(groups.Take());
   o.Str(lengths.Take());
   o.Str(ords.Take());
   return keys;
@@ -489,14 +500,7 @@ std::vector<uint32_t> Block::Postings::Find(uint64_t h) const {
   for (size_t i = group * kPostingsGroup; i < lo; ++i) ord_pos += len_in.Var();
   size_t len = len_in.Var();
   if (!len_in.ok() || ord_pos > ordinals.size() || len > ordinals.size() - ord_pos) return out;
-  In in(ordinals.substr(ord_pos, len));
-  uint32_t v = 0;
-  for (bool first = true; in.ok(); first = false) {
-    uint64_t d = in.Var();
-    if (!in.ok()) break;
-    v = first ? static_cast<uint32_t>(d) : v + static_cast<uint32_t>(d);
-    out.push_back(v);
-  }
+  ForEachOrdinal(ordinals.substr(ord_pos, len), [&out](uint32_t v) { out.push_back(v); });
   return out;
 }
 
@@ -509,15 +513,8 @@ bool Block::Postings::ForEach(Fn fn) const {
     auto key = static_cast<uint32_t>(LoadFixed(keys.data() + i * 4, 4));
     size_t len = len_in.Var();
     if (!len_in.ok() || len > ordinals.size() - ord_pos) return false;
-    In in(ordinals.substr(ord_pos, len));
+    ForEachOrdinal(ordinals.substr(ord_pos, len), [&](uint32_t v) { fn(key, v); });
     ord_pos += len;
-    uint32_t v = 0;
-    for (bool first = true; in.ok(); first = false) {
-      uint64_t d = in.Var();
-      if (!in.ok()) break;
-      v = first ? static_cast<uint32_t>(d) : v + static_cast<uint32_t>(d);
-      fn(key, v);
-    }
   }
   return true;
 }
