@@ -407,6 +407,16 @@ struct Partition {
 
 constexpr std::string_view kIndexFamilySuffix = "-index";
 
+// Both column families of every partition in `parts`, valid while `parts` is.
+std::vector<rocksdb::ColumnFamilyHandle*> FamiliesOf(const std::vector<Partition>& parts) {
+  std::vector<rocksdb::ColumnFamilyHandle*> out;
+  for (const auto& p : parts) {
+    out.push_back(p.cf.get());
+    out.push_back(p.index_cf.get());
+  }
+  return out;
+}
+
 std::string IndexFamilyName(const std::string& partition) {
   return partition + std::string(kIndexFamilySuffix);
 }
@@ -481,11 +491,8 @@ class Shard {
     }
     MaybeSeal(true, clock_.NowNanos());
     rocksdb::FlushOptions fo;
-    std::vector<rocksdb::ColumnFamilyHandle*> all{db_->DefaultColumnFamily()};
-    for (const auto& p : parts_) {
-      all.push_back(p.cf.get());
-      all.push_back(p.index_cf.get());
-    }
+    std::vector<rocksdb::ColumnFamilyHandle*> all = FamiliesOf(parts_);
+    all.push_back(db_->DefaultColumnFamily());
     if (auto s = db_->Flush(fo, all); !s.ok()) {
       SPDLOG_WARN("shard {}: flush at close: {}", id_, s.ToString());
     }
@@ -1083,13 +1090,12 @@ class Shard {
 
   uint64_t LiveDataBytes() const {
     uint64_t total = 0;
-    for (const auto& p : Partitions()) {
+    auto parts = Partitions();
+    for (auto* cf : FamiliesOf(parts)) {
       uint64_t live = 0, mem = 0;
-      for (auto* cf : {p.cf.get(), p.index_cf.get()}) {
-        db_->GetIntProperty(cf, "rocksdb.estimate-live-data-size", &live);
-        db_->GetIntProperty(cf, "rocksdb.cur-size-all-mem-tables", &mem);
-        total += live + mem;
-      }
+      db_->GetIntProperty(cf, "rocksdb.estimate-live-data-size", &live);
+      db_->GetIntProperty(cf, "rocksdb.cur-size-all-mem-tables", &mem);
+      total += live + mem;
     }
     return total;
   }
@@ -1130,12 +1136,9 @@ class Shard {
 
   // Adds the approximate SST bytes of each key tag's range, every column family.
   void AddUsageByTag(std::map<char, uint64_t>& out) const {
-    std::vector<rocksdb::ColumnFamilyHandle*> cfs{db_->DefaultColumnFamily()};
     auto parts = Partitions();
-    for (const auto& p : parts) {
-      cfs.push_back(p.cf.get());
-      cfs.push_back(p.index_cf.get());
-    }
+    std::vector<rocksdb::ColumnFamilyHandle*> cfs = FamiliesOf(parts);
+    cfs.push_back(db_->DefaultColumnFamily());
     for (auto* cf : cfs) {
       for (char tag : std::string_view(kRowTags)) {
         std::string begin(1, tag), end(1, static_cast<char>(tag + 1));
@@ -1150,8 +1153,9 @@ class Shard {
   }
 
   void AddStats(StorageStats& s) const {
+    auto parts = Partitions();
     s.rows_written += rows_written_.load(std::memory_order_relaxed);
-    s.partitions += Partitions().size();
+    s.partitions += parts.size();
     s.partitions_dropped_retention += dropped_retention_.load(std::memory_order_relaxed);
     s.partitions_dropped_disk_cap += dropped_disk_cap_.load(std::memory_order_relaxed);
     s.disk_bytes += disk_bytes_.load(std::memory_order_relaxed);
@@ -1160,10 +1164,8 @@ class Shard {
     for (const char* prop : {"rocksdb.num-running-compactions", "rocksdb.num-running-flushes"}) {
       if (db_->GetIntProperty(prop, &v)) s.background_jobs += v;
     }
-    for (const auto& p : Partitions()) {
-      for (auto* cf : {p.cf.get(), p.index_cf.get()}) {
-        if (db_->GetIntProperty(cf, "rocksdb.compaction-pending", &v)) s.background_jobs += v;
-      }
+    for (auto* cf : FamiliesOf(parts)) {
+      if (db_->GetIntProperty(cf, "rocksdb.compaction-pending", &v)) s.background_jobs += v;
     }
     s.partitions_finished += partitions_finished_.load(std::memory_order_relaxed);
   }
