@@ -71,6 +71,15 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return absl::UnavailableError(msg);
 }
 
+// Keeps the `limit` traces whose newest matching span started last, newest first, ties by trace
+// ID (the order of a search's answer, shared design §5).
+void KeepNewest(std::vector<TraceHit>& hits, size_t limit) {
+  std::sort(hits.begin(), hits.end(), [](const TraceHit& a, const TraceHit& b) {
+    return a.start_ns != b.start_ns ? a.start_ns > b.start_ns : a.trace_id < b.trace_id;
+  });
+  if (hits.size() > limit) hits.resize(limit);
+}
+
 // One stored span of a chunk: its encoding (without trace ID and times) and its times.
 struct ChunkSpan {
   std::string_view bytes;
@@ -903,10 +912,7 @@ class Shard {
       SKUA_RETURN_IF_ERROR(WalkIndex(q, services, hits));
       out.clear();
       for (const auto& [id, start] : hits.best) out.push_back({id, start, nullptr});
-      std::sort(out.begin(), out.end(), [](const TraceHit& a, const TraceHit& b) {
-        return a.start_ns != b.start_ns ? a.start_ns > b.start_ns : a.trace_id < b.trace_id;
-      });
-      if (out.size() > limit) out.resize(limit);
+      KeepNewest(out, limit);
       if (q.tags.empty()) return absl::OkStatus();
       bool settled = true;
       for (const TraceHit& hit : out) {
@@ -1529,14 +1535,10 @@ class RocksSpanStore final : public SpanStore {
     for (const auto& shard : shards_) {
       std::vector<TraceHit> hits;
       SKUA_RETURN_IF_ERROR(shard->Search(query, services, hits));
-      all.insert(all.end(), hits.begin(), hits.end());
+      all.insert(all.end(), std::make_move_iterator(hits.begin()),
+                 std::make_move_iterator(hits.end()));
     }
-    std::sort(all.begin(), all.end(), [](const TraceHit& a, const TraceHit& b) {
-      return a.start_ns != b.start_ns ? a.start_ns > b.start_ns : a.trace_id < b.trace_id;
-    });
-    if (all.size() > static_cast<size_t>(std::max(query.limit, 0))) {
-      all.resize(static_cast<size_t>(std::max(query.limit, 0)));
-    }
+    KeepNewest(all, static_cast<size_t>(std::max(query.limit, 0)));
     return all;
   }
 
