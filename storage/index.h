@@ -168,16 +168,21 @@ class Block {
   absl::flat_hash_map<uint64_t, uint32_t> origin_index_;
   // Sealed block: encoded postings, keyed by the top 32 bits of the term hash (index.cc).
   struct Postings {
-    std::string_view keys;     // u32 LE per term, ascending
-    std::string_view groups;   // per 64 terms: positions in `lengths` and `ordinals`
-    std::string_view lengths;  // varint byte length of each term's ordinals
-    std::string_view ordinals;
+    size_t count = 0;         // distinct keys
+    int key_k = 0;            // Rice parameter of the key gaps
+    uint64_t universe = 0;    // ordinals are below this: entries, or origins
+    std::string_view groups;  // per 64 keys: u32 LE first key, u32 LE bit position in `bits`
+    std::string_view bits;
     // The entries (or origins) of every term whose hash has the top 32 bits of `h`: a superset
     // of those having the term `h`.
     std::vector<uint32_t> Find(uint64_t h) const;
     // Calls fn(key, ordinal) for every posting; false if malformed.
     template <typename Fn>
     bool ForEach(Fn fn) const;
+    // Decodes the keys from group `group` on, calling visit(key, ordinals) until it returns
+    // false; false if malformed.
+    template <typename Visit>
+    bool Walk(size_t group, Visit visit) const;
   };
   Postings span_postings_, origin_postings_;
   bool sealed_ = false;

@@ -27,7 +27,7 @@ namespace skua::storage {
 
 // Bumped on any incompatible change of keys or values; a data directory written with another
 // version is refused at open.
-inline constexpr int kFormatVersion = 4;
+inline constexpr int kFormatVersion = 5;
 
 inline constexpr char kTraceChunkTag = 'T';
 inline constexpr char kResourceTag = 'R';
