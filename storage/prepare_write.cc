@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <utility>
 
 #include "common/hash.h"
 #include "storage/index.h"
@@ -45,8 +46,8 @@ void ForEachField(std::string_view bytes, Fn fn) {
 }
 
 // Fields of a stored span that the chunk keeps elsewhere (proto/skua/storage.proto): trace_id,
-// start_time_unix_nano and end_time_unix_nano.
-bool KeptByChunk(int field) { return field == 1 || field == 7 || field == 8; }
+// parent_span_id, start_time_unix_nano and end_time_unix_nano.
+bool KeptByChunk(int field) { return field == 1 || field == 4 || field == 7 || field == 8; }
 
 // Appends `span` as field 3 of a SpanGroup, encoded without the fields KeptByChunk.
 void AppendStoredSpan(std::string& out, const otlp::Span& span, std::string& scratch) {
@@ -68,15 +69,44 @@ void AppendStoredSpan(std::string& out, const otlp::Span& span, std::string& scr
   out.append(scratch, kept_from, std::string::npos);
 }
 
-void AppendPackedZigZag(std::string& out, uint32_t field, const std::vector<int64_t>& values) {
+void AppendPacked(std::string& out, uint32_t field, const std::vector<uint64_t>& values) {
   if (values.empty()) return;
   std::string packed;
-  for (int64_t v : values) {
-    AppendVarint(packed, google::protobuf::internal::WireFormatLite::ZigZagEncode64(v));
-  }
+  for (uint64_t v : values) AppendVarint(packed, v);
   AppendTag(out, field, kLengthDelimited);
   AppendVarint(out, packed.size());
   out.append(packed);
+}
+
+uint64_t ZigZag(int64_t v) { return google::protobuf::internal::WireFormatLite::ZigZagEncode64(v); }
+
+// Appends TraceChunk.parents and external_parents for the spans of one chunk, in chunk order.
+// `by_id` is scratch space.
+void AppendParents(std::string& out, const std::vector<const otlp::Span*>& spans,
+                   std::vector<std::pair<std::string_view, uint64_t>>& by_id) {
+  by_id.clear();
+  for (size_t i = 0; i < spans.size(); ++i) by_id.emplace_back(spans[i]->span_id(), i + 2);
+  std::sort(by_id.begin(), by_id.end());  // equal IDs: the first span first
+  std::vector<uint64_t> parents(spans.size(), 0);
+  std::string external;
+  bool any = false;
+  for (size_t i = 0; i < spans.size(); ++i) {
+    std::string_view parent = spans[i]->parent_span_id();
+    if (parent.empty()) continue;
+    any = true;
+    auto it = std::lower_bound(by_id.begin(), by_id.end(), std::make_pair(parent, uint64_t{0}));
+    if (it != by_id.end() && it->first == parent) {
+      parents[i] = it->second;
+    } else {
+      parents[i] = 1;
+      AppendTag(external, 5, kLengthDelimited);
+      AppendVarint(external, parent.size());
+      external.append(parent);
+    }
+  }
+  if (!any) return;
+  AppendPacked(out, 4, parents);
+  out.append(external);
 }
 
 struct Group {
@@ -163,11 +193,16 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans, const RetentionPolicy
 
   out.chunks.reserve(traces.size());
   std::string group_buf, scratch;
-  std::vector<int64_t> start_deltas, durations;
+  std::vector<uint64_t> start_deltas, durations;
+  std::vector<const otlp::Span*> chunk_spans;
+  std::vector<std::pair<std::string_view, uint64_t>> by_id;
   for (const auto& t : traces) {
     std::string value;
     start_deltas.clear();
     durations.clear();
+    chunk_spans.clear();
+    for (const auto& g : t.groups)
+      chunk_spans.insert(chunk_spans.end(), g.spans.begin(), g.spans.end());
     uint64_t prev_start = 0;
     for (const auto& g : t.groups) {
       group_buf.clear();
@@ -178,16 +213,17 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans, const RetentionPolicy
       for (const otlp::Span* span : g.spans) {
         AppendStoredSpan(group_buf, *span, scratch);
         uint64_t start = span->start_time_unix_nano();
-        start_deltas.push_back(static_cast<int64_t>(start - prev_start));
-        durations.push_back(static_cast<int64_t>(span->end_time_unix_nano() - start));
+        start_deltas.push_back(ZigZag(static_cast<int64_t>(start - prev_start)));
+        durations.push_back(ZigZag(static_cast<int64_t>(span->end_time_unix_nano() - start)));
         prev_start = start;
       }
       AppendTag(value, 1, kLengthDelimited);
       AppendVarint(value, group_buf.size());
       value.append(group_buf);
     }
-    AppendPackedZigZag(value, 2, start_deltas);
-    AppendPackedZigZag(value, 3, durations);
+    AppendPacked(value, 2, start_deltas);
+    AppendPacked(value, 3, durations);
+    AppendParents(value, chunk_spans, by_id);
     out.bytes += value.size();
     out.chunks.push_back({t.trace_id, t.retention_seconds, std::move(value)});
   }

@@ -80,11 +80,31 @@ void KeepNewest(std::vector<TraceHit>& hits, size_t limit) {
   if (hits.size() > limit) hits.resize(limit);
 }
 
-// One stored span of a chunk: its encoding (without trace ID and times) and its times.
+// One stored span of a chunk: its encoding (without trace ID, times and parent span ID), its
+// times and its parent span ID (empty if none).
 struct ChunkSpan {
   std::string_view bytes;
   uint64_t start = 0, end = 0;
+  std::string_view parent;
 };
+
+// The bytes of the first length-delimited field `field` of a message encoding, or nullopt.
+std::optional<std::string_view> FindBytesField(std::string_view message, uint32_t field) {
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(message.data()),
+                                            static_cast<int>(message.size()));
+  while (uint32_t tag = in.ReadTag()) {
+    if (tag == ((field << 3) | 2)) {
+      uint32_t len;
+      if (!in.ReadVarint32(&len)) return std::nullopt;
+      int at = in.CurrentPosition();
+      if (!in.Skip(static_cast<int>(len))) return std::nullopt;
+      return message.substr(static_cast<size_t>(at), len);
+    }
+    if (!WireFormatLite::SkipField(&in, tag)) return std::nullopt;
+  }
+  return std::nullopt;
+}
 
 // Walks an encoded TraceChunk (proto/skua/storage.proto) without decoding the spans: calls
 // fn(resource_id, scope_id, ChunkSpan) for each span, in order. False if the encoding is
@@ -101,8 +121,36 @@ bool ForEachChunkSpan(std::string_view chunk, Fn fn) {
   };
   std::vector<Pending> spans;
   std::vector<int64_t> times[2];  // start deltas, durations
+  std::vector<uint64_t> parents;
+  std::vector<std::string_view> external_parents;
   while (uint32_t tag = in.ReadTag()) {
     uint32_t field = tag >> 3;
+    if (tag == ((5 << 3) | 2)) {
+      uint32_t len;
+      if (!in.ReadVarint32(&len)) return false;
+      int at = in.CurrentPosition();
+      if (!in.Skip(static_cast<int>(len))) return false;
+      external_parents.emplace_back(base + at, len);
+      continue;
+    }
+    if (field == 4 && (tag & 7) == 2) {  // packed parents
+      uint32_t len;
+      if (!in.ReadVarint32(&len)) return false;
+      auto limit = in.PushLimit(static_cast<int>(len));
+      while (in.BytesUntilLimit() > 0) {
+        uint64_t v;
+        if (!in.ReadVarint64(&v)) return false;
+        parents.push_back(v);
+      }
+      in.PopLimit(limit);
+      continue;
+    }
+    if (field == 4 && (tag & 7) == 0) {
+      uint64_t v;
+      if (!in.ReadVarint64(&v)) return false;
+      parents.push_back(v);
+      continue;
+    }
     if ((field == 2 || field == 3) && (tag & 7) == 2) {  // packed sint64
       uint32_t len;
       if (!in.ReadVarint32(&len)) return false;
@@ -157,11 +205,28 @@ bool ForEachChunkSpan(std::string_view chunk, Fn fn) {
     return false;
   }
   if (times[0].size() != spans.size() || times[1].size() != spans.size()) return false;
+  if (!parents.empty() && parents.size() != spans.size()) return false;
+  std::vector<std::string_view> parent_ids(parents.size());
+  size_t next_external = 0;
+  for (size_t i = 0; i < parents.size(); ++i) {
+    if (parents[i] == 0) continue;
+    if (parents[i] == 1) {
+      if (next_external == external_parents.size()) return false;
+      parent_ids[i] = external_parents[next_external++];
+      continue;
+    }
+    if (parents[i] - 2 >= spans.size()) return false;
+    auto id = FindBytesField(spans[parents[i] - 2].bytes, 2);  // Span.span_id
+    if (!id) return false;
+    parent_ids[i] = *id;
+  }
+  if (next_external != external_parents.size()) return false;
   uint64_t start = 0;
   for (size_t i = 0; i < spans.size(); ++i) {
     start += static_cast<uint64_t>(times[0][i]);
     fn(spans[i].resource_id, spans[i].scope_id,
-       ChunkSpan{spans[i].bytes, start, start + static_cast<uint64_t>(times[1][i])});
+       ChunkSpan{spans[i].bytes, start, start + static_cast<uint64_t>(times[1][i]),
+                 parents.empty() ? std::string_view() : parent_ids[i]});
   }
   return true;
 }
@@ -175,6 +240,7 @@ bool ParseChunkSpan(const common::TraceId& id, const ChunkSpan& stored, otlp::Sp
   span->set_trace_id(id.AsBytes().data(), 16);
   span->set_start_time_unix_nano(stored.start);
   span->set_end_time_unix_nano(stored.end);
+  if (!stored.parent.empty()) span->set_parent_span_id(stored.parent.data(), stored.parent.size());
   return true;
 }
 
@@ -1040,16 +1106,17 @@ class Shard {
     };
     struct SpanKeyHash {
       size_t operator()(const ChunkSpan& s) const {
-        return std::hash<std::string_view>()(s.bytes) ^ (s.start * 0x9e3779b97f4a7c15ULL) ^ s.end;
+        return std::hash<std::string_view>()(s.bytes) ^ (s.start * 0x9e3779b97f4a7c15ULL) ^ s.end ^
+               (std::hash<std::string_view>()(s.parent) << 1);
       }
     };
     struct SpanKeyEq {
       bool operator()(const ChunkSpan& a, const ChunkSpan& b) const {
-        return a.start == b.start && a.end == b.end && a.bytes == b.bytes;
+        return a.start == b.start && a.end == b.end && a.bytes == b.bytes && a.parent == b.parent;
       }
     };
-    // Groups in first-seen order; spans deduplicated by exact encoding and times. The chunks are
-    // walked at the wire level, so each span is decoded once, straight into the answer.
+    // Groups in first-seen order; spans deduplicated by exact encoding, times and parent. The
+    // chunks are walked at the wire level, so each span is decoded once, straight into the answer.
     std::vector<Group> groups;
     std::unordered_map<GroupKey, size_t, GroupKeyHash> group_index;
     std::unordered_set<ChunkSpan, SpanKeyHash, SpanKeyEq> seen_spans;

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "skua/storage.pb.h"
@@ -50,6 +51,11 @@ TEST(PrepareWriteTest, OneChunkPerTraceAndResourceStoredOnce) {
   EXPECT_EQ(chunk.groups(0).spans_size(), 2);
   EXPECT_EQ(chunk.groups(0).spans(1).name(), "child");
   EXPECT_EQ(chunk.groups(0).resource_id(), w.resources[0].first);
+  // The child's parent is the chunk's span 0, referred to instead of stored (storage.proto).
+  EXPECT_TRUE(chunk.groups(0).spans(1).parent_span_id().empty());
+  EXPECT_EQ(std::vector<uint32_t>(chunk.parents().begin(), chunk.parents().end()),
+            (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(chunk.external_parents_size(), 0);
 }
 
 TEST(SpanStoreTest, StoresAndReturnsWholeTracesAcrossRequests) {
@@ -110,6 +116,46 @@ TEST(SpanStoreTest, ExactDuplicatesAreReturnedOnce) {
     }
   }
   EXPECT_EQ(times, (std::set<std::pair<uint64_t, uint64_t>>{{1000, 1001}, {5000, 5007}}));
+}
+
+// Parents are stored as references within a chunk when they can be: every span must come back
+// with its own parent, whether that is in the same request, in another one, or absent; and a
+// span is one span however the requests that carried it were composed.
+TEST(SpanStoreTest, ParentsComeBackWhereverTheParentWasStored) {
+  std::string dir = TempDir("parents");
+  auto store = SpanStore::Open(testing::TestStorage(dir, 1), clock_);
+  ASSERT_TRUE(store.ok());
+  ExportRequest first, retry;
+  auto* ss = AddResource(first, "svc");
+  AddSpan(ss, "88", 3, 2, "grandchild", 1002, 1);  // parent later in the same chunk
+  AddSpan(ss, "88", 2, 1, "child", 1001, 3);
+  AddSpan(ss, "88", 1, 0, "root", 1000, 9);
+  AddSpan(ss, "88", 4, 99, "orphan", 1003, 1);  // parent never stored
+  AddSpan(ss, "88", 5, 5, "own parent", 1004, 1);
+  testing::StoreRequest(**store, first);
+  // The same child and grandchild again without their parents: their parents are no longer
+  // in the chunk, yet they are the same spans.
+  auto* rs = AddResource(retry, "svc");
+  AddSpan(rs, "88", 3, 2, "grandchild", 1002, 1);
+  AddSpan(rs, "88", 2, 1, "child", 1001, 3);
+  testing::StoreRequest(**store, retry);
+
+  auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("88"));
+  ASSERT_TRUE(trace.ok() && trace->has_value());
+  std::map<std::string, std::string> parent_of;
+  for (const auto& r : (*trace)->resource_spans()) {
+    for (const auto& s : r.scope_spans()) {
+      for (const auto& span : s.spans()) {
+        EXPECT_TRUE(parent_of.emplace(span.name(), span.parent_span_id()).second) << span.name();
+      }
+    }
+  }
+  auto id = [](uint64_t v) { return v == 0 ? std::string() : testing::SpanIdBytes(v); };
+  EXPECT_EQ(parent_of, (std::map<std::string, std::string>{{"grandchild", id(2)},
+                                                           {"child", id(1)},
+                                                           {"root", id(0)},
+                                                           {"orphan", id(99)},
+                                                           {"own parent", id(5)}}));
 }
 
 TEST(SpanStoreTest, DataSurvivesReopen) {
