@@ -33,8 +33,8 @@ ENV SKUA_STORAGE_PATH=/data
 VOLUME ["/data"]
 WORKDIR /data
 USER 10001:10001
-# 4317 OTLP/gRPC, 4318 OTLP/HTTP, 16686 query HTTP, 16685 query gRPC (reserved: not served
-# yet), 8888 admin (/metrics, /healthz, /readyz)
+# 4317 OTLP/gRPC, 4318 OTLP/HTTP, 16686 query HTTP, 16685 query gRPC (api_v3), 8888 admin
+# (/metrics, /healthz, /readyz)
 EXPOSE 4317 4318 16686 16685 8888
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD curl -fsS http://127.0.0.1:8888/healthz || exit 1

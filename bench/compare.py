@@ -152,13 +152,14 @@ class System:
 
 class Skua(System):
     def start(self, binary):
-        grpc, http_, query, admin = free_ports(4)
+        grpc, http_, query, query_grpc, admin = free_ports(5)
         self.grpc, self.query_port = f"127.0.0.1:{grpc}", query
         self.log_path = self.workdir / "skua.log"
         self.proc = subprocess.Popen(
             [binary, f"--storage.path={self.data}", f"--collector.otlp.grpc.endpoint=127.0.0.1:{grpc}",
              f"--collector.otlp.http.endpoint=127.0.0.1:{http_}",
-             f"--query.http.endpoint=127.0.0.1:{query}", f"--admin.endpoint=127.0.0.1:{admin}"],
+             f"--query.http.endpoint=127.0.0.1:{query}",
+             f"--query.grpc.endpoint=127.0.0.1:{query_grpc}", f"--admin.endpoint=127.0.0.1:{admin}"],
             stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
         self.wait_ready("/readyz", admin)
 

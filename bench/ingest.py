@@ -52,6 +52,7 @@ def start_skua(binary, data_dir, log_path, extra):
     proc = subprocess.Popen(
         [binary, f"--storage.path={data_dir}", "--collector.otlp.grpc.endpoint=127.0.0.1:0",
          "--collector.otlp.http.endpoint=127.0.0.1:0", "--query.http.endpoint=127.0.0.1:0",
+         "--query.grpc.endpoint=127.0.0.1:0",
          "--admin.endpoint=127.0.0.1:0", *extra],
         stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 30

@@ -40,6 +40,7 @@ struct CollectorConfig {
 
 struct QueryConfig {
   std::string http_endpoint = "0.0.0.0:16686";
+  std::string grpc_endpoint = "0.0.0.0:16685";
 };
 
 struct AdminConfig {

@@ -34,6 +34,7 @@ TEST(ConfigTest, DefaultsMatchTheShippedYaml) {
   EXPECT_EQ(from_yaml.collector.queue_max_bytes, defaults.collector.queue_max_bytes);
   EXPECT_EQ(from_yaml.collector.retry_after, defaults.collector.retry_after);
   EXPECT_EQ(from_yaml.query.http_endpoint, "0.0.0.0:16686");
+  EXPECT_EQ(from_yaml.query.grpc_endpoint, "0.0.0.0:16685");
   EXPECT_EQ(from_yaml.admin.endpoint, "0.0.0.0:8888");
   EXPECT_EQ(from_yaml.log.level, "info");
 }

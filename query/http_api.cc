@@ -10,6 +10,7 @@
 
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "query/api_v3.h"
 #include "query/jaeger_json.h"
 #include "query/json_util.h"
 #include "query/otlp_json.h"
@@ -27,7 +28,6 @@ constexpr int64_t kMicro = 1'000;
 constexpr int64_t kMilli = 1'000'000;
 constexpr int64_t kDefaultSearchLookback = 48LL * 3600 * 1'000'000'000;      // v1 search
 constexpr int64_t kDefaultDependencyLookback = 24LL * 3600 * 1'000'000'000;  // dependencies
-constexpr int kDefaultLimit = 100;
 constexpr char kText[] = "text/plain; charset=utf-8";
 
 std::string JsonString(std::string_view s) {
@@ -113,8 +113,9 @@ absl::StatusOr<common::TraceId> PathTraceId(std::string_view raw) {
 }
 
 // [{"name":…,"spanKind":…}], an empty kind rendered as `unspecified_kind`.
+// `kind_of` gives the span kind to report for an operation.
 std::string OperationsJson(const std::vector<storage::Operation>& ops,
-                           std::string_view unspecified_kind) {
+                           std::string_view (*kind_of)(const storage::Operation&)) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartArray();
@@ -123,7 +124,7 @@ std::string OperationsJson(const std::vector<storage::Operation>& ops,
     WriteKey(w, "name");
     WriteString(w, op.name);
     WriteKey(w, "spanKind");
-    WriteString(w, op.span_kind.empty() ? unspecified_kind : std::string_view(op.span_kind));
+    WriteString(w, kind_of(op));
     w.EndObject();
   }
   w.EndArray();
@@ -370,7 +371,8 @@ class QueryApi {
     }
     const auto* kind = Param(params, "spanKind");
     auto ops = store_.Operations(*service, kind ? *kind : "");
-    return V1Data(OperationsJson(ops, ""), static_cast<int>(ops.size()), Pretty(params));
+    auto as_stored = [](const storage::Operation& op) { return std::string_view(op.span_kind); };
+    return V1Data(OperationsJson(ops, as_stored), static_cast<int>(ops.size()), Pretty(params));
   }
 
   // Validates the start/end/raw parameters shared by trace lookups.
@@ -407,7 +409,7 @@ class QueryApi {
     if (auto bad = V1Param(params, "end", ParseInt64, &end_us)) return *bad;
     q.start_max_ns = end_us ? *end_us * kMicro : now;
     q.start_min_ns = start_us ? *start_us * kMicro : q.start_max_ns - kDefaultSearchLookback;
-    q.limit = kDefaultLimit;
+    q.limit = kDefaultSearchLimit;
     if (const auto* v = Param(params, "limit"); v != nullptr && !v->empty()) {
       auto r = ParseInt64(*v);
       if (!r.ok()) return V1Fail(400, common::Message(r.status()));
@@ -529,8 +531,7 @@ class QueryApi {
     auto [kind, kind_name] = ParamEither(params, "spanKind", "span_kind");
     std::vector<storage::Operation> ops;
     if (service != nullptr) ops = store_.Operations(*service, kind ? *kind : "");
-    // Jaeger's HTTP gateway renders an unspecified kind as "internal".
-    return V3Json("{\"operations\":" + OperationsJson(ops, "internal") + "}");
+    return V3Json("{\"operations\":" + OperationsJson(ops, V3SpanKind) + "}");
   }
 
   HttpResponse V3GetTrace(const Params& params, std::string_view raw_id) {
@@ -594,7 +595,7 @@ class QueryApi {
                            ParseInt64, &depth)) {
       return *bad;
     }
-    q.limit = depth > 0 ? static_cast<int>(std::min<int64_t>(depth, 1'000'000)) : kDefaultLimit;
+    q.limit = V3SearchLimit(depth);
     bool raw = false;
     if (auto bad = V3Param(params, {"query.rawTraces", "query.raw_traces"}, ParseBool, &raw)) {
       return *bad;

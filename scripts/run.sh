@@ -10,5 +10,6 @@ exec build/skua --config config/skua.yaml \
   --collector.otlp.grpc.endpoint=127.0.0.1:4317 \
   --collector.otlp.http.endpoint=127.0.0.1:4318 \
   --query.http.endpoint=127.0.0.1:16686 \
+  --query.grpc.endpoint=127.0.0.1:16685 \
   --admin.endpoint=127.0.0.1:8888 \
   "$@"

@@ -21,6 +21,7 @@
 #include "common/metrics.h"
 #include "common/status_macros.h"
 #include "config/config.h"
+#include "query/grpc_api.h"
 #include "query/http_api.h"
 #include "server/admin.h"
 #include "storage/span_store.h"
@@ -157,6 +158,10 @@ int Run(const skua::config::Config& cfg) {
   if (!query.ok()) return Fail(query.status());
   SPDLOG_INFO("query-http listening on {}", (*query)->address());
 
+  auto query_grpc = query::QueryGrpcServer::Start(cfg.query.grpc_endpoint, s, metrics);
+  if (!query_grpc.ok()) return Fail(query_grpc.status());
+  SPDLOG_INFO("query-grpc listening on {}", (*query_grpc)->address());
+
   ready = true;
   SPDLOG_INFO("skua {} ready (data in {}, {} shards)", kVersion, cfg.storage.path, s.shard_count());
 
@@ -168,6 +173,7 @@ int Run(const skua::config::Config& cfg) {
   (*http)->Stop();
   pipeline.Stop();
   (*query)->Stop();
+  (*query_grpc)->Stop();
   (*admin)->Stop();
   store_for_health = nullptr;
   store->reset();

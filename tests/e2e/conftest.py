@@ -11,7 +11,7 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
-LISTEN_RE = re.compile(r"(admin|otlp-grpc|otlp-http|query-http) listening on (\S+)")
+LISTEN_RE = re.compile(r"(admin|otlp-grpc|otlp-http|query-http|query-grpc) listening on (\S+)")
 
 
 def skua_binary() -> str:
@@ -42,6 +42,7 @@ class Skua:
             "--collector.otlp.grpc.endpoint=127.0.0.1:0",
             "--collector.otlp.http.endpoint=127.0.0.1:0",
             "--query.http.endpoint=127.0.0.1:0",
+            "--query.grpc.endpoint=127.0.0.1:0",
             "--admin.endpoint=127.0.0.1:0",
             *self.flags,
         ]

@@ -174,7 +174,7 @@ def test_help_lists_every_key():
     r = run_cli("--help")
     assert r.returncode == 0
     for key in ["storage.path", "storage.shards", "collector.otlp.grpc.endpoint",
-                "collector.otlp.http.endpoint", "query.http.endpoint", "admin.endpoint", "log.level",
+                "collector.otlp.http.endpoint", "query.http.endpoint", "query.grpc.endpoint", "admin.endpoint", "log.level",
                 "collector.otlp.grpc.max_recv_msg_size", "collector.queue.max_bytes"]:
         assert key in r.stdout
     assert "SKUA_STORAGE_PATH" in r.stdout and "default 0.0.0.0:4317" in r.stdout

@@ -58,6 +58,7 @@ def test_default_render(tmp_path):
     assert config["storage.retention"] == "72h"
     assert config["collector.otlp.grpc.endpoint"] == "0.0.0.0:4317"
     assert config["query.http.endpoint"] == "0.0.0.0:16686"
+    assert config["query.grpc.endpoint"] == "0.0.0.0:16685"
     assert config["admin.endpoint"] == "0.0.0.0:8888"
 
     sts = objs[("StatefulSet", "skua")]

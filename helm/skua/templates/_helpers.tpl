@@ -41,7 +41,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       "http" (dict "endpoint" "0.0.0.0:4318" "max_request_body_size" $c.collector.httpMaxRequestBodySize))
     "queue" (dict "max_bytes" $c.collector.queueMaxBytes)
     "retry_after" $c.collector.retryAfter)
-  "query" (dict "http" (dict "endpoint" "0.0.0.0:16686"))
+  "query" (dict "http" (dict "endpoint" "0.0.0.0:16686") "grpc" (dict "endpoint" "0.0.0.0:16685"))
   "admin" (dict "endpoint" "0.0.0.0:8888")
   "log" (dict "level" $c.log.level) -}}
 {{- toYaml (mustMergeOverwrite $base (deepCopy .Values.extraConfig)) }}
