@@ -147,6 +147,34 @@ TEST_F(RetentionTest, PerServiceOverridesAreHonoured) {
   EXPECT_FALSE(Visible("b2"));
 }
 
+// Services and operations are listed while some partition holds their spans, and no longer.
+TEST_F(RetentionTest, ServicesAndOperationsExpireWithTheirSpans) {
+  config::StorageConfig c;
+  c.shards = 2;
+  c.retention = std::chrono::seconds(60);  // partitions of 5 s
+  c.retention_overrides = {{"checkout", std::chrono::seconds(3600)}};
+  Open(c);
+  Write("web", "e1");
+  Write("checkout", "e2");
+  clock_.Advance(std::chrono::seconds(30));
+  Write("web", "e3");  // a second partition holding web
+  using Names = std::vector<std::string>;
+  EXPECT_EQ(store_->Services(), (Names{"checkout", "web"}));
+  clock_.Advance(std::chrono::seconds(36));
+  MaintainAll();  // drops the first partition of web; e3 keeps web listed
+  EXPECT_EQ(store_->Services(), (Names{"checkout", "web"}));
+  EXPECT_EQ(store_->Operations("web", "").size(), 1u);
+  Open(c);  // the catalog is rebuilt from the partitions left
+  EXPECT_EQ(store_->Services(), (Names{"checkout", "web"}));
+  clock_.Advance(std::chrono::seconds(40));
+  MaintainAll();
+  EXPECT_EQ(store_->Services(), (Names{"checkout"}));
+  EXPECT_TRUE(store_->Operations("web", "").empty());
+  Open(c);
+  EXPECT_EQ(store_->Services(), (Names{"checkout"}));
+  EXPECT_EQ(store_->Operations("checkout", "").size(), 1u);
+}
+
 TEST_F(RetentionTest, ClosedPartitionsGetTheirIndexBlocksMerged) {
   config::StorageConfig c;
   c.shards = 1;

@@ -326,12 +326,23 @@ rocksdb::DBOptions ShardDbOptions(uint64_t memtable_size) {
   return o;
 }
 
-// Services and their operations (with span kinds), for every shard. Thread-safe.
+// Services and their operations (with span kinds), for every shard: each (service, operation,
+// kind) with the number of time partitions (of all shards) holding a catalog row of it, so it
+// disappears with the last partition that has its spans. Thread-safe.
 class Catalog {
  public:
   void Add(const std::string& service, const std::string& operation, uint8_t kind) {
     std::unique_lock lock(mu_);
-    services_[service].insert({operation, kind});
+    ++services_[service][{operation, kind}];
+  }
+  void Remove(const std::string& service, const std::string& operation, uint8_t kind) {
+    std::unique_lock lock(mu_);
+    auto s = services_.find(service);
+    if (s == services_.end()) return;
+    auto op = s->second.find({operation, kind});
+    if (op == s->second.end()) return;
+    if (--op->second == 0) s->second.erase(op);
+    if (s->second.empty()) services_.erase(s);
   }
   std::vector<std::string> Services() const {
     std::shared_lock lock(mu_);
@@ -344,7 +355,8 @@ class Catalog {
     std::vector<Operation> out;
     auto it = services_.find(service);
     if (it == services_.end()) return out;
-    for (const auto& [name, k] : it->second) {
+    for (const auto& [op, partitions] : it->second) {
+      const auto& [name, k] = op;
       std::string kind_name(
           SpanKindName(static_cast<opentelemetry::proto::trace::v1::Span::SpanKind>(k)));
       if (kind.empty() || kind == kind_name) out.push_back({name, kind_name});
@@ -358,7 +370,7 @@ class Catalog {
 
  private:
   mutable std::shared_mutex mu_;
-  std::map<std::string, std::set<std::pair<std::string, uint8_t>>> services_;
+  std::map<std::string, std::map<std::pair<std::string, uint8_t>, int>> services_;
 };
 
 // Pairs child spans with their parents' services to count calls between services.
@@ -578,13 +590,18 @@ class Shard {
   absl::Status Recover() {
     rocksdb::ReadOptions ro;
     ro.total_order_seek = true;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-    for (it->Seek(std::string(1, kCatalogTag));
-         it->Valid() && it->key().size() > 0 && it->key()[0] == kCatalogTag; it->Next()) {
-      std::string key(it->key().data(), it->key().size());
-      AddToCatalog(key);
-      known_catalog_.insert(std::move(key));
+    for (const auto& p : Partitions()) {
+      std::unique_ptr<rocksdb::Iterator> c(db_->NewIterator(ro, p.cf.get()));
+      for (c->Seek(std::string(1, kCatalogTag));
+           c->Valid() && c->key().size() > 0 && c->key()[0] == kCatalogTag; c->Next()) {
+        std::string key(c->key().data(), c->key().size());
+        EditCatalog(key, true);
+        catalog_rows_[p.name].insert(std::move(key));
+      }
+      if (!c->status().ok())
+        return FromRocks(c->status(), fmt::format("read catalog of {}", p.name));
     }
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
     for (it->Seek(std::string(1, kDependencyTag));
          it->Valid() && it->key().size() > 9 && it->key()[0] == kDependencyTag; it->Next()) {
       std::string_view k(it->key().data(), it->key().size());
@@ -631,15 +648,24 @@ class Shard {
     std::vector<std::pair<std::string, uint64_t>>
         new_rows;  // (partition + tag, id) to forget on failure
     std::vector<std::pair<const IndexBatch*, uint64_t>> indexes;
-    std::vector<std::string> new_catalog;
-    std::map<int64_t, Partition> partitions;  // by retention, for this commit
+    std::vector<std::pair<std::string, std::string>> new_catalog;  // (partition, key)
+    std::map<int64_t, Partition> partitions;                       // by retention, for this commit
+    auto partition_for = [&](int64_t retention_s) -> absl::StatusOr<const Partition*> {
+      auto found = partitions.find(retention_s);
+      if (found == partitions.end()) {
+        auto p = PartitionFor(retention_s, now_s);
+        if (!p.ok()) return p.status();
+        found = partitions.emplace(retention_s, std::move(*p)).first;
+      }
+      return &found->second;
+    };
     size_t spans = 0;
     uint64_t first_seq = next_seq_;
     // Nothing of this commit was written: forget what it would have written, so a later batch
     // writes it.
     auto rollback = [&] {
       for (const auto& [set, id] : new_rows) known_rows_[set].erase(id);
-      for (const auto& k : new_catalog) known_catalog_.erase(k);
+      for (const auto& [part, key] : new_catalog) catalog_rows_[part].erase(key);
       next_seq_ = first_seq;
     };
     for (const PreparedWrite* w : writes) {
@@ -649,16 +675,12 @@ class Shard {
       std::map<std::string, std::string> traces_by_partition;
       std::set<std::string> rows_written_to;
       for (const auto& c : w->chunks) {
-        auto found = partitions.find(c.retention_seconds);
-        if (found == partitions.end()) {
-          auto p = PartitionFor(c.retention_seconds, now_s);
-          if (!p.ok()) {
-            rollback();
-            return p.status();
-          }
-          found = partitions.emplace(c.retention_seconds, std::move(*p)).first;
+        auto found = partition_for(c.retention_seconds);
+        if (!found.ok()) {
+          rollback();
+          return found.status();
         }
-        const Partition* part = &found->second;
+        const Partition* part = *found;
         rocksdb::ColumnFamilyHandle* cf = part->cf.get();
         batch.Put(cf, TraceChunkKey(c.trace_id, seq), c.value);
         traces_by_partition[part->name].append(c.trace_id.AsBytes());
@@ -686,11 +708,18 @@ class Shard {
       }
       batch.Put(IndexLogKey(seq), log);
       const IndexBatch& index = *w->index;
+      // Catalog rows go to the partition holding the service's spans, and go with it.
       for (const auto& c : index.catalog) {
-        std::string key = CatalogKey(index.strings[c.service], index.strings[c.operation], c.kind);
-        if (known_catalog_.insert(key).second) {
-          new_catalog.push_back(key);
-          batch.Put(key, "");
+        const std::string& service = index.strings[c.service];
+        auto found = partition_for(retention_->For(service));
+        if (!found.ok()) {
+          rollback();
+          return found.status();
+        }
+        std::string key = CatalogKey(service, index.strings[c.operation], c.kind);
+        if (catalog_rows_[(*found)->name].insert(key).second) {
+          batch.Put((*found)->cf.get(), key, "");
+          new_catalog.emplace_back((*found)->name, std::move(key));
         }
       }
       indexes.emplace_back(&index, seq);
@@ -719,7 +748,7 @@ class Shard {
       std::lock_guard lock(index_mu_);
       for (const auto& [index, seq] : indexes) ApplyLocked(*index, seq, now_ns);
     }
-    for (const auto& key : new_catalog) AddToCatalog(key);
+    for (const auto& [part, key] : new_catalog) EditCatalog(key, true);
     MaybeSeal(false, now_ns);
     if (now_s != last_maintain_s_) Maintain();
     return absl::OkStatus();
@@ -1340,6 +1369,10 @@ class Shard {
     }
     known_rows_.erase(p.name + kResourceTag);
     known_rows_.erase(p.name + kScopeTag);
+    if (auto rows = catalog_rows_.find(p.name); rows != catalog_rows_.end()) {
+      for (const auto& key : rows->second) EditCatalog(key, false);
+      catalog_rows_.erase(rows);
+    }
     merge_resume_.erase(p.name);
     {
       std::lock_guard lock(compact_mu_);
@@ -1366,14 +1399,19 @@ class Shard {
     }
   }
 
-  // Adds a catalog row's (service, operation, kind) to the catalog.
-  void AddToCatalog(std::string_view key) {
+  // Adds a catalog row's (service, operation, kind) to the catalog, or removes one.
+  void EditCatalog(std::string_view key, bool add) {
     // service \0 operation \0 kind: the kind is the last byte (and may itself be 0).
     std::string_view k = key.substr(1);
     auto a = k.find('\0');
     if (a == std::string_view::npos || k.size() < a + 3 || k[k.size() - 2] != '\0') return;
-    catalog_.Add(std::string(k.substr(0, a)), std::string(k.substr(a + 1, k.size() - 2 - a - 1)),
-                 static_cast<uint8_t>(k.back()));
+    std::string service(k.substr(0, a)), operation(k.substr(a + 1, k.size() - 2 - a - 1));
+    auto kind = static_cast<uint8_t>(k.back());
+    if (add) {
+      catalog_.Add(service, operation, kind);
+    } else {
+      catalog_.Remove(service, operation, kind);
+    }
   }
 
   // Rebuilds the index entries of the request committed with `seq` from its chunks, given its
@@ -1537,7 +1575,8 @@ class Shard {
   int64_t deps_expired_before_ = 0;
   // Resource and scope row ids already written, per partition + row tag.
   std::unordered_map<std::string, std::unordered_set<uint64_t>> known_rows_;
-  std::unordered_set<std::string> known_catalog_;
+  // The catalog rows of each partition (writer thread only).
+  std::map<std::string, std::unordered_set<std::string>> catalog_rows_;
 
   // The open index blocks, read by searches and written by the writer.
   std::mutex index_mu_;

@@ -1,6 +1,6 @@
 """Retention end to end with a retention of seconds: data visible before expiry and invisible
-after it (trace lookup and search), per-service overrides, and disk space reclaimed by dropping
-whole time partitions."""
+after it (trace lookup, search and the services list), per-service overrides, and disk space
+reclaimed by dropping whole time partitions."""
 
 import os
 import time
@@ -39,6 +39,12 @@ def search(skua, service):
     return {t["traceID"].lstrip("0") for t in r.json()["data"]}
 
 
+def services(skua):
+    r = requests.get(skua.url("query-http", "/api/services"), timeout=10)
+    assert r.status_code == 200
+    return set(r.json()["data"])
+
+
 def du(path: Path):
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -62,6 +68,7 @@ def test_expiry_overrides_and_reclaimed_space(skua_factory):
     assert skua.get_trace("200").status_code == 200
     assert search(skua, "short") == {format(t, "x") for t in short}
     assert search(skua, "keep") == {"200"}
+    assert services(skua) == {"short", "keep"}
 
     # Partitions of 1 s; the one written into expires 5 s after it closes.
     assert wait_until(lambda: skua.get_trace("100").status_code == 404), "short-lived data stayed"
@@ -70,6 +77,8 @@ def test_expiry_overrides_and_reclaimed_space(skua_factory):
     assert search(skua, "keep") == {"200"}
     assert wait_until(lambda: metric_value(
         skua.metrics(), "skua_storage_partitions_dropped", reason="retention") >= 1)
+    # The services list follows: a service whose spans are all dropped is no longer offered.
+    assert wait_until(lambda: services(skua) == {"keep"}), services(skua)
 
     # Space: stop (flushes to files), write again, let it expire while stopped; the next start
     # drops the expired partition and its files.
