@@ -8,7 +8,6 @@
 
 #include <chrono>
 
-#include "common/http_server.h"
 #include "common/status_macros.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -18,8 +17,6 @@ namespace skua::collector {
 namespace {
 
 namespace otlp_collector = ::opentelemetry::proto::collector::trace::v1;
-
-constexpr auto kStopDeadline = std::chrono::seconds(10);
 
 grpc::Status ToGrpc(const absl::Status& st, std::chrono::milliseconds retry_after,
                     grpc::CallbackServerContext* context) {
@@ -114,48 +111,13 @@ class TraceServiceImpl final : public otlp_collector::TraceService::CallbackServ
   ArenaAllocator allocator_;
 };
 
-class ReceiverImpl final : public OtlpGrpcReceiver {
- public:
-  ReceiverImpl(std::unique_ptr<TraceServiceImpl> service, std::unique_ptr<grpc::Server> server,
-               std::string address)
-      : service_(std::move(service)), server_(std::move(server)), address_(std::move(address)) {}
-  ~ReceiverImpl() override { Stop(); }
-  std::string address() const override { return address_; }
-  void Stop() override {
-    if (stopped_) return;
-    stopped_ = true;
-    server_->Shutdown(std::chrono::system_clock::now() + kStopDeadline);
-    server_->Wait();
-  }
-
- private:
-  std::unique_ptr<TraceServiceImpl> service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::string address_;
-  bool stopped_ = false;
-};
-
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<OtlpGrpcReceiver>> OtlpGrpcReceiver::Start(
+absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartOtlpGrpcReceiver(
     const config::CollectorConfig& config, IngestPipeline& pipeline) {
-  auto hp = common::SplitEndpoint(config.grpc_endpoint);
-  if (!hp.ok()) return hp.status();
-  auto service = std::make_unique<TraceServiceImpl>(pipeline, config.retry_after);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(config.grpc_endpoint, grpc::InsecureServerCredentials(), &port);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(
-      std::min<uint64_t>(config.grpc_max_recv_msg_size, std::numeric_limits<int>::max())));
-  builder.RegisterService(service.get());
-  auto server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    return absl::UnavailableError(
-        fmt::format("otlp-grpc: cannot listen on {}", config.grpc_endpoint));
-  }
-  std::string address = fmt::format("{}:{}", hp->first, port);
-  return std::unique_ptr<OtlpGrpcReceiver>(
-      new ReceiverImpl(std::move(service), std::move(server), address));
+  return common::GrpcServer::Start(
+      {"otlp-grpc", config.grpc_endpoint, config.grpc_max_recv_msg_size},
+      std::make_shared<TraceServiceImpl>(pipeline, config.retry_after));
 }
 
 }  // namespace skua::collector

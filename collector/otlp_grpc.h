@@ -2,23 +2,17 @@
 #pragma once
 
 #include <memory>
-#include <string>
 
 #include "absl/status/statusor.h"
 #include "collector/ingest_pipeline.h"
+#include "common/grpc_server.h"
 #include "config/config.h"
 
 namespace skua::collector {
 
-class OtlpGrpcReceiver {
- public:
-  // Listens on config.grpc_endpoint (port 0 picks one). Errors: kUnavailable (cannot listen).
-  static absl::StatusOr<std::unique_ptr<OtlpGrpcReceiver>> Start(
-      const config::CollectorConfig& config, IngestPipeline& pipeline);
-  virtual ~OtlpGrpcReceiver() = default;
-  virtual std::string address() const = 0;
-  // Stops accepting calls and waits (bounded) for calls in flight. Idempotent.
-  virtual void Stop() = 0;
-};
+// Serves TraceService/Export on config.grpc_endpoint (port 0 picks one), feeding `pipeline`,
+// which must outlive the server. Errors: kUnavailable (cannot listen).
+absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartOtlpGrpcReceiver(
+    const config::CollectorConfig& config, IngestPipeline& pipeline);
 
 }  // namespace skua::collector

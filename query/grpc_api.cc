@@ -7,19 +7,17 @@
 #include <chrono>
 #include <limits>
 
-#include "common/http_server.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
 #include "jaeger/api_v3/query_service.grpc.pb.h"
 #include "query/api_v3.h"
+#include "query/call_metrics.h"
 
 namespace skua::query {
 namespace {
 
 namespace api_v3 = ::jaeger::api_v3;
 namespace otlp_trace = ::opentelemetry::proto::trace::v1;
-
-constexpr auto kStopDeadline = std::chrono::seconds(10);
 
 grpc::Status Invalid(std::string message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
@@ -183,15 +181,8 @@ class QueryServiceImpl final : public api_v3::QueryService::Service {
       SPDLOG_ERROR("query-grpc {}: {}", method, e.what());
       st = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
     }
-    std::string route = fmt::format("/jaeger.api_v3.QueryService/{}", method);
-    metrics_
-        .GetHistogram("skua_query_request_seconds", "Query API latency by route",
-                      common::LatencyBucketsSeconds(), {{"route", route}})
-        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    metrics_
-        .GetCounter("skua_query_requests_total", "Query API requests by route and status",
-                    {{"route", route}, {"code", std::string(CodeName(st.error_code()))}})
-        .Increment();
+    RecordQueryCall(metrics_, fmt::format("/jaeger.api_v3.QueryService/{}", method),
+                    std::string(CodeName(st.error_code())), start);
     return st;
   }
 
@@ -199,44 +190,12 @@ class QueryServiceImpl final : public api_v3::QueryService::Service {
   common::MetricsRegistry& metrics_;
 };
 
-class ServerImpl final : public QueryGrpcServer {
- public:
-  ServerImpl(std::unique_ptr<QueryServiceImpl> service, std::unique_ptr<grpc::Server> server,
-             std::string address)
-      : service_(std::move(service)), server_(std::move(server)), address_(std::move(address)) {}
-  ~ServerImpl() override { Stop(); }
-  std::string address() const override { return address_; }
-  void Stop() override {
-    if (stopped_) return;
-    stopped_ = true;
-    server_->Shutdown(std::chrono::system_clock::now() + kStopDeadline);
-    server_->Wait();
-  }
-
- private:
-  std::unique_ptr<QueryServiceImpl> service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::string address_;
-  bool stopped_ = false;
-};
-
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<QueryGrpcServer>> QueryGrpcServer::Start(
+absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartQueryGrpcServer(
     const std::string& endpoint, storage::SpanStore& store, common::MetricsRegistry& metrics) {
-  auto hp = common::SplitEndpoint(endpoint);
-  if (!hp.ok()) return hp.status();
-  auto service = std::make_unique<QueryServiceImpl>(store, metrics);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(endpoint, grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(service.get());
-  auto server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    return absl::UnavailableError(fmt::format("query-grpc: cannot listen on {}", endpoint));
-  }
-  return std::unique_ptr<QueryGrpcServer>(
-      new ServerImpl(std::move(service), std::move(server), fmt::format("{}:{}", hp->first, port)));
+  return common::GrpcServer::Start({"query-grpc", endpoint, 0},
+                                   std::make_shared<QueryServiceImpl>(store, metrics));
 }
 
 }  // namespace skua::query

@@ -11,6 +11,7 @@
 #include "common/ids.h"
 #include "common/status_macros.h"
 #include "query/api_v3.h"
+#include "query/call_metrics.h"
 #include "query/jaeger_json.h"
 #include "query/json_util.h"
 #include "query/otlp_json.h"
@@ -265,14 +266,7 @@ class QueryApi {
       SPDLOG_ERROR("query {}: {}", req.target, e.what());
       r = V1Fail(500, "internal error");
     }
-    metrics_
-        .GetHistogram("skua_query_request_seconds", "Query API latency by route",
-                      common::LatencyBucketsSeconds(), {{"route", route}})
-        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    metrics_
-        .GetCounter("skua_query_requests_total", "Query API requests by route and status",
-                    {{"route", route}, {"code", std::to_string(r.status)}})
-        .Increment();
+    RecordQueryCall(metrics_, route, std::to_string(r.status), start);
     return r;
   }
 

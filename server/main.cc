@@ -142,7 +142,7 @@ int Run(const skua::config::Config& cfg) {
   }
 
   collector::IngestPipeline pipeline(s, cfg.collector, metrics);
-  auto grpc = collector::OtlpGrpcReceiver::Start(cfg.collector, pipeline);
+  auto grpc = collector::StartOtlpGrpcReceiver(cfg.collector, pipeline);
   if (!grpc.ok()) return Fail(grpc.status());
   SPDLOG_INFO("otlp-grpc listening on {}", (*grpc)->address());
 
@@ -158,7 +158,7 @@ int Run(const skua::config::Config& cfg) {
   if (!query.ok()) return Fail(query.status());
   SPDLOG_INFO("query-http listening on {}", (*query)->address());
 
-  auto query_grpc = query::QueryGrpcServer::Start(cfg.query.grpc_endpoint, s, metrics);
+  auto query_grpc = query::StartQueryGrpcServer(cfg.query.grpc_endpoint, s, metrics);
   if (!query_grpc.ok()) return Fail(query_grpc.status());
   SPDLOG_INFO("query-grpc listening on {}", (*query_grpc)->address());
 

@@ -120,8 +120,8 @@ bool ForEachChunkSpan(std::string_view chunk, Fn fn) {
     std::string_view bytes;
   };
   std::vector<Pending> spans;
-  std::vector<int64_t> times[2];  // start deltas, durations
-  std::vector<uint64_t> parents;
+  std::vector<uint64_t> varints[3];  // start deltas, durations (both zig-zag), parents
+  const auto& parents = varints[2];
   std::vector<std::string_view> external_parents;
   while (uint32_t tag = in.ReadTag()) {
     uint32_t field = tag >> 3;
@@ -133,40 +133,23 @@ bool ForEachChunkSpan(std::string_view chunk, Fn fn) {
       external_parents.emplace_back(base + at, len);
       continue;
     }
-    if (field == 4 && (tag & 7) == 2) {  // packed parents
+    // start_deltas = 2, durations = 3 (zig-zag), parents = 4: packed, or one value per tag.
+    if (field >= 2 && field <= 4 && ((tag & 7) == 0 || (tag & 7) == 2)) {
+      auto& out = varints[field - 2];
+      uint64_t v;
+      if ((tag & 7) == 0) {
+        if (!in.ReadVarint64(&v)) return false;
+        out.push_back(v);
+        continue;
+      }
       uint32_t len;
       if (!in.ReadVarint32(&len)) return false;
       auto limit = in.PushLimit(static_cast<int>(len));
       while (in.BytesUntilLimit() > 0) {
-        uint64_t v;
         if (!in.ReadVarint64(&v)) return false;
-        parents.push_back(v);
+        out.push_back(v);
       }
       in.PopLimit(limit);
-      continue;
-    }
-    if (field == 4 && (tag & 7) == 0) {
-      uint64_t v;
-      if (!in.ReadVarint64(&v)) return false;
-      parents.push_back(v);
-      continue;
-    }
-    if ((field == 2 || field == 3) && (tag & 7) == 2) {  // packed sint64
-      uint32_t len;
-      if (!in.ReadVarint32(&len)) return false;
-      auto limit = in.PushLimit(static_cast<int>(len));
-      while (in.BytesUntilLimit() > 0) {
-        uint64_t v;
-        if (!in.ReadVarint64(&v)) return false;
-        times[field - 2].push_back(WireFormatLite::ZigZagDecode64(v));
-      }
-      in.PopLimit(limit);
-      continue;
-    }
-    if ((field == 2 || field == 3) && (tag & 7) == 0) {  // unpacked, equally valid
-      uint64_t v;
-      if (!in.ReadVarint64(&v)) return false;
-      times[field - 2].push_back(WireFormatLite::ZigZagDecode64(v));
       continue;
     }
     if (tag != ((1 << 3) | 2)) {  // groups = 1, length-delimited
@@ -204,7 +187,7 @@ bool ForEachChunkSpan(std::string_view chunk, Fn fn) {
   if (!in.ConsumedEntireMessage() && in.CurrentPosition() != static_cast<int>(chunk.size())) {
     return false;
   }
-  if (times[0].size() != spans.size() || times[1].size() != spans.size()) return false;
+  if (varints[0].size() != spans.size() || varints[1].size() != spans.size()) return false;
   if (!parents.empty() && parents.size() != spans.size()) return false;
   std::vector<std::string_view> parent_ids(parents.size());
   size_t next_external = 0;
@@ -223,9 +206,10 @@ bool ForEachChunkSpan(std::string_view chunk, Fn fn) {
   if (next_external != external_parents.size()) return false;
   uint64_t start = 0;
   for (size_t i = 0; i < spans.size(); ++i) {
-    start += static_cast<uint64_t>(times[0][i]);
+    start += static_cast<uint64_t>(WireFormatLite::ZigZagDecode64(varints[0][i]));
+    const auto duration = static_cast<uint64_t>(WireFormatLite::ZigZagDecode64(varints[1][i]));
     fn(spans[i].resource_id, spans[i].scope_id,
-       ChunkSpan{spans[i].bytes, start, start + static_cast<uint64_t>(times[1][i]),
+       ChunkSpan{spans[i].bytes, start, start + duration,
                  parents.empty() ? std::string_view() : parent_ids[i]});
   }
   return true;

@@ -9,8 +9,9 @@ import pytest
 import requests
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from conftest import REPO, Skua, metric_value
-from test_query_api import T0, S, TRACE_A, TRACE_C, V3_WINDOW, dataset
+from conftest import REPO, metric_value
+# `loaded`: a Skua holding the golden dataset, shared with the HTTP golden tests.
+from test_query_api import T0, S, TRACE_A, TRACE_C, V3_WINDOW, loaded  # noqa: F401
 
 SERVICE = "/jaeger.api_v3.QueryService/"
 
@@ -32,17 +33,6 @@ def api(tmp_path_factory):
     classes["TracesData"] = message_factory.GetMessageClass(
         pool.FindMessageTypeByName("opentelemetry.proto.trace.v1.TracesData"))
     return classes
-
-
-@pytest.fixture(scope="module")
-def loaded(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("grpc-query")
-    skua = Skua(tmp / "data", tmp).start()
-    r = requests.post(skua.url("otlp-http", "/v1/traces"), data=dataset().SerializeToString(),
-                      headers={"Content-Type": "application/x-protobuf"}, timeout=10)
-    assert r.status_code == 200
-    yield skua
-    skua.stop()
 
 
 @pytest.fixture(scope="module")
