@@ -6,6 +6,7 @@
 #include <google/protobuf/wire_format_lite.h>
 
 #include <algorithm>
+#include <bit>
 #include <unordered_map>
 #include <utility>
 
@@ -71,24 +72,33 @@ void AppendStoredSpan(std::string& out, const otlp::Span& span, std::string& scr
 
 void AppendPacked(std::string& out, uint32_t field, const std::vector<uint64_t>& values) {
   if (values.empty()) return;
-  std::string packed;
-  for (uint64_t v : values) AppendVarint(packed, v);
+  size_t bytes = 0;
+  for (uint64_t v : values) bytes += (std::bit_width(v | 1) + 6) / 7;  // the varint's length
   AppendTag(out, field, kLengthDelimited);
-  AppendVarint(out, packed.size());
-  out.append(packed);
+  AppendVarint(out, bytes);
+  for (uint64_t v : values) AppendVarint(out, v);
 }
 
 uint64_t ZigZag(int64_t v) { return google::protobuf::internal::WireFormatLite::ZigZagEncode64(v); }
 
+// Scratch space of AppendParents, reused from chunk to chunk.
+struct ParentScratch {
+  std::vector<std::pair<std::string_view, uint64_t>> by_id;
+  std::vector<uint64_t> parents;
+  std::string external;
+};
+
 // Appends TraceChunk.parents and external_parents for the spans of one chunk, in chunk order.
-// `by_id` is scratch space.
 void AppendParents(std::string& out, const std::vector<const otlp::Span*>& spans,
-                   std::vector<std::pair<std::string_view, uint64_t>>& by_id) {
+                   ParentScratch& scratch) {
+  auto& by_id = scratch.by_id;
   by_id.clear();
   for (size_t i = 0; i < spans.size(); ++i) by_id.emplace_back(spans[i]->span_id(), i + 2);
   std::sort(by_id.begin(), by_id.end());  // equal IDs: the first span first
-  std::vector<uint64_t> parents(spans.size(), 0);
-  std::string external;
+  auto& parents = scratch.parents;
+  parents.assign(spans.size(), 0);
+  auto& external = scratch.external;
+  external.clear();
   bool any = false;
   for (size_t i = 0; i < spans.size(); ++i) {
     std::string_view parent = spans[i]->parent_span_id();
@@ -195,7 +205,7 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans, const RetentionPolicy
   std::string group_buf, scratch;
   std::vector<uint64_t> start_deltas, durations;
   std::vector<const otlp::Span*> chunk_spans;
-  std::vector<std::pair<std::string_view, uint64_t>> by_id;
+  ParentScratch parent_scratch;
   for (const auto& t : traces) {
     std::string value;
     start_deltas.clear();
@@ -223,7 +233,7 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans, const RetentionPolicy
     }
     AppendPacked(value, 2, start_deltas);
     AppendPacked(value, 3, durations);
-    AppendParents(value, chunk_spans, by_id);
+    AppendParents(value, chunk_spans, parent_scratch);
     out.bytes += value.size();
     out.chunks.push_back({t.trace_id, t.retention_seconds, std::move(value)});
   }
