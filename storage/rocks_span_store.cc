@@ -46,9 +46,13 @@ constexpr char kMetaFile[] = "SKUA_META";
 // is a few redundant identical Puts or Gets, never a wrong answer.
 constexpr size_t kMaxKnownIds = 1 << 16;
 constexpr size_t kMaxCachedRows = 1 << 14;
-// Open index blocks of a shard are sealed when they hold this many entries in total, or when
-// the oldest entry has waited this long (bounds memory and the replay after a crash).
+// Open index blocks of a shard are sealed when they hold this many entries or term occurrences
+// in total, or when the oldest entry has waited this long (bounds memory and the replay after a
+// crash). The occurrence bound only matters for spans with thousands of attributes; it keeps an
+// open block's terms under ~64 MiB and a sealed block's postings far below 2^32 bits (the
+// block format's positions are 32-bit).
 constexpr size_t kSealEntries = 65536;
+constexpr size_t kSealTermOccurrences = 4 << 20;
 constexpr int64_t kSealAgeNanos = 30'000'000'000;
 // Once a partition is no longer written, its sealed blocks are merged into blocks of up to this
 // many entries (per service): each term key, trace ID and operation is then stored once for
@@ -930,7 +934,10 @@ class Shard {
         new_period =
             new_period || now_ns / 1'000'000'000 / w != oldest_open_ns_ / 1'000'000'000 / w;
       }
-      if (!force && !old && !new_period && open_entries_ < kSealEntries) return;
+      if (!force && !old && !new_period && open_entries_ < kSealEntries &&
+          open_terms_ < kSealTermOccurrences) {
+        return;
+      }
       through = open_last_seq_;
       arrival_s = oldest_open_ns_ / 1'000'000'000;
       for (const auto& [service, block] : open_) {
@@ -972,6 +979,7 @@ class Shard {
     std::lock_guard lock(index_mu_);
     open_.clear();
     open_entries_ = 0;
+    open_terms_ = 0;
     deps_.ClearDirty();
   }
 
@@ -1501,6 +1509,7 @@ class Shard {
       if (it == open_.end()) it = open_.emplace(service, Block(service)).first;
       it->second.Append(batch, e);
       ++open_entries_;
+      open_terms_ += e.terms_end - e.terms_begin;
       deps_.Add(e.trace_id, e.span_id, e.parent_span_id, service, e.start_ns);
     }
     open_last_seq_ = std::max(open_last_seq_, seq);
@@ -1566,6 +1575,7 @@ class Shard {
   std::mutex index_mu_;
   std::map<std::string, Block> open_;  // by service; guarded by index_mu_
   size_t open_entries_ = 0;            // guarded by index_mu_
+  size_t open_terms_ = 0;              // span term occurrences of open_; guarded by index_mu_
   int64_t oldest_open_ns_ = 0;         // guarded by index_mu_
   uint64_t open_last_seq_ = 0;         // guarded by index_mu_
   DependencyCounter deps_;             // guarded by index_mu_
