@@ -1,6 +1,5 @@
-// Jaeger v1 UI-model JSON of a trace (what /api/traces returns), converted from OTLP the way
-// Jaeger v2 does it: the collector-contrib OTLP->Jaeger translator, Jaeger's ingest sanitizers
-// for service and span names, and the query adjusters that sort attributes and events.
+// Jaeger v1 UI-model JSON of a trace (what /api/traces returns), rendered from Jaeger's span
+// model of it (jaeger_model.h).
 #pragma once
 
 #include <string>

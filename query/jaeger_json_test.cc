@@ -145,25 +145,26 @@ TEST_F(JaegerJsonTest, SpanFieldsTagsAndTypes) {
   EXPECT_EQ(s["duration"].GetUint64(), 100000u);
   EXPECT_TRUE(s["warnings"].IsNull());
   const auto& tags = s["tags"];
-  // Scope first, then attributes sorted by key, then kind / status / trace state.
+  // Every tag sorted by key (then type and value), as Jaeger's SortTagsAndLogFields adjuster
+  // leaves them, whether from an attribute, the scope, the kind or the status.
   std::vector<std::string> keys;
   for (const auto& t : tags.GetArray()) keys.emplace_back(t["key"].GetString());
-  std::vector<std::string> want = {"otel.scope.name",
-                                   "otel.scope.version",
-                                   "big",
+  std::vector<std::string> want = {"big",
                                    "blob",
                                    "cached",
+                                   "error",
                                    "http.status_code",
                                    "list",
                                    "map",
                                    "nothing",
-                                   "ratio",
-                                   "z.last",
-                                   "span.kind",
+                                   "otel.scope.name",
+                                   "otel.scope.version",
                                    "otel.status_code",
-                                   "error",
                                    "otel.status_description",
-                                   "w3c.tracestate"};
+                                   "ratio",
+                                   "span.kind",
+                                   "w3c.tracestate",
+                                   "z.last"};
   EXPECT_EQ(keys, want);
   EXPECT_STREQ((*Tag(tags, "big"))["type"].GetString(), "int64");
   EXPECT_STREQ((*Tag(tags, "big"))["value"].GetString(), "9223372036854775222");
@@ -192,15 +193,16 @@ TEST_F(JaegerJsonTest, ReferencesAndLogs) {
   EXPECT_STREQ(root["references"][0]["refType"].GetString(), "FOLLOWS_FROM");
   EXPECT_STREQ(root["references"][0]["traceID"].GetString(), "1234567890abcdef1234567890abcdef");
   EXPECT_STREQ(root["references"][0]["spanID"].GetString(), "000000000000004d");
-  // Logs sorted by event name; the name goes in an "event" field unless one exists.
+  // Logs in the events' order; the name goes in an "event" field unless one exists, and that
+  // field comes first.
   const auto& logs = root["logs"];
   ASSERT_EQ(logs.Size(), 2u);
-  EXPECT_EQ(logs[0]["timestamp"].GetUint64(), 1700000000160000u);
-  ASSERT_EQ(logs[0]["fields"].Size(), 1u);
-  EXPECT_STREQ(logs[0]["fields"][0]["value"].GetString(), "own");
-  EXPECT_STREQ(logs[1]["fields"][0]["key"].GetString(), "event");
-  EXPECT_STREQ(logs[1]["fields"][0]["value"].GetString(), "exception");
-  EXPECT_STREQ(logs[1]["fields"][1]["key"].GetString(), "exception.type");
+  EXPECT_STREQ(logs[0]["fields"][0]["key"].GetString(), "event");
+  EXPECT_STREQ(logs[0]["fields"][0]["value"].GetString(), "exception");
+  EXPECT_STREQ(logs[0]["fields"][1]["key"].GetString(), "exception.type");
+  EXPECT_EQ(logs[1]["timestamp"].GetUint64(), 1700000000160000u);
+  ASSERT_EQ(logs[1]["fields"].Size(), 1u);
+  EXPECT_STREQ(logs[1]["fields"][0]["value"].GetString(), "own");
 
   const auto& child = doc_["spans"][1];
   ASSERT_EQ(child["references"].Size(), 1u);  // the link to the parent only sets its type
