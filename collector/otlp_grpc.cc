@@ -117,7 +117,7 @@ absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartOtlpGrpcReceiver(
     const config::CollectorConfig& config, IngestPipeline& pipeline) {
   return common::GrpcServer::Start(
       {"otlp-grpc", config.grpc_endpoint, config.grpc_max_recv_msg_size},
-      std::make_shared<TraceServiceImpl>(pipeline, config.retry_after));
+      {std::make_shared<TraceServiceImpl>(pipeline, config.retry_after)});
 }
 
 }  // namespace skua::collector

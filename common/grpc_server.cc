@@ -15,9 +15,9 @@ constexpr auto kStopDeadline = std::chrono::seconds(10);
 
 class GrpcServerImpl final : public GrpcServer {
  public:
-  GrpcServerImpl(std::shared_ptr<grpc::Service> service, std::unique_ptr<grpc::Server> server,
-                 std::string address)
-      : service_(std::move(service)), server_(std::move(server)), address_(std::move(address)) {}
+  GrpcServerImpl(std::vector<std::shared_ptr<grpc::Service>> services,
+                 std::unique_ptr<grpc::Server> server, std::string address)
+      : services_(std::move(services)), server_(std::move(server)), address_(std::move(address)) {}
   ~GrpcServerImpl() override { Stop(); }
   std::string address() const override { return address_; }
   void Stop() override {
@@ -28,7 +28,7 @@ class GrpcServerImpl final : public GrpcServer {
   }
 
  private:
-  std::shared_ptr<grpc::Service> service_;  // outlives the server using it
+  std::vector<std::shared_ptr<grpc::Service>> services_;  // outlive the server using them
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   bool stopped_ = false;
@@ -37,7 +37,7 @@ class GrpcServerImpl final : public GrpcServer {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
-    const GrpcServerOptions& options, std::shared_ptr<grpc::Service> service) {
+    const GrpcServerOptions& options, std::vector<std::shared_ptr<grpc::Service>> services) {
   auto hp = SplitEndpoint(options.endpoint);
   if (!hp.ok()) return hp.status();
   grpc::ServerBuilder builder;
@@ -47,13 +47,13 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     builder.SetMaxReceiveMessageSize(static_cast<int>(
         std::min<uint64_t>(options.max_receive_message_bytes, std::numeric_limits<int>::max())));
   }
-  builder.RegisterService(service.get());
+  for (const auto& service : services) builder.RegisterService(service.get());
   auto server = builder.BuildAndStart();
   if (!server || port == 0) {
     return absl::UnavailableError(
         fmt::format("{}: cannot listen on {}", options.name, options.endpoint));
   }
-  return std::unique_ptr<GrpcServer>(new GrpcServerImpl(std::move(service), std::move(server),
+  return std::unique_ptr<GrpcServer>(new GrpcServerImpl(std::move(services), std::move(server),
                                                         fmt::format("{}:{}", hp->first, port)));
 }
 

@@ -1,10 +1,11 @@
-// A gRPC server for one service, for Skua's gRPC endpoints (OTLP/gRPC, query gRPC). The part
-// owning an endpoint builds its grpc::Service; the rest of Skua sees only this interface.
+// A gRPC server for Skua's gRPC endpoints (OTLP/gRPC, query gRPC). The part owning an endpoint
+// builds its grpc::Service objects; the rest of Skua sees only this interface.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -22,10 +23,10 @@ struct GrpcServerOptions {
 
 class GrpcServer {
  public:
-  // Serves `service`, which the server keeps alive until it is destroyed.
+  // Serves `services`, which the server keeps alive until it is destroyed.
   // Errors: kInvalidArgument (bad endpoint), kUnavailable (cannot listen).
-  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const GrpcServerOptions& options,
-                                                           std::shared_ptr<grpc::Service> service);
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
+      const GrpcServerOptions& options, std::vector<std::shared_ptr<grpc::Service>> services);
   virtual ~GrpcServer() = default;
   // "host:port" actually bound.
   virtual std::string address() const = 0;

@@ -9,13 +9,16 @@
 
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "jaeger/api_v2/query.grpc.pb.h"
 #include "jaeger/api_v3/query_service.grpc.pb.h"
 #include "query/api_v3.h"
 #include "query/call_metrics.h"
+#include "query/jaeger_model.h"
 
 namespace skua::query {
 namespace {
 
+namespace api_v2 = ::jaeger::api_v2;
 namespace api_v3 = ::jaeger::api_v3;
 namespace otlp_trace = ::opentelemetry::proto::trace::v1;
 
@@ -57,118 +60,19 @@ std::string_view CodeName(grpc::StatusCode code) {
       return "UNAVAILABLE";
     case grpc::StatusCode::DATA_LOSS:
       return "DATA_LOSS";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
     default:
       return "OTHER";
   }
 }
 
-class QueryServiceImpl final : public api_v3::QueryService::Service {
+// What every query call needs: the store, and the metrics its calls are recorded in.
+class Calls {
  public:
-  QueryServiceImpl(storage::SpanStore& store, common::MetricsRegistry& metrics)
-      : store_(store), metrics_(metrics) {}
-
-  grpc::Status GetTrace(grpc::ServerContext* context, const api_v3::GetTraceRequest* request,
-                        grpc::ServerWriter<otlp_trace::TracesData>* writer) override {
-    return Observed("GetTrace", [&] {
-      auto id = common::ParseTraceIdHex(request->trace_id());
-      if (!id) {
-        return Invalid(
-            fmt::format("malformed trace_id: '{}' is not a hex trace ID of 1 to 32 "
-                        "digits",
-                        request->trace_id()));
-      }
-      // The time hints are validated only: a lookup by ID reads every partition anyway.
-      for (const auto* t : {&request->start_time(), &request->end_time()}) {
-        if (!TimestampNanos(*t)) {
-          return Invalid(t == &request->start_time() ? "malformed start_time"
-                                                     : "malformed end_time");
-        }
-      }
-      auto trace = store_.GetTrace(*id);
-      if (!trace.ok()) return StorageFailure(trace.status());
-      // As Jaeger v2: a trace that is not stored ends the stream with no message.
-      if (trace->has_value() && !writer->Write(**trace)) return Cancelled(context);
-      return grpc::Status::OK;
-    });
-  }
-
-  grpc::Status FindTraces(grpc::ServerContext* context, const api_v3::FindTracesRequest* request,
-                          grpc::ServerWriter<otlp_trace::TracesData>* writer) override {
-    return Observed("FindTraces", [&] {
-      if (!request->has_query()) return Invalid("missing query");
-      const auto& p = request->query();
-      storage::TraceQuery q;
-      q.service = p.service_name();
-      q.operation = p.operation_name();
-      // A protobuf map has no order; Jaeger's answer does not depend on one either.
-      for (const auto& [k, v] : p.attributes()) q.tags.emplace_back(k, v);
-      std::sort(q.tags.begin(), q.tags.end());
-      if (!p.has_start_time_min() || !p.has_start_time_max()) {
-        return Invalid("query.start_time_min and query.start_time_max are required");
-      }
-      auto min = TimestampNanos(p.start_time_min()), max = TimestampNanos(p.start_time_max());
-      if (!min) return Invalid("malformed query.start_time_min");
-      if (!max) return Invalid("malformed query.start_time_max");
-      if (*min >= *max) return Invalid("query.start_time_min must be before query.start_time_max");
-      q.start_min_ns = *min;
-      q.start_max_ns = *max;
-      if (p.has_duration_min()) {
-        auto d = DurationNanos(p.duration_min());
-        if (!d) return Invalid("query.duration_min must be a non-negative duration");
-        q.duration_min_ns = *d;
-      }
-      if (p.has_duration_max()) {
-        auto d = DurationNanos(p.duration_max());
-        if (!d) return Invalid("query.duration_max must be a non-negative duration");
-        q.duration_max_ns = *d;
-      }
-      if (q.duration_max_ns != 0 && q.duration_min_ns > q.duration_max_ns) {
-        return Invalid("query.duration_min must not exceed query.duration_max");
-      }
-      q.limit = V3SearchLimit(p.search_depth());
-      auto hits = store_.FindTraces(q);
-      if (!hits.ok()) return StorageFailure(hits.status());
-      for (auto& h : *hits) {
-        std::optional<otlp_trace::TracesData> trace;
-        if (h.trace != nullptr) {
-          trace = std::move(*h.trace);
-        } else {
-          auto t = store_.GetTrace(h.trace_id);
-          if (!t.ok()) return StorageFailure(t.status());
-          trace = std::move(*t);  // nullopt: expired since the search
-        }
-        if (trace && !writer->Write(*trace)) return Cancelled(context);
-      }
-      return grpc::Status::OK;
-    });
-  }
-
-  grpc::Status GetServices(grpc::ServerContext*, const api_v3::GetServicesRequest*,
-                           api_v3::GetServicesResponse* response) override {
-    return Observed("GetServices", [&] {
-      for (auto& s : store_.Services()) response->add_services(std::move(s));
-      return grpc::Status::OK;
-    });
-  }
-
-  grpc::Status GetOperations(grpc::ServerContext*, const api_v3::GetOperationsRequest* request,
-                             api_v3::GetOperationsResponse* response) override {
-    return Observed("GetOperations", [&] {
-      if (request->service().empty()) return grpc::Status::OK;  // as the HTTP API: none
-      for (const auto& op : store_.Operations(request->service(), request->span_kind())) {
-        auto* out = response->add_operations();
-        out->set_name(op.name);
-        out->set_span_kind(std::string(V3SpanKind(op)));
-      }
-      return grpc::Status::OK;
-    });
-  }
-
- private:
-  static grpc::Status Cancelled(grpc::ServerContext* context) {
-    return grpc::Status(grpc::StatusCode::CANCELLED,
-                        context->IsCancelled() ? "cancelled by the client" : "stream closed");
-  }
+  Calls(std::string_view service, storage::SpanStore& store, common::MetricsRegistry& metrics)
+      : service_(service), store_(store), metrics_(metrics) {}
+  storage::SpanStore& store() { return store_; }
 
   // Runs one call, recording it in the query API's metrics (route = gRPC method).
   template <typename Fn>
@@ -178,24 +82,278 @@ class QueryServiceImpl final : public api_v3::QueryService::Service {
     try {
       st = fn();
     } catch (const std::exception& e) {
-      SPDLOG_ERROR("query-grpc {}: {}", method, e.what());
+      SPDLOG_ERROR("query-grpc {}/{}: {}", service_, method, e.what());
       st = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
     }
-    RecordQueryCall(metrics_, fmt::format("/jaeger.api_v3.QueryService/{}", method),
+    RecordQueryCall(metrics_, fmt::format("/{}/{}", service_, method),
                     std::string(CodeName(st.error_code())), start);
     return st;
   }
 
+  // A search from the query parameters both API versions share (v2 calls the attributes
+  // `tags`); the error names the field.
+  template <typename Params>
+  static grpc::Status ParseSearch(const Params& p,
+                                  const google::protobuf::Map<std::string, std::string>& attributes,
+                                  storage::TraceQuery& q) {
+    q.service = p.service_name();
+    q.operation = p.operation_name();
+    // A protobuf map has no order; Jaeger's answer does not depend on one either.
+    for (const auto& [k, v] : attributes) q.tags.emplace_back(k, v);
+    std::sort(q.tags.begin(), q.tags.end());
+    if (!p.has_start_time_min() || !p.has_start_time_max()) {
+      return Invalid("query.start_time_min and query.start_time_max are required");
+    }
+    auto min = TimestampNanos(p.start_time_min()), max = TimestampNanos(p.start_time_max());
+    if (!min) return Invalid("malformed query.start_time_min");
+    if (!max) return Invalid("malformed query.start_time_max");
+    if (*min >= *max) return Invalid("query.start_time_min must be before query.start_time_max");
+    q.start_min_ns = *min;
+    q.start_max_ns = *max;
+    if (p.has_duration_min()) {
+      auto d = DurationNanos(p.duration_min());
+      if (!d) return Invalid("query.duration_min must be a non-negative duration");
+      q.duration_min_ns = *d;
+    }
+    if (p.has_duration_max()) {
+      auto d = DurationNanos(p.duration_max());
+      if (!d) return Invalid("query.duration_max must be a non-negative duration");
+      q.duration_max_ns = *d;
+    }
+    if (q.duration_max_ns != 0 && q.duration_min_ns > q.duration_max_ns) {
+      return Invalid("query.duration_min must not exceed query.duration_max");
+    }
+    q.limit = V3SearchLimit(p.search_depth());
+    return grpc::Status::OK;
+  }
+
+  // Runs `q` and calls send(trace) for each trace found, newest first, until send returns
+  // false (the client went away).
+  template <typename Send>
+  grpc::Status Search(const storage::TraceQuery& q, grpc::ServerContext* context, Send send) {
+    auto hits = store_.FindTraces(q);
+    if (!hits.ok()) return StorageFailure(hits.status());
+    for (auto& h : *hits) {
+      std::optional<otlp_trace::TracesData> trace;
+      if (h.trace != nullptr) {
+        trace = std::move(*h.trace);
+      } else {
+        auto t = store_.GetTrace(h.trace_id);
+        if (!t.ok()) return StorageFailure(t.status());
+        trace = std::move(*t);  // nullopt: expired since the search
+      }
+      if (trace && !send(*trace)) return Cancelled(context);
+    }
+    return grpc::Status::OK;
+  }
+
+  static grpc::Status Cancelled(grpc::ServerContext* context) {
+    return grpc::Status(grpc::StatusCode::CANCELLED,
+                        context->IsCancelled() ? "cancelled by the client" : "stream closed");
+  }
+
+ private:
+  std::string service_;
   storage::SpanStore& store_;
   common::MetricsRegistry& metrics_;
+};
+
+// jaeger.api_v3.QueryService: traces as OTLP, one stream message per trace.
+class V3Service final : public api_v3::QueryService::Service {
+ public:
+  V3Service(storage::SpanStore& store, common::MetricsRegistry& metrics)
+      : calls_("jaeger.api_v3.QueryService", store, metrics) {}
+
+  grpc::Status GetTrace(grpc::ServerContext* context, const api_v3::GetTraceRequest* request,
+                        grpc::ServerWriter<otlp_trace::TracesData>* writer) override {
+    return calls_.Observed("GetTrace", [&] {
+      auto id = common::ParseTraceIdHex(request->trace_id());
+      if (!id) {
+        return Invalid(
+            fmt::format("malformed trace_id: '{}' is not a hex trace ID of 1 to 32 digits",
+                        request->trace_id()));
+      }
+      // The time hints are validated only: a lookup by ID reads every partition anyway.
+      if (!TimestampNanos(request->start_time())) return Invalid("malformed start_time");
+      if (!TimestampNanos(request->end_time())) return Invalid("malformed end_time");
+      auto trace = calls_.store().GetTrace(*id);
+      if (!trace.ok()) return StorageFailure(trace.status());
+      // As Jaeger v2: a trace that is not stored ends the stream with no message.
+      if (trace->has_value() && !writer->Write(**trace)) return Calls::Cancelled(context);
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::Status FindTraces(grpc::ServerContext* context, const api_v3::FindTracesRequest* request,
+                          grpc::ServerWriter<otlp_trace::TracesData>* writer) override {
+    return calls_.Observed("FindTraces", [&] {
+      if (!request->has_query()) return Invalid("missing query");
+      storage::TraceQuery q;
+      auto st = Calls::ParseSearch(request->query(), request->query().attributes(), q);
+      if (!st.ok()) return st;
+      return calls_.Search(q, context,
+                           [&](const otlp_trace::TracesData& t) { return writer->Write(t); });
+    });
+  }
+
+  grpc::Status GetServices(grpc::ServerContext*, const api_v3::GetServicesRequest*,
+                           api_v3::GetServicesResponse* response) override {
+    return calls_.Observed("GetServices", [&] {
+      for (auto& s : calls_.store().Services()) response->add_services(std::move(s));
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::Status GetOperations(grpc::ServerContext*, const api_v3::GetOperationsRequest* request,
+                             api_v3::GetOperationsResponse* response) override {
+    return calls_.Observed("GetOperations", [&] {
+      if (request->service().empty()) return grpc::Status::OK;  // as the HTTP API: none
+      for (const auto& op : calls_.store().Operations(request->service(), request->span_kind())) {
+        auto* out = response->add_operations();
+        out->set_name(op.name);
+        out->set_span_kind(std::string(V3SpanKind(op)));
+      }
+      return grpc::Status::OK;
+    });
+  }
+
+ private:
+  Calls calls_;
+};
+
+// jaeger.api_v2.QueryService: traces in Jaeger's span model (jaeger_model.h), as Jaeger's query
+// port has served them since 1.x (Kiali and other tools call it).
+class V2Service final : public api_v2::QueryService::Service {
+ public:
+  V2Service(storage::SpanStore& store, common::MetricsRegistry& metrics)
+      : calls_("jaeger.api_v2.QueryService", store, metrics) {}
+
+  grpc::Status GetTrace(grpc::ServerContext* context, const api_v2::GetTraceRequest* request,
+                        grpc::ServerWriter<api_v2::SpansResponseChunk>* writer) override {
+    return calls_.Observed("GetTrace", [&] {
+      common::TraceId id;
+      if (auto st = ParseTraceId(request->trace_id(), id); !st.ok()) return st;
+      if (!TimestampNanos(request->start_time())) return Invalid("malformed start_time");
+      if (!TimestampNanos(request->end_time())) return Invalid("malformed end_time");
+      auto trace = calls_.store().GetTrace(id);
+      if (!trace.ok()) return StorageFailure(trace.status());
+      if (!trace->has_value()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "trace not found");
+      if (!SendInChunks(**trace, *writer)) return Calls::Cancelled(context);
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::Status ArchiveTrace(grpc::ServerContext*, const api_v2::ArchiveTraceRequest* request,
+                            api_v2::ArchiveTraceResponse*) override {
+    return calls_.Observed("ArchiveTrace", [&] {
+      common::TraceId id;
+      if (auto st = ParseTraceId(request->trace_id(), id); !st.ok()) return st;
+      return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                          "archive storage is not supported: traces are kept for "
+                          "storage.retention (or its per-service override)");
+    });
+  }
+
+  grpc::Status FindTraces(grpc::ServerContext* context, const api_v2::FindTracesRequest* request,
+                          grpc::ServerWriter<api_v2::SpansResponseChunk>* writer) override {
+    return calls_.Observed("FindTraces", [&] {
+      if (!request->has_query()) return Invalid("missing query");
+      storage::TraceQuery q;
+      auto st = Calls::ParseSearch(request->query(), request->query().tags(), q);
+      if (!st.ok()) return st;
+      return calls_.Search(
+          q, context, [&](const otlp_trace::TracesData& t) { return SendInChunks(t, *writer); });
+    });
+  }
+
+  grpc::Status GetServices(grpc::ServerContext*, const api_v2::GetServicesRequest*,
+                           api_v2::GetServicesResponse* response) override {
+    return calls_.Observed("GetServices", [&] {
+      for (auto& s : calls_.store().Services()) response->add_services(std::move(s));
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::Status GetOperations(grpc::ServerContext*, const api_v2::GetOperationsRequest* request,
+                             api_v2::GetOperationsResponse* response) override {
+    return calls_.Observed("GetOperations", [&] {
+      if (request->service().empty()) return grpc::Status::OK;
+      std::vector<std::string> names;
+      for (const auto& op : calls_.store().Operations(request->service(), request->span_kind())) {
+        auto* out = response->add_operations();
+        out->set_name(op.name);
+        out->set_span_kind(op.span_kind);
+        names.push_back(op.name);
+      }
+      // The deprecated list of names: each once, sorted (the operations are sorted by name).
+      names.erase(std::unique(names.begin(), names.end()), names.end());
+      for (auto& n : names) response->add_operationnames(std::move(n));
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::Status GetDependencies(grpc::ServerContext*, const api_v2::GetDependenciesRequest* request,
+                               api_v2::GetDependenciesResponse* response) override {
+    return calls_.Observed("GetDependencies", [&] {
+      if (!request->has_start_time() || !request->has_end_time()) {
+        return Invalid("start_time and end_time are required");
+      }
+      auto start = TimestampNanos(request->start_time()), end = TimestampNanos(request->end_time());
+      if (!start) return Invalid("malformed start_time");
+      if (!end) return Invalid("malformed end_time");
+      if (*start > *end) return Invalid("start_time must not be after end_time");
+      for (auto& l : calls_.store().Dependencies(*start, *end)) {
+        auto* out = response->add_dependencies();
+        out->set_parent(std::move(l.parent));
+        out->set_child(std::move(l.child));
+        out->set_call_count(l.call_count);
+      }
+      return grpc::Status::OK;
+    });
+  }
+
+ private:
+  // Jaeger sends a trace's spans in messages of at most this many.
+  static constexpr int kSpansPerChunk = 10;
+
+  // The request's trace ID: 16 bytes, or 8 for a 64-bit ID; Jaeger's error text for zero.
+  static grpc::Status ParseTraceId(const std::string& raw, common::TraceId& id) {
+    auto parsed = common::TraceId::FromBytes(raw);
+    if (!parsed) {
+      return Invalid(fmt::format("malformed trace_id: {} bytes, expected 16 (or 8)", raw.size()));
+    }
+    id = *parsed;
+    if (std::all_of(raw.begin(), raw.end(), [](char c) { return c == 0; })) {
+      return Invalid("uninitialized TraceID is not allowed");
+    }
+    return grpc::Status::OK;
+  }
+
+  static bool SendInChunks(const otlp_trace::TracesData& trace,
+                           grpc::ServerWriter<api_v2::SpansResponseChunk>& writer) {
+    google::protobuf::Arena arena;
+    auto* all = google::protobuf::Arena::CreateMessage<api_v2::SpansResponseChunk>(&arena);
+    AppendJaegerSpans(trace, *all);
+    for (int i = 0; i < all->spans_size(); i += kSpansPerChunk) {
+      auto* chunk = google::protobuf::Arena::CreateMessage<api_v2::SpansResponseChunk>(&arena);
+      for (int j = i; j < all->spans_size() && j < i + kSpansPerChunk; ++j) {
+        chunk->mutable_spans()->Add(std::move(*all->mutable_spans(j)));
+      }
+      if (!writer.Write(*chunk)) return false;
+    }
+    return true;
+  }
+
+  Calls calls_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartQueryGrpcServer(
     const std::string& endpoint, storage::SpanStore& store, common::MetricsRegistry& metrics) {
-  return common::GrpcServer::Start({"query-grpc", endpoint, 0},
-                                   std::make_shared<QueryServiceImpl>(store, metrics));
+  return common::GrpcServer::Start(
+      {"query-grpc", endpoint, 0},
+      {std::make_shared<V3Service>(store, metrics), std::make_shared<V2Service>(store, metrics)});
 }
 
 }  // namespace skua::query
