@@ -33,7 +33,7 @@ ENV SKUA_STORAGE_PATH=/data
 VOLUME ["/data"]
 WORKDIR /data
 USER 10001:10001
-# 4317 OTLP/gRPC, 4318 OTLP/HTTP, 16686 query HTTP, 16685 query gRPC (api_v3), 8888 admin
+# 4317 OTLP/gRPC, 4318 OTLP/HTTP, 16686 query HTTP, 16685 query gRPC (api_v2, api_v3), 8888 admin
 # (/metrics, /healthz, /readyz)
 EXPOSE 4317 4318 16686 16685 8888
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \

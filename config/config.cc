@@ -216,7 +216,7 @@ const std::vector<Key>& Keys() {
     k.push_back({"query.http.endpoint", "Jaeger query HTTP API listen address",
                  [](const Config& c) { return c.query.http_endpoint; },
                  EndpointSetter([](Config& c) { return &c.query.http_endpoint; })});
-    k.push_back({"query.grpc.endpoint", "Jaeger query gRPC API (api_v3) listen address",
+    k.push_back({"query.grpc.endpoint", "Jaeger query gRPC API (api_v2, api_v3) listen address",
                  [](const Config& c) { return c.query.grpc_endpoint; },
                  EndpointSetter([](Config& c) { return &c.query.grpc_endpoint; })});
     k.push_back({"admin.endpoint", "admin listen address (/metrics, /healthz, /readyz)",
