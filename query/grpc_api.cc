@@ -14,6 +14,7 @@
 #include "query/api_v3.h"
 #include "query/call_metrics.h"
 #include "query/jaeger_model.h"
+#include "query/otlp_adjust.h"
 
 namespace skua::query {
 namespace {
@@ -179,7 +180,9 @@ class V3Service final : public api_v3::QueryService::Service {
       auto trace = calls_.store().GetTrace(*id);
       if (!trace.ok()) return StorageFailure(trace.status());
       // As Jaeger v2: a trace that is not stored ends the stream with no message.
-      if (trace->has_value() && !writer->Write(**trace)) return Calls::Cancelled(context);
+      if (!trace->has_value()) return grpc::Status::OK;
+      if (!request->raw_traces()) AdjustOtlpAsJaegerQuery(**trace);
+      if (!writer->Write(**trace)) return Calls::Cancelled(context);
       return grpc::Status::OK;
     });
   }
@@ -191,8 +194,11 @@ class V3Service final : public api_v3::QueryService::Service {
       storage::TraceQuery q;
       auto st = Calls::ParseSearch(request->query(), request->query().attributes(), q);
       if (!st.ok()) return st;
-      return calls_.Search(q, context,
-                           [&](const otlp_trace::TracesData& t) { return writer->Write(t); });
+      const bool raw = request->query().raw_traces();
+      return calls_.Search(q, context, [&](otlp_trace::TracesData& t) {
+        if (!raw) AdjustOtlpAsJaegerQuery(t);
+        return writer->Write(t);
+      });
     });
   }
 

@@ -14,6 +14,7 @@
 #include "query/call_metrics.h"
 #include "query/jaeger_json.h"
 #include "query/json_util.h"
+#include "query/otlp_adjust.h"
 #include "query/otlp_json.h"
 #include "query/params.h"
 #include "storage/span_terms.h"
@@ -547,6 +548,7 @@ class QueryApi {
     auto trace = store_.GetTrace(*id);
     if (!trace.ok()) return StorageFailure(trace.status(), V3Fail);
     if (!trace->has_value()) return V3Fail(404, "No traces found");
+    if (!raw) AdjustOtlpAsJaegerQuery(**trace);
     return V3Json("{\"result\":" + RenderOtlpTracesData(**trace) + "}");
   }
 
@@ -599,6 +601,9 @@ class QueryApi {
     if (!hits.ok()) return StorageFailure(hits.status(), V3Fail);
     auto traces = Fetch(*hits);
     if (!traces.ok()) return StorageFailure(traces.status(), V3Fail);
+    if (!raw) {
+      for (auto& t : *traces) AdjustOtlpAsJaegerQuery(t);
+    }
     if (summaries) {
       std::string out = "{\"summaries\":[";
       for (size_t i = 0; i < traces->size(); ++i) {

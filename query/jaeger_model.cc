@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "query/clock_skew.h"
 #include "storage/span_terms.h"
 
 namespace skua::query {
@@ -218,34 +218,6 @@ std::pair<uint64_t, uint64_t> TraceIdValue(std::string_view raw) {
   return {IdValue(raw.substr(0, raw.size() - 8)), IdValue(raw.substr(raw.size() - 8))};
 }
 
-// Go's time.Duration.String(): "0s", "750ns", "1.5µs", "2.25ms", "3.5s", "1m30s", "2h0m1s".
-std::string GoDuration(int64_t d) {
-  if (d == 0) return "0s";
-  std::string sign = d < 0 ? "-" : "";
-  uint64_t u = d < 0 ? ~static_cast<uint64_t>(d) + 1 : static_cast<uint64_t>(d);
-  // `v` with `digits` decimal places, trailing zeros (and a bare point) dropped.
-  auto fixed = [](uint64_t v, int digits) {
-    uint64_t scale = 1;
-    for (int i = 0; i < digits; ++i) scale *= 10;
-    std::string out = std::to_string(v / scale);
-    if (uint64_t frac = v % scale; frac != 0) {
-      std::string f = std::to_string(frac);
-      f.insert(0, static_cast<size_t>(digits) - f.size(), '0');
-      while (f.back() == '0') f.pop_back();
-      out += "." + f;
-    }
-    return out;
-  };
-  if (u < 1'000) return sign + std::to_string(u) + "ns";
-  if (u < 1'000'000) return sign + fixed(u, 3) + "\u00b5s";
-  if (u < 1'000'000'000) return sign + fixed(u, 6) + "ms";
-  uint64_t hours = u / 3'600'000'000'000, minutes = u / 60'000'000'000 % 60;
-  std::string out = sign;
-  if (hours > 0) out += std::to_string(hours) + "h";
-  if (hours > 0 || minutes > 0) out += std::to_string(minutes) + "m";
-  return out + fixed(u % 60'000'000'000, 9) + "s";
-}
-
 // The parent in Jaeger's sense: the first child-of reference within the trace, else the first
 // follows-from one; 0 if none.
 uint64_t ParentSpanId(const model::Span& span) {
@@ -277,77 +249,17 @@ std::string HostKey(const model::Span& span) {
   return "";
 }
 
-// Clock skew with a maximum adjustment of 0 (Jaeger's default): nothing moves, but spans get
-// Jaeger's warnings for duplicate IDs, parents missing from the trace and the skew it would
-// have corrected.
+// Clock skew, as Jaeger runs it by default: warnings only (clock_skew.h).
 void ClockSkewWarnings(std::vector<model::Span*>& spans) {
-  struct Node {
-    model::Span* span;
-    std::string host;
-    std::vector<size_t> children;
-  };
-  std::vector<Node> nodes;
-  std::unordered_map<uint64_t, size_t> by_id;
-  for (auto* span : spans) {
-    if (!by_id.try_emplace(IdValue(span->span_id()), nodes.size()).second) {
-      span->add_warnings("duplicate span IDs; skipping clock skew adjustment");
-      continue;
-    }
-    nodes.push_back({span, HostKey(*span), {}});
+  std::vector<SkewSpan> in;
+  in.reserve(spans.size());
+  for (const auto* s : spans) {
+    in.push_back({IdValue(s->span_id()), ParentSpanId(*s), Nanos(s->start_time()),
+                  Nanos(s->duration()), HostKey(*s)});
   }
-  std::vector<size_t> roots;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    uint64_t parent = ParentSpanId(*nodes[i].span);
-    if (parent == 0) {
-      roots.push_back(i);
-    } else if (auto p = by_id.find(parent); p != by_id.end()) {
-      nodes[p->second].children.push_back(i);
-    } else {
-      char id[17];
-      std::snprintf(id, sizeof(id), "%016llx", static_cast<unsigned long long>(parent));
-      nodes[i].span->add_warnings(std::string("invalid parent span IDs=") + id +
-                                  "; skipping clock skew adjustment");
-      roots.push_back(i);
-    }
-  }
-  auto skew_of = [](const model::Span& child, const model::Span& parent) -> int64_t {
-    int64_t parent_start = Nanos(parent.start_time()), child_start = Nanos(child.start_time());
-    int64_t parent_duration = Nanos(parent.duration()), child_duration = Nanos(child.duration());
-    if (child_duration > parent_duration) {
-      return child_start < parent_start ? parent_start - child_start : 0;
-    }
-    if (child_start >= parent_start &&
-        child_start + child_duration <= parent_start + parent_duration) {
-      return 0;
-    }
-    return parent_start + (parent_duration - child_duration) / 2 - child_start;
-  };
-  // Depth first from every root, as Jaeger's adjustNode; a skew is inherited by children on the
-  // same (known) host.
-  struct Visit {
-    size_t node;
-    std::optional<size_t> parent;
-    std::string host;
-    int64_t delta;
-  };
-  std::vector<Visit> stack;
-  for (size_t r : roots) stack.push_back({r, std::nullopt, nodes[r].host, 0});
-  std::vector<bool> seen(nodes.size(), false);
-  while (!stack.empty()) {
-    Visit v = stack.back();
-    stack.pop_back();
-    if (seen[v.node]) continue;
-    seen[v.node] = true;
-    const Node& n = nodes[v.node];
-    if ((n.host != v.host || n.host.empty()) && v.parent) {
-      v.host = n.host;
-      v.delta = skew_of(*n.span, *nodes[*v.parent].span);
-    }
-    if (v.delta != 0) {
-      n.span->add_warnings("clock skew adjustment disabled; not applying calculated delta of " +
-                           GoDuration(v.delta));
-    }
-    for (size_t c : n.children) stack.push_back({c, v.node, v.host, v.delta});
+  auto warnings = ClockSkewWarnings(in, SkewWording::kSpanModel);
+  for (size_t i = 0; i < spans.size(); ++i) {
+    for (auto& w : warnings[i]) spans[i]->add_warnings(std::move(w));
   }
 }
 

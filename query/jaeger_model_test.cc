@@ -1,5 +1,6 @@
-// Jaeger's query adjusters on the span model. The expected tags and warnings are what Jaeger
-// v1.76 (cmd/jaeger, Badger) answered for the same OTLP spans on /api/traces.
+// Jaeger's query adjusters, on the span model (v1 API, api_v2) and on OTLP (api_v3). The expected
+// tags, attributes and warnings are what Jaeger v1.76 (cmd/jaeger, Badger) answered for the same
+// spans on /api/traces and /api/v3/traces.
 
 #include "query/jaeger_model.h"
 
@@ -8,6 +9,8 @@
 #include <map>
 #include <string>
 #include <vector>
+
+#include "query/otlp_adjust.h"
 
 namespace skua::query {
 namespace {
@@ -146,6 +149,47 @@ TEST_F(JaegerModelTest, ReferencesAndWarningsAreJaegers) {
   EXPECT_EQ(Warnings(*by_name_.at("far")),
             (V{"clock skew adjustment disabled; not applying calculated delta of "
                "1h1m2.256000059s"}));
+}
+
+// The same spans as api_v3 returns them (Jaeger v2's OTLP adjusters).
+TEST_F(JaegerModelTest, OtlpAdjustersForApiV3) {
+  otlp_trace::TracesData t = trace_;
+  AdjustOtlpAsJaegerQuery(t);
+  using V = std::vector<std::string>;
+  const auto& rs = t.resource_spans(0);
+  V resource;
+  for (const auto& kv : rs.resource().attributes()) resource.push_back(kv.key());
+  EXPECT_EQ(resource, (V{"alpha", "service.name", "zeta", "telemetry.sdk.language"}));
+  std::map<std::string, const otlp_trace::Span*> spans;
+  for (const auto& s : rs.scope_spans(0).spans()) spans[s.name()] = &s;
+  auto warnings = [](const otlp_trace::Span& s) {
+    V out;
+    for (const auto& kv : s.attributes()) {
+      if (kv.key() != "@jaeger@warnings") continue;
+      for (const auto& v : kv.value().array_value().values()) out.push_back(v.string_value());
+    }
+    return out;
+  };
+  const otlp_trace::Span& root = *spans.at("op");
+  V keys;
+  for (const auto& kv : root.attributes()) keys.push_back(kv.key());
+  EXPECT_EQ(keys, (V{"aa", "peer.ipv4", "zz", "@jaeger@warnings"}));
+  EXPECT_EQ(root.attributes(1).value().string_value(), "1.2.3.4");
+  EXPECT_EQ(warnings(root), V{"Invalid span link removed"});
+  ASSERT_EQ(root.links_size(), 1);
+  ASSERT_EQ(root.events_size(), 2);
+  EXPECT_EQ(root.events(0).name(), "alpha");  // events sorted by name, attributes by key
+  EXPECT_EQ(root.events(0).attributes(0).key(), "event");
+  EXPECT_EQ(root.events(1).attributes(0).key(), "b");
+  EXPECT_EQ(warnings(*spans.at("skewed child")),
+            V{"clock skew adjustment disabled; not applying calculated delta of 7.123456ms"});
+  EXPECT_EQ(warnings(*spans.at("orphan")),
+            V{"parent span ID=0000000000000099 is not in the trace; skipping clock skew "
+              "adjustment"});
+  EXPECT_EQ(warnings(*spans.at("dup b")), V{"duplicate span IDs; skipping clock skew adjustment"});
+  EXPECT_EQ(warnings(*spans.at("far")),
+            V{"clock skew adjustment disabled; not applying calculated delta of "
+              "1h1m2.256000059s"});
 }
 
 }  // namespace

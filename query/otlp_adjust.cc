@@ -1,0 +1,195 @@
+#include "query/otlp_adjust.h"
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "query/clock_skew.h"
+#include "storage/span_terms.h"
+
+namespace skua::query {
+namespace {
+
+namespace otlp_trace = ::opentelemetry::proto::trace::v1;
+namespace otlp_common = ::opentelemetry::proto::common::v1;
+using Attributes = google::protobuf::RepeatedPtrField<otlp_common::KeyValue>;
+
+constexpr char kWarningsAttribute[] = "@jaeger@warnings";
+
+void SortAttributes(Attributes& attrs) {
+  std::stable_sort(attrs.pointer_begin(), attrs.pointer_end(),
+                   [](const otlp_common::KeyValue* a, const otlp_common::KeyValue* b) {
+                     return a->key() < b->key();
+                   });
+}
+
+void SortCollections(otlp_trace::TracesData& trace) {
+  for (auto& rs : *trace.mutable_resource_spans()) {
+    SortAttributes(*rs.mutable_resource()->mutable_attributes());
+    for (auto& ss : *rs.mutable_scope_spans()) {
+      SortAttributes(*ss.mutable_scope()->mutable_attributes());
+      for (auto& span : *ss.mutable_spans()) {
+        SortAttributes(*span.mutable_attributes());
+        auto& events = *span.mutable_events();
+        std::stable_sort(events.pointer_begin(), events.pointer_end(),
+                         [](const otlp_trace::Span::Event* a, const otlp_trace::Span::Event* b) {
+                           return a->name() < b->name();
+                         });
+        for (auto& e : events) SortAttributes(*e.mutable_attributes());
+        for (auto& l : *span.mutable_links()) SortAttributes(*l.mutable_attributes());
+      }
+    }
+  }
+}
+
+// Appends to the span's "@jaeger@warnings" list (created at the end of its attributes).
+void AddWarning(otlp_trace::Span& span, std::string warning) {
+  otlp_common::AnyValue* list = nullptr;
+  for (auto& kv : *span.mutable_attributes()) {
+    if (kv.key() == kWarningsAttribute) list = kv.mutable_value();
+  }
+  if (list == nullptr) {
+    auto* kv = span.add_attributes();
+    kv->set_key(kWarningsAttribute);
+    list = kv->mutable_value();
+  }
+  list->mutable_array_value()->add_values()->set_string_value(std::move(warning));
+}
+
+uint64_t IdValue(std::string_view raw) {
+  uint64_t v = 0;
+  for (char c : raw) v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
+const otlp_common::AnyValue* Find(const Attributes& attrs, std::string_view key) {
+  for (const auto& kv : attrs) {
+    if (kv.key() == key) return &kv.value();
+  }
+  return nullptr;
+}
+
+// The host of a resource for clock skew: host.id, else host.ip (its first if a list), else
+// host.name.
+std::string HostKey(const opentelemetry::proto::resource::v1::Resource& resource) {
+  if (const auto* id = Find(resource.attributes(), "host.id")) return id->string_value();
+  if (const auto* ip = Find(resource.attributes(), "host.ip")) {
+    if (ip->value_case() == otlp_common::AnyValue::kStringValue) return ip->string_value();
+    if (ip->value_case() == otlp_common::AnyValue::kArrayValue) {
+      return ip->array_value().values_size() > 0
+                 ? storage::ValueAsString(ip->array_value().values(0))
+                 : "";
+    }
+  }
+  if (const auto* name = Find(resource.attributes(), "host.name")) return name->string_value();
+  return "";
+}
+
+void CorrectClockSkew(otlp_trace::TracesData& trace) {
+  std::vector<otlp_trace::Span*> spans;
+  std::vector<SkewSpan> in;
+  for (auto& rs : *trace.mutable_resource_spans()) {
+    std::string host = HostKey(rs.resource());
+    for (auto& ss : *rs.mutable_scope_spans()) {
+      for (auto& span : *ss.mutable_spans()) {
+        spans.push_back(&span);
+        in.push_back({IdValue(span.span_id()), IdValue(span.parent_span_id()),
+                      static_cast<int64_t>(span.start_time_unix_nano()),
+                      static_cast<int64_t>(span.end_time_unix_nano() - span.start_time_unix_nano()),
+                      host});
+      }
+    }
+  }
+  auto warnings = ClockSkewWarnings(in, SkewWording::kOtlp);
+  for (size_t i = 0; i < spans.size(); ++i) {
+    for (auto& w : warnings[i]) AddWarning(*spans[i], std::move(w));
+  }
+}
+
+void NormalizeIp(Attributes& attrs) {
+  for (auto& kv : attrs) {
+    if (kv.key() != "ip" && kv.key() != "peer.ipv4") continue;
+    uint32_t v;
+    if (kv.value().value_case() == otlp_common::AnyValue::kIntValue) {
+      v = static_cast<uint32_t>(kv.value().int_value());
+    } else if (kv.value().value_case() == otlp_common::AnyValue::kDoubleValue &&
+               kv.value().double_value() >= 0 && kv.value().double_value() < 4294967296.0) {
+      v = static_cast<uint32_t>(kv.value().double_value());
+    } else {
+      continue;
+    }
+    kv.mutable_value()->set_string_value(
+        std::to_string(v >> 24) + "." + std::to_string((v >> 16) & 0xff) + "." +
+        std::to_string((v >> 8) & 0xff) + "." + std::to_string(v & 0xff));
+  }
+}
+
+bool IsLibraryKey(std::string_view key) {
+  return key == "telemetry.sdk.language" || key == "telemetry.sdk.name" ||
+         key == "telemetry.sdk.version" || key == "telemetry.distro.name" ||
+         key == "telemetry.distro.version";
+}
+
+// Library attributes of a span go to its resource, unless the resource has another value.
+void MoveLibraryAttributes(opentelemetry::proto::resource::v1::Resource& resource,
+                           otlp_trace::Span& span) {
+  auto& attrs = *span.mutable_attributes();
+  for (int i = 0; i < attrs.size();) {
+    if (!IsLibraryKey(attrs[i].key())) {
+      ++i;
+      continue;
+    }
+    otlp_common::AnyValue* existing = nullptr;
+    for (auto& kv : *resource.mutable_attributes()) {
+      if (kv.key() == attrs[i].key()) existing = kv.mutable_value();
+    }
+    if (existing != nullptr &&
+        existing->SerializeAsString() != attrs[i].value().SerializeAsString()) {
+      std::string key = attrs[i].key();
+      ++i;
+      AddWarning(span, "conflicting values between Span and Resource for attribute " + key);
+      continue;
+    }
+    if (existing == nullptr) *resource.add_attributes() = attrs[i];
+    attrs.DeleteSubrange(i, 1);
+  }
+}
+
+void RemoveEmptyLinks(otlp_trace::Span& span) {
+  auto& links = *span.mutable_links();
+  for (int i = 0; i < links.size();) {
+    const std::string& id = links[i].trace_id();
+    if (std::any_of(id.begin(), id.end(), [](char c) { return c != 0; })) {
+      ++i;
+      continue;
+    }
+    links.DeleteSubrange(i, 1);
+    AddWarning(span, "Invalid span link removed");
+  }
+}
+
+}  // namespace
+
+void AdjustOtlpAsJaegerQuery(otlp_trace::TracesData& trace) {
+  SortCollections(trace);
+  CorrectClockSkew(trace);
+  for (auto& rs : *trace.mutable_resource_spans()) {
+    NormalizeIp(*rs.mutable_resource()->mutable_attributes());
+    for (auto& ss : *rs.mutable_scope_spans()) {
+      for (auto& span : *ss.mutable_spans()) NormalizeIp(*span.mutable_attributes());
+    }
+  }
+  for (auto& rs : *trace.mutable_resource_spans()) {
+    for (auto& ss : *rs.mutable_scope_spans()) {
+      for (auto& span : *ss.mutable_spans()) MoveLibraryAttributes(*rs.mutable_resource(), span);
+    }
+  }
+  for (auto& rs : *trace.mutable_resource_spans()) {
+    for (auto& ss : *rs.mutable_scope_spans()) {
+      for (auto& span : *ss.mutable_spans()) RemoveEmptyLinks(span);
+    }
+  }
+}
+
+}  // namespace skua::query
