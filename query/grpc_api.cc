@@ -244,7 +244,7 @@ class V2Service final : public api_v2::QueryService::Service {
       auto trace = calls_.store().GetTrace(id);
       if (!trace.ok()) return StorageFailure(trace.status());
       if (!trace->has_value()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "trace not found");
-      if (!SendInChunks(**trace, *writer)) return Calls::Cancelled(context);
+      if (!SendInChunks(**trace, !request->raw_traces(), *writer)) return Calls::Cancelled(context);
       return grpc::Status::OK;
     });
   }
@@ -267,8 +267,10 @@ class V2Service final : public api_v2::QueryService::Service {
       storage::TraceQuery q;
       auto st = Calls::ParseSearch(request->query(), request->query().tags(), q);
       if (!st.ok()) return st;
-      return calls_.Search(
-          q, context, [&](const otlp_trace::TracesData& t) { return SendInChunks(t, *writer); });
+      const bool raw = request->query().raw_traces();
+      return calls_.Search(q, context, [&](const otlp_trace::TracesData& t) {
+        return SendInChunks(t, !raw, *writer);
+      });
     });
   }
 
@@ -335,11 +337,11 @@ class V2Service final : public api_v2::QueryService::Service {
     return grpc::Status::OK;
   }
 
-  static bool SendInChunks(const otlp_trace::TracesData& trace,
+  static bool SendInChunks(const otlp_trace::TracesData& trace, bool adjust,
                            grpc::ServerWriter<api_v2::SpansResponseChunk>& writer) {
     google::protobuf::Arena arena;
     auto* all = google::protobuf::Arena::CreateMessage<api_v2::SpansResponseChunk>(&arena);
-    AppendJaegerSpans(trace, *all);
+    AppendJaegerSpans(trace, adjust, *all);
     for (int i = 0; i < all->spans_size(); i += kSpansPerChunk) {
       auto* chunk = google::protobuf::Arena::CreateMessage<api_v2::SpansResponseChunk>(&arena);
       for (int j = i; j < all->spans_size() && j < i + kSpansPerChunk; ++j) {

@@ -370,17 +370,17 @@ class QueryApi {
     return V1Data(OperationsJson(ops, as_stored), static_cast<int>(ops.size()), Pretty(params));
   }
 
-  // Validates the start/end/raw parameters shared by trace lookups.
-  static std::optional<HttpResponse> CheckV1Hints(const Params& params) {
+  // Validates the start/end/raw parameters shared by trace lookups; `raw` gets the last.
+  static std::optional<HttpResponse> CheckV1Hints(const Params& params, bool& raw) {
     int64_t hint = 0;
-    bool raw = false;
     if (auto bad = V1Param(params, "start", ParseInt64, &hint)) return bad;
     if (auto bad = V1Param(params, "end", ParseInt64, &hint)) return bad;
     return V1Param(params, "raw", ParseBool, &raw);
   }
 
   HttpResponse V1GetTrace(const Params& params, std::string_view raw_id) {
-    if (auto bad = CheckV1Hints(params)) return *bad;
+    bool raw = false;
+    if (auto bad = CheckV1Hints(params, raw)) return *bad;
     auto id = PathTraceId(raw_id);
     if (!id.ok()) {
       return V1Fail(400,
@@ -391,7 +391,7 @@ class QueryApi {
     auto trace = store_.GetTrace(*id);
     if (!trace.ok()) return StorageFailure(trace.status(), V1Fail);
     if (!trace->has_value()) return V1Fail(404, "trace not found");
-    return V1Data("[" + RenderJaegerTrace(**trace) + "]", 0, Pretty(params));
+    return V1Data("[" + RenderJaegerTrace(**trace, !raw) + "]", 0, Pretty(params));
   }
 
   HttpResponse V1FindTraces(const Params& params) {
@@ -442,12 +442,11 @@ class QueryApi {
     if (q.duration_min_ns != 0 && q.duration_max_ns != 0 && q.duration_max_ns < q.duration_min_ns) {
       return V1Fail(400, "'maxDuration' should be greater than 'minDuration'");
     }
-    // Validated only: Skua's rendering always applies the one adjuster it has (sorting).
-    bool raw = false;
+    bool raw = false;  // true: traces without Jaeger's adjusters
     if (auto bad = V1Param(params, "raw", ParseBool, &raw)) return *bad;
 
     auto trace_ids = ParamAll(params, "traceID");
-    if (!trace_ids.empty()) return V1GetTraces(params, trace_ids);
+    if (!trace_ids.empty()) return V1GetTraces(params, trace_ids, raw);
 
     auto hits = store_.FindTraces(q);
     if (!hits.ok()) return StorageFailure(hits.status(), V1Fail);
@@ -456,14 +455,15 @@ class QueryApi {
     std::string data = "[";
     for (const auto& t : *traces) {
       if (data.size() > 1) data += ",";
-      data += RenderJaegerTrace(t);
+      data += RenderJaegerTrace(t, !raw);
     }
     data += "]";
     return V1Data(data, 0, Pretty(params));
   }
 
   // `traceID=` multi-get: other filters are ignored; missing IDs are reported in `errors`.
-  HttpResponse V1GetTraces(const Params& params, const std::vector<std::string>& raw_ids) {
+  HttpResponse V1GetTraces(const Params& params, const std::vector<std::string>& raw_ids,
+                           bool raw) {
     std::vector<common::TraceId> ids;
     for (const auto& raw : raw_ids) {
       auto id = common::ParseTraceIdHex(raw);
@@ -482,7 +482,7 @@ class QueryApi {
         continue;
       }
       if (data.size() > 1) data += ",";
-      data += RenderJaegerTrace(**t);
+      data += RenderJaegerTrace(**t, !raw);
     }
     data += "]";
     return V1Data(data, 0, Pretty(params), errors);

@@ -140,10 +140,10 @@ void WriteSpan(JsonWriter& w, const model::Span& span, std::string_view process_
 
 }  // namespace
 
-std::string RenderJaegerTrace(const otlp_trace::TracesData& trace) {
+std::string RenderJaegerTrace(const otlp_trace::TracesData& trace, bool adjust) {
   google::protobuf::Arena arena;
   auto* spans = google::protobuf::Arena::CreateMessage<model::SpansResponseChunk>(&arena);
-  AppendJaegerSpans(trace, *spans);
+  AppendJaegerSpans(trace, adjust, *spans);
 
   // Processes: identical (service, tags) share one key, numbered by first appearance.
   std::vector<std::pair<std::string, const model::Process*>> processes;  // (id, process)

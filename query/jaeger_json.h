@@ -8,8 +8,10 @@
 
 namespace skua::query {
 
-// One trace as a JSON object {"traceID", "spans", "processes", "warnings"}.
+// One trace as a JSON object {"traceID", "spans", "processes", "warnings"}; `adjust` as for
+// AppendJaegerSpans (jaeger_model.h): false for the API's `raw=true`.
 // REQUIRES: `trace` holds at least one span, all of one trace ID.
-std::string RenderJaegerTrace(const opentelemetry::proto::trace::v1::TracesData& trace);
+std::string RenderJaegerTrace(const opentelemetry::proto::trace::v1::TracesData& trace,
+                              bool adjust);
 
 }  // namespace skua::query

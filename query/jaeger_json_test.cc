@@ -110,7 +110,7 @@ class JaegerJsonTest : public ::testing::Test {
     auto* warn = Attr(b->mutable_attributes(), "@jaeger@warnings")->mutable_value();
     warn->mutable_array_value()->add_values()->set_string_value("w1");
 
-    json_ = RenderJaegerTrace(td_);
+    json_ = RenderJaegerTrace(td_, true);
     doc_.Parse(json_.c_str());
     ASSERT_FALSE(doc_.HasParseError()) << json_;
   }
@@ -243,7 +243,7 @@ TEST(ServiceNameTest, SanitizedLikeJaeger) {
     Attr(r->mutable_attributes(), "service.name")->mutable_value()->set_int_value(1);
   });
   rapidjson::Document doc;
-  doc.Parse(RenderJaegerTrace(td).c_str());
+  doc.Parse(RenderJaegerTrace(td, true).c_str());
   ASSERT_FALSE(doc.HasParseError());
   EXPECT_STREQ(doc["processes"]["p1"]["serviceName"].GetString(), "OTLPResourceNoServiceName");
   EXPECT_STREQ(doc["processes"]["p2"]["serviceName"].GetString(), "missing-service-name");

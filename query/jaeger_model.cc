@@ -357,7 +357,8 @@ void AdjustAsJaegerQuery(std::vector<model::Span*>& spans) {
 
 }  // namespace
 
-void AppendJaegerSpans(const otlp_trace::TracesData& trace, model::SpansResponseChunk& out) {
+void AppendJaegerSpans(const otlp_trace::TracesData& trace, bool adjust,
+                       model::SpansResponseChunk& out) {
   const int first = out.spans_size();
   for (const auto& rs : trace.resource_spans()) {
     model::Process process;
@@ -369,6 +370,7 @@ void AppendJaegerSpans(const otlp_trace::TracesData& trace, model::SpansResponse
       for (const auto& span : ss.spans()) ConvertSpan(ss.scope(), span, process, *out.add_spans());
     }
   }
+  if (!adjust) return;
   std::vector<model::Span*> spans;
   for (int i = first; i < out.spans_size(); ++i) spans.push_back(out.mutable_spans(i));
   AdjustAsJaegerQuery(spans);

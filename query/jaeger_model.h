@@ -11,9 +11,10 @@
 namespace skua::query {
 
 // Appends the spans of `trace` (one trace) to `out`, in the order of its resource, scope and span
-// lists, each with its process (service name and resource attributes) set, adjusted as Jaeger's
-// query service adjusts what its v1 and api_v2 APIs return.
-void AppendJaegerSpans(const opentelemetry::proto::trace::v1::TracesData& trace,
+// lists, each with its process (service name and resource attributes) set. With `adjust`, they
+// are adjusted as Jaeger's query service adjusts what its v1 and api_v2 APIs return; without
+// (the APIs' "raw" option), they are as Jaeger's translator makes them.
+void AppendJaegerSpans(const opentelemetry::proto::trace::v1::TracesData& trace, bool adjust,
                        jaeger::api_v2::SpansResponseChunk& out);
 
 }  // namespace skua::query

@@ -67,7 +67,7 @@ class JaegerModelTest : public ::testing::Test {
     Span(5, 1, kT0 + 1000, 100, "dup a");
     Span(5, 1, kT0 + 2000, 100, "dup b");
     Span(6, 4, kT0 - 3'600'000'000'000 - 61'000'000'000, 5, "far");
-    AppendJaegerSpans(trace_, out_);
+    AppendJaegerSpans(trace_, true, out_);
     for (const auto& s : out_.spans()) by_name_[s.operation_name()] = &s;
   }
 
@@ -149,6 +149,21 @@ TEST_F(JaegerModelTest, ReferencesAndWarningsAreJaegers) {
   EXPECT_EQ(Warnings(*by_name_.at("far")),
             (V{"clock skew adjustment disabled; not applying calculated delta of "
                "1h1m2.256000059s"}));
+}
+
+// raw=true: the translator's output, no adjuster (Jaeger's answer to raw=true).
+TEST_F(JaegerModelTest, RawSpansAreTheTranslatorsOutput) {
+  model::SpansResponseChunk raw;
+  AppendJaegerSpans(trace_, false, raw);
+  const model::Span& root = raw.spans(0);
+  using V = std::vector<std::string>;
+  EXPECT_EQ(Keys(root.tags()), (V{"otel.scope.name", "zz", "aa", "telemetry.sdk.language",
+                                  "peer.ipv4", "span.kind", "otel.status_code", "error"}));
+  EXPECT_EQ(root.tags(4).v_type(), model::INT64);
+  EXPECT_EQ(Keys(root.process().tags()), (V{"zeta", "alpha"}));
+  EXPECT_EQ(root.references_size(), 2);
+  for (const auto& s : raw.spans()) EXPECT_EQ(s.warnings_size(), 0) << s.operation_name();
+  EXPECT_EQ(Keys(root.logs(0).fields()), (V{"event", "y", "b"}));
 }
 
 // The same spans as api_v3 returns them (Jaeger v2's OTLP adjusters).
