@@ -20,9 +20,10 @@ namespace model = ::jaeger::api_v2;
 
 constexpr uint64_t kT0 = 1'700'000'000'000'000'000;
 
+// `v` as a big-endian ID of `bytes` bytes (8 or 16).
 std::string Id(uint64_t v, int bytes) {
   std::string out(static_cast<size_t>(bytes), '\0');
-  for (int i = 0; i < bytes; ++i)
+  for (int i = 0; i < 8; ++i)
     out[static_cast<size_t>(bytes - 1 - i)] = static_cast<char>(v >> (8 * i));
   return out;
 }
