@@ -1,15 +1,16 @@
 #include "query/jaeger_json.h"
 
 #include <google/protobuf/arena.h>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/ids.h"
 #include "query/jaeger_model.h"
 #include "query/json_util.h"
@@ -138,29 +139,56 @@ void WriteSpan(JsonWriter& w, const model::Span& span, std::string_view process_
   w.EndObject();
 }
 
+uint64_t ProcessHash(const model::Process& p) {
+  uint64_t h = std::hash<std::string_view>()(p.service_name());
+  for (const auto& kv : p.tags()) {
+    h = h * 0x9e3779b97f4a7c15ULL + std::hash<std::string_view>()(kv.key());
+    h = h * 0x9e3779b97f4a7c15ULL + std::hash<std::string_view>()(kv.v_str()) +
+        static_cast<uint64_t>(kv.v_int64()) + static_cast<uint64_t>(kv.v_type());
+  }
+  return h;
+}
+
+bool SameProcess(const model::Process& a, const model::Process& b) {
+  if (a.service_name() != b.service_name() || a.tags_size() != b.tags_size()) return false;
+  for (int i = 0; i < a.tags_size(); ++i) {
+    const auto &x = a.tags(i), &y = b.tags(i);
+    if (x.key() != y.key() || x.v_type() != y.v_type() || x.v_str() != y.v_str() ||
+        x.v_bool() != y.v_bool() || x.v_int64() != y.v_int64() ||
+        std::bit_cast<uint64_t>(x.v_float64()) != std::bit_cast<uint64_t>(y.v_float64()) ||
+        x.v_binary() != y.v_binary()) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string RenderJaegerTrace(const otlp_trace::TracesData& trace, bool adjust) {
-  google::protobuf::Arena arena;
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 64 << 10;
+  options.max_block_size = 1 << 20;
+  google::protobuf::Arena arena(options);
   auto* spans = google::protobuf::Arena::CreateMessage<model::SpansResponseChunk>(&arena);
   AppendJaegerSpans(trace, adjust, *spans);
 
   // Processes: identical (service, tags) share one key, numbered by first appearance.
   std::vector<std::pair<std::string, const model::Process*>> processes;  // (id, process)
-  std::map<std::string, std::string> process_ids;  // deterministic encoding -> id
+  absl::flat_hash_map<uint64_t, std::vector<size_t>> by_hash;            // -> into processes
   std::vector<std::string> span_process(spans->spans_size());
   for (int i = 0; i < spans->spans_size(); ++i) {
     const model::Process& p = spans->spans(i).process();
-    std::string encoded;
-    google::protobuf::io::StringOutputStream stream(&encoded);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    p.SerializeToCodedStream(&coded);
-    coded.Trim();
-    auto [it, inserted] =
-        process_ids.try_emplace(std::move(encoded), "p" + std::to_string(processes.size() + 1));
-    if (inserted) processes.emplace_back(it->second, &p);
-    span_process[i] = it->second;
+    auto& candidates = by_hash[ProcessHash(p)];
+    auto same = std::find_if(candidates.begin(), candidates.end(),
+                             [&](size_t c) { return SameProcess(*processes[c].second, p); });
+    if (same == candidates.end()) {
+      candidates.push_back(processes.size());
+      processes.emplace_back("p" + std::to_string(processes.size() + 1), &p);
+      span_process[i] = processes.back().first;
+    } else {
+      span_process[i] = processes[*same].first;
+    }
   }
 
   rapidjson::StringBuffer buf;

@@ -36,7 +36,11 @@ void SetValue(model::KeyValue& kv, const otlp_common::AnyValue& v) {
       kv.set_v_type(model::BINARY);
       kv.set_v_binary(v.bytes_value());
       break;
-    default:  // strings; arrays and maps as their JSON, as the translator does
+    case otlp_common::AnyValue::kStringValue:
+      kv.set_v_type(model::STRING);
+      kv.set_v_str(v.string_value());
+      break;
+    default:  // arrays and maps as their JSON, as the translator does
       kv.set_v_type(model::STRING);
       kv.set_v_str(storage::ValueAsString(v));
       break;
@@ -46,16 +50,16 @@ void SetValue(model::KeyValue& kv, const otlp_common::AnyValue& v) {
 void AddTag(google::protobuf::RepeatedPtrField<model::KeyValue>& tags, std::string_view key,
             const otlp_common::AnyValue& v) {
   auto* kv = tags.Add();
-  kv->set_key(std::string(key));
+  kv->set_key(key.data(), key.size());
   SetValue(*kv, v);
 }
 
 void AddStringTag(google::protobuf::RepeatedPtrField<model::KeyValue>& tags, std::string_view key,
                   std::string_view value) {
   auto* kv = tags.Add();
-  kv->set_key(std::string(key));
+  kv->set_key(key.data(), key.size());
   kv->set_v_type(model::STRING);
-  kv->set_v_str(std::string(value));
+  kv->set_v_str(value.data(), value.size());
 }
 
 void SetTimestamp(google::protobuf::Timestamp& t, uint64_t unix_nanos) {
@@ -178,6 +182,8 @@ bool KeyValueLess(const model::KeyValue* a, const model::KeyValue* b) {
 }
 
 void SortTags(Tags& tags, int from = 0) {
+  // Processes arrive sorted more often than not (spans of one resource share their tags).
+  if (std::is_sorted(tags.pointer_begin() + from, tags.pointer_end(), KeyValueLess)) return;
   std::sort(tags.pointer_begin() + from, tags.pointer_end(), KeyValueLess);
 }
 
@@ -263,8 +269,9 @@ void ClockSkewWarnings(std::vector<model::Span*>& spans) {
   }
 }
 
-// Integer "ip" and "peer.ipv4" tags as dotted quads.
-void IpTags(Tags& tags) {
+// Integer "ip" and "peer.ipv4" tags as dotted quads; true if one changed.
+bool IpTags(Tags& tags) {
+  bool changed = false;
   for (auto& tag : tags) {
     if (tag.key() != "ip" && tag.key() != "peer.ipv4") continue;
     uint32_t v;
@@ -281,7 +288,9 @@ void IpTags(Tags& tags) {
     tag.set_key(std::move(key));
     tag.set_v_type(model::STRING);
     tag.set_v_str(IPv4(v));
+    changed = true;
   }
+  return changed;
 }
 
 // OpenTelemetry SDK and distro tags on a span belong to its process.
@@ -301,6 +310,7 @@ void MoveLibraryTags(model::Span& span) {
       ++kept;
     }
   }
+  if (kept == tags.size()) return;
   while (tags.size() > kept) tags.RemoveLast();
   SortTags(*span.mutable_process()->mutable_tags());
 }
@@ -347,8 +357,9 @@ void AdjustAsJaegerQuery(std::vector<model::Span*>& spans) {
   ClockSkewWarnings(spans);
   for (auto* s : spans) {
     IpTags(*s->mutable_tags());
-    IpTags(*s->mutable_process()->mutable_tags());
-    SortTags(*s->mutable_process()->mutable_tags());
+    if (IpTags(*s->mutable_process()->mutable_tags())) {
+      SortTags(*s->mutable_process()->mutable_tags());
+    }
   }
   for (auto* s : spans) MoveLibraryTags(*s);
   for (auto* s : spans) RemoveBadReferences(*s);
