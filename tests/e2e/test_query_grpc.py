@@ -61,14 +61,15 @@ def channel(loaded):
         yield ch
 
 
-def unary(channel, api, method, request, response):
-    return channel.unary_unary(SERVICE + method, request_serializer=lambda m: m.SerializeToString(),
-                               response_deserializer=api[response].FromString)(request, timeout=10)
+def unary(channel, classes, method, request, response, service=SERVICE):
+    return channel.unary_unary(service + method, request_serializer=lambda m: m.SerializeToString(),
+                               response_deserializer=classes[response].FromString)(request, timeout=10)
 
 
-def stream(channel, api, method, request):
-    call = channel.unary_stream(SERVICE + method, request_serializer=lambda m: m.SerializeToString(),
-                                response_deserializer=api["TracesData"].FromString)
+def stream(channel, classes, method, request, service=SERVICE, response="TracesData"):
+    """Every message of a server-streaming call."""
+    call = channel.unary_stream(service + method, request_serializer=lambda m: m.SerializeToString(),
+                                response_deserializer=classes[response].FromString)
     return list(call(request, timeout=10))
 
 
@@ -205,14 +206,11 @@ def test_calls_are_counted(channel, api, loaded):
 # ---- api_v2 ----
 
 def v2_unary(channel, v2, method, request, response):
-    return channel.unary_unary(SERVICE_V2 + method, request_serializer=lambda m: m.SerializeToString(),
-                               response_deserializer=v2[response].FromString)(request, timeout=10)
+    return unary(channel, v2, method, request, response, service=SERVICE_V2)
 
 
 def v2_stream(channel, v2, method, request):
-    call = channel.unary_stream(SERVICE_V2 + method, request_serializer=lambda m: m.SerializeToString(),
-                                response_deserializer=v2["SpansResponseChunk"].FromString)
-    return list(call(request, timeout=10))
+    return stream(channel, v2, method, request, service=SERVICE_V2, response="SpansResponseChunk")
 
 
 def jaeger_trace_id(raw):
