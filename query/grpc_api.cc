@@ -15,6 +15,7 @@
 #include "query/call_metrics.h"
 #include "query/jaeger_model.h"
 #include "query/otlp_adjust.h"
+#include "query/read_traces.h"
 
 namespace skua::query {
 namespace {
@@ -134,18 +135,13 @@ class Calls {
   grpc::Status Search(const storage::TraceQuery& q, grpc::ServerContext* context, Send send) {
     auto hits = store_.FindTraces(q);
     if (!hits.ok()) return StorageFailure(hits.status());
-    for (auto& h : *hits) {
-      std::optional<otlp_trace::TracesData> trace;
-      if (h.trace != nullptr) {
-        trace = std::move(*h.trace);
-      } else {
-        auto t = store_.GetTrace(h.trace_id);
-        if (!t.ok()) return StorageFailure(t.status());
-        trace = std::move(*t);  // nullopt: expired since the search
-      }
-      if (trace && !send(*trace)) return Cancelled(context);
-    }
-    return grpc::Status::OK;
+    bool cancelled = false;
+    auto st = ForEachHitTrace(store_, *hits, [&](otlp_trace::TracesData& t) {
+      cancelled = !send(t);
+      return !cancelled;
+    });
+    if (!st.ok()) return StorageFailure(st);
+    return cancelled ? Cancelled(context) : grpc::Status::OK;
   }
 
   static grpc::Status Cancelled(grpc::ServerContext* context) {
@@ -177,7 +173,7 @@ class V3Service final : public api_v3::QueryService::Service {
       // The time hints are validated only: a lookup by ID reads every partition anyway.
       if (!TimestampNanos(request->start_time())) return Invalid("malformed start_time");
       if (!TimestampNanos(request->end_time())) return Invalid("malformed end_time");
-      auto trace = calls_.store().GetTrace(*id);
+      auto trace = ReadTrace(calls_.store(), *id);
       if (!trace.ok()) return StorageFailure(trace.status());
       // As Jaeger v2: a trace that is not stored ends the stream with no message.
       if (!trace->has_value()) return grpc::Status::OK;
@@ -241,7 +237,7 @@ class V2Service final : public api_v2::QueryService::Service {
       if (auto st = ParseTraceId(request->trace_id(), id); !st.ok()) return st;
       if (!TimestampNanos(request->start_time())) return Invalid("malformed start_time");
       if (!TimestampNanos(request->end_time())) return Invalid("malformed end_time");
-      auto trace = calls_.store().GetTrace(id);
+      auto trace = ReadTrace(calls_.store(), id);
       if (!trace.ok()) return StorageFailure(trace.status());
       if (!trace->has_value()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "trace not found");
       if (!SendInChunks(**trace, !request->raw_traces(), *writer)) return Calls::Cancelled(context);

@@ -17,6 +17,7 @@
 #include "query/otlp_adjust.h"
 #include "query/otlp_json.h"
 #include "query/params.h"
+#include "query/read_traces.h"
 #include "storage/span_terms.h"
 
 namespace skua::query {
@@ -326,19 +327,13 @@ class QueryApi {
     return NotFoundPage();
   }
 
-  // Fetches whole traces for search hits, in hit order; traces gone meanwhile are skipped.
-  // The traces of a search's hits: as the search read them, or read now.
+  // The traces of a search's hits, in hit order (read_traces.h).
   absl::StatusOr<std::vector<otlp_trace::TracesData>> Fetch(std::vector<storage::TraceHit>& hits) {
     std::vector<otlp_trace::TracesData> out;
-    for (auto& h : hits) {
-      if (h.trace != nullptr) {
-        out.push_back(std::move(*h.trace));
-        continue;
-      }
-      auto t = store_.GetTrace(h.trace_id);
-      if (!t.ok()) return t.status();
-      if (t->has_value()) out.push_back(std::move(**t));
-    }
+    SKUA_RETURN_IF_ERROR(ForEachHitTrace(store_, hits, [&](otlp_trace::TracesData& t) {
+      out.push_back(std::move(t));
+      return true;
+    }));
     return out;
   }
 
@@ -388,7 +383,7 @@ class QueryApi {
     }
     // start/end are storage hints in Jaeger; a lookup by ID needs none here, so they are only
     // validated (and Grafana's millisecond hints are thus harmless).
-    auto trace = store_.GetTrace(*id);
+    auto trace = ReadTrace(store_, *id);
     if (!trace.ok()) return StorageFailure(trace.status(), V1Fail);
     if (!trace->has_value()) return V1Fail(404, "trace not found");
     return V1Data("[" + RenderJaegerTrace(**trace, !raw) + "]", 0, Pretty(params));
@@ -475,7 +470,7 @@ class QueryApi {
     std::string data = "[";
     std::vector<V1Error> errors;
     for (const auto& id : ids) {
-      auto t = store_.GetTrace(id);
+      auto t = ReadTrace(store_, id);
       if (!t.ok()) return StorageFailure(t.status(), V1Fail);
       if (!t->has_value()) {
         errors.push_back({0, "trace not found", common::FormatTraceIdJaeger(id)});
@@ -545,7 +540,7 @@ class QueryApi {
       return V3Fail(400,
                     fmt::format("malformed parameter trace_id: {}", common::Message(id.status())));
     }
-    auto trace = store_.GetTrace(*id);
+    auto trace = ReadTrace(store_, *id);
     if (!trace.ok()) return StorageFailure(trace.status(), V3Fail);
     if (!trace->has_value()) return V3Fail(404, "No traces found");
     if (!raw) AdjustOtlpAsJaegerQuery(**trace);

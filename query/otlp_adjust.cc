@@ -1,6 +1,7 @@
 #include "query/otlp_adjust.h"
 
 #include <algorithm>
+#include <ctime>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -169,7 +170,56 @@ void RemoveEmptyLinks(otlp_trace::Span& span) {
   }
 }
 
+// Go's time.Time.String() of a UTC time: "2023-11-14 22:13:20.000001 +0000 UTC".
+std::string GoTime(uint64_t unix_nanos) {
+  std::time_t seconds = static_cast<std::time_t>(unix_nanos / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char date[32];
+  std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+  std::string out = date;
+  if (uint64_t frac = unix_nanos % 1'000'000'000; frac != 0) {
+    std::string f = std::to_string(frac);
+    f.insert(0, 9 - f.size(), '0');
+    while (f.back() == '0') f.pop_back();
+    out += "." + f;
+  }
+  return out + " +0000 UTC";
+}
+
 }  // namespace
+
+void SanitizeAsJaegerIngest(otlp_trace::TracesData& trace) {
+  for (auto& rs : *trace.mutable_resource_spans()) {
+    auto& attrs = *rs.mutable_resource()->mutable_attributes();
+    otlp_common::AnyValue* name = nullptr;
+    for (auto& kv : attrs) {
+      if (kv.key() == "service.name") {
+        name = kv.mutable_value();
+        break;
+      }
+    }
+    if (name == nullptr) {
+      auto* kv = attrs.Add();
+      kv->set_key("service.name");
+      kv->mutable_value()->set_string_value("missing-service-name");
+    } else if (name->value_case() != otlp_common::AnyValue::kStringValue) {
+      name->set_string_value("service-name-wrong-type");
+    } else if (name->string_value().empty()) {
+      name->set_string_value("empty-service-name");
+    }
+    for (auto& ss : *rs.mutable_scope_spans()) {
+      for (auto& span : *ss.mutable_spans()) {
+        if (span.start_time_unix_nano() < span.end_time_unix_nano()) continue;
+        uint64_t end = span.start_time_unix_nano() + 1;
+        AddWarning(
+            span, "Negative duration detected, sanitizing end timestamp. Original end timestamp: " +
+                      GoTime(span.end_time_unix_nano()) + ", adjusted to: " + GoTime(end));
+        span.set_end_time_unix_nano(end);
+      }
+    }
+  }
+}
 
 void AdjustOtlpAsJaegerQuery(otlp_trace::TracesData& trace) {
   SortCollections(trace);

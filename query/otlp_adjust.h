@@ -15,4 +15,11 @@ namespace skua::query {
 // once) and the client/server span ID uniquifier (for Zipkin's shared spans, not OTLP's).
 void AdjustOtlpAsJaegerQuery(opentelemetry::proto::trace::v1::TracesData& trace);
 
+// What Jaeger's storage exporter does to every trace before storing it (its "sanitizers"), done
+// here to what is read, so every API answers as Jaeger would, raw or not: a resource without a
+// string service.name gets "missing-service-name", "service-name-wrong-type" or
+// "empty-service-name"; a span that does not end after it starts ends 1 ns after, with Jaeger's
+// warning naming both end times. Storage keeps what was received.
+void SanitizeAsJaegerIngest(opentelemetry::proto::trace::v1::TracesData& trace);
+
 }  // namespace skua::query

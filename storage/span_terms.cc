@@ -136,7 +136,6 @@ std::string_view SpanKindName(otlp_trace::Span::SpanKind kind) {
 }
 
 std::string ServiceNameOf(const opentelemetry::proto::resource::v1::Resource& resource) {
-  if (resource.attributes_size() == 0) return "OTLPResourceNoServiceName";
   for (const auto& kv : resource.attributes()) {
     if (kv.key() != "service.name") continue;
     if (kv.value().value_case() != otlp_common::AnyValue::kStringValue) {

@@ -1,0 +1,30 @@
+#include "query/read_traces.h"
+
+#include "query/otlp_adjust.h"
+
+namespace skua::query {
+
+absl::StatusOr<std::optional<opentelemetry::proto::trace::v1::TracesData>> ReadTrace(
+    storage::SpanStore& store, const common::TraceId& id) {
+  auto trace = store.GetTrace(id);
+  if (trace.ok() && trace->has_value()) SanitizeAsJaegerIngest(**trace);
+  return trace;
+}
+
+absl::Status ForEachHitTrace(
+    storage::SpanStore& store, std::vector<storage::TraceHit>& hits,
+    const std::function<bool(opentelemetry::proto::trace::v1::TracesData&)>& fn) {
+  for (auto& h : hits) {
+    if (h.trace != nullptr) {
+      SanitizeAsJaegerIngest(*h.trace);
+      if (!fn(*h.trace)) return absl::OkStatus();
+      continue;
+    }
+    auto trace = ReadTrace(store, h.trace_id);
+    if (!trace.ok()) return trace.status();
+    if (trace->has_value() && !fn(**trace)) return absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace skua::query
