@@ -208,5 +208,41 @@ TEST_F(JaegerModelTest, OtlpAdjustersForApiV3) {
               "1h1m2.256000059s"});
 }
 
+// Jaeger's ingest sanitizers, applied when traces are read: its wording and Go's time format.
+TEST(SanitizeTest, ServiceNamesAndSpansThatDoNotEndAfterTheyStart) {
+  otlp_trace::TracesData t;
+  t.add_resource_spans();  // no attributes at all
+  auto* wrong = t.add_resource_spans()->mutable_resource()->add_attributes();
+  wrong->set_key("service.name");
+  wrong->mutable_value()->set_int_value(7);
+  auto* rs = t.add_resource_spans();
+  auto* empty = rs->mutable_resource()->add_attributes();
+  empty->set_key("service.name");
+  empty->mutable_value()->set_string_value("");
+  auto* span = rs->add_scope_spans()->add_spans();
+  span->set_start_time_unix_nano(kT0 + 5000);
+  span->set_end_time_unix_nano(kT0 + 1000);
+  auto* instant = rs->mutable_scope_spans(0)->add_spans();
+  instant->set_start_time_unix_nano(kT0);
+  instant->set_end_time_unix_nano(kT0);
+  SanitizeAsJaegerIngest(t);
+  EXPECT_EQ(t.resource_spans(0).resource().attributes(0).value().string_value(),
+            "missing-service-name");
+  EXPECT_EQ(t.resource_spans(1).resource().attributes(0).value().string_value(),
+            "service-name-wrong-type");
+  EXPECT_EQ(t.resource_spans(2).resource().attributes(0).value().string_value(),
+            "empty-service-name");
+  EXPECT_EQ(span->end_time_unix_nano(), kT0 + 5001);
+  ASSERT_EQ(span->attributes_size(), 1);
+  EXPECT_EQ(span->attributes(0).value().array_value().values(0).string_value(),
+            "Negative duration detected, sanitizing end timestamp. Original end timestamp: "
+            "2023-11-14 22:13:20.000001 +0000 UTC, adjusted to: 2023-11-14 22:13:20.000005001 "
+            "+0000 UTC");
+  EXPECT_EQ(instant->end_time_unix_nano(), kT0 + 1);  // zero durations too, as in Jaeger
+  EXPECT_EQ(instant->attributes(0).value().array_value().values(0).string_value(),
+            "Negative duration detected, sanitizing end timestamp. Original end timestamp: "
+            "2023-11-14 22:13:20 +0000 UTC, adjusted to: 2023-11-14 22:13:20.000000001 +0000 UTC");
+}
+
 }  // namespace
 }  // namespace skua::query
