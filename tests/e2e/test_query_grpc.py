@@ -87,18 +87,23 @@ def span_ids(td):
     return sorted(s.span_id.hex() for rs in td.resource_spans for ss in rs.scope_spans for s in ss.spans)
 
 
-def find(channel, api, **query):
-    req = api["FindTracesRequest"]()
+def find_request(classes, window_s, **query):
+    """A FindTracesRequest (of either API version) over [T0, T0 + window_s)."""
+    req = classes["FindTracesRequest"]()
     req.query.start_time_min.FromNanoseconds(T0)
-    req.query.start_time_max.FromNanoseconds(T0 + 120 * S)
+    req.query.start_time_max.FromNanoseconds(T0 + window_s * S)
     for k, v in query.items():
-        if k == "attributes":
-            req.query.attributes.update(v)
+        if k in ("attributes", "tags"):
+            getattr(req.query, k).update(v)
         elif k == "duration_min":
             req.query.duration_min.FromNanoseconds(v)
         else:
             setattr(req.query, k, v)
-    return stream(channel, api, "FindTraces", req)
+    return req
+
+
+def find(channel, api, **query):
+    return stream(channel, api, "FindTraces", find_request(api, 120, **query))
 
 
 def http_v3_trace_ids(loaded, query):
@@ -299,16 +304,7 @@ def test_v2_get_trace_errors(channel, v2):
     ({"service_name": "frontend", "duration_min": 1_000_000_000}, "service=frontend&minDuration=1s"),
 ])
 def test_v2_find_traces_answers_as_v1(channel, v2, loaded, tags, v1):
-    req = v2["FindTracesRequest"]()
-    req.query.start_time_min.FromNanoseconds(T0)
-    req.query.start_time_max.FromNanoseconds(T0 + 60 * S)
-    for k, v in tags.items():
-        if k == "tags":
-            req.query.tags.update(v)
-        elif k == "duration_min":
-            req.query.duration_min.FromNanoseconds(v)
-        else:
-            setattr(req.query, k, v)
+    req = find_request(v2, 60, **tags)
     got = sorted((as_v1_span(s) for s in chunk_spans(v2_stream(channel, v2, "FindTraces", req))),
                  key=lambda s: s["spanID"])
     window = f"start={T0 // 1000}&end={(T0 + 60 * S) // 1000}"
