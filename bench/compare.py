@@ -333,6 +333,38 @@ def fmt_ratio(a, b, higher_is_better):
     return f"{r:.1f}×"
 
 
+def normalized(trace):
+    """A v1 JSON trace's spans with their processes inlined, in span ID order: what two systems
+    must agree on whatever order they list spans and number processes in."""
+    spans = []
+    for span in trace["spans"]:
+        span = dict(span)
+        span["process"] = trace["processes"][span.pop("processID")]
+        spans.append(span)
+    return sorted(spans, key=lambda s: (s["spanID"], s["startTime"], s["operationName"]))
+
+
+def compare_contents(s_answers, j_answers):
+    """(traces in both answers, identical ones, {field: count} of the differences)."""
+    seen, same, fields = set(), 0, {}
+    for q, sa in s_answers.items():
+        for tid in set(sa) & set(j_answers.get(q, {})):
+            if tid in seen:
+                continue
+            seen.add(tid)
+            a, b = normalized(sa[tid]), normalized(j_answers[q][tid])
+            if a == b:
+                same += 1
+                continue
+            for x, y in zip(a, b):
+                for k in set(x) | set(y):
+                    if x.get(k) != y.get(k):
+                        fields[k] = fields.get(k, 0) + 1
+            if len(a) != len(b):
+                fields["(span count)"] = fields.get("(span count)", 0) + 1
+    return len(seen), same, fields
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="Skua only, small load, no peer")
@@ -407,6 +439,11 @@ def main():
         print(f"| cross-check: extra traces in one answer that no single span matches "
               f"(Badger joins conditions across spans) | {cross_span} | | |")
         print(f"| cross-check: other differing traces | {unexplained} | | |")
+        both, identical, fields = compare_contents(s["answers"], j["answers"])
+        print(f"| cross-check: traces in both answers with the same spans (every field, tag, log, "
+              f"process and warning of the v1 JSON) | {identical} of {both} | | |")
+        if fields:
+            print(f"content differences by field: {fields}", file=sys.stderr)
 
 
 if __name__ == "__main__":
