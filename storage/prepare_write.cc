@@ -2,7 +2,6 @@
 // TraceChunk value per trace. The encoding is written by hand, field by field, to avoid copying
 // each Span into a TraceChunk message; it is byte-compatible with skua.storage.TraceChunk.
 
-#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include "storage/keys.h"
 #include "storage/span_store.h"
 #include "storage/span_terms.h"
+#include "storage/wire.h"
 
 namespace skua::storage {
 namespace {
@@ -30,22 +30,6 @@ void AppendFixed64(std::string& out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
 }
 
-// Calls fn(field_number, begin, end) for each top-level field of a message encoding, in order;
-// stops at the first malformed field (protobuf wrote the bytes, so there is none).
-template <typename Fn>
-void ForEachField(std::string_view bytes, Fn fn) {
-  using google::protobuf::internal::WireFormatLite;
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                            static_cast<int>(bytes.size()));
-  for (;;) {
-    int begin = in.CurrentPosition();
-    uint32_t tag = in.ReadTag();
-    if (tag == 0 || !WireFormatLite::SkipField(&in, tag)) return;
-    fn(WireFormatLite::GetTagFieldNumber(tag), static_cast<size_t>(begin),
-       static_cast<size_t>(in.CurrentPosition()));
-  }
-}
-
 // Fields of a stored span that the chunk keeps elsewhere (proto/skua/storage.proto): trace_id,
 // parent_span_id, start_time_unix_nano and end_time_unix_nano.
 bool KeptByChunk(int field) { return field == 1 || field == 4 || field == 7 || field == 8; }
@@ -58,14 +42,17 @@ void AppendStoredSpan(std::string& out, const otlp::Span& span, std::string& scr
   size_t removed = 0;
   ForEachField(scratch, [&](int field, size_t begin, size_t end) {
     if (KeptByChunk(field)) removed += end - begin;
+    return true;
   });
   AppendTag(out, 3, kLengthDelimited);
   AppendVarint(out, n - removed);
   size_t kept_from = 0;
   ForEachField(scratch, [&](int field, size_t begin, size_t end) {
-    if (!KeptByChunk(field)) return;
-    out.append(scratch, kept_from, begin - kept_from);
-    kept_from = end;
+    if (KeptByChunk(field)) {
+      out.append(scratch, kept_from, begin - kept_from);
+      kept_from = end;
+    }
+    return true;
   });
   out.append(scratch, kept_from, std::string::npos);
 }

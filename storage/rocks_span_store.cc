@@ -34,6 +34,7 @@
 #include "storage/keys.h"
 #include "storage/span_store.h"
 #include "storage/span_terms.h"
+#include "storage/wire.h"
 
 namespace skua::storage {
 namespace {
@@ -91,24 +92,6 @@ struct ChunkSpan {
   uint64_t start = 0, end = 0;
   std::string_view parent;
 };
-
-// The bytes of the first length-delimited field `field` of a message encoding, or nullopt.
-std::optional<std::string_view> FindBytesField(std::string_view message, uint32_t field) {
-  using google::protobuf::internal::WireFormatLite;
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(message.data()),
-                                            static_cast<int>(message.size()));
-  while (uint32_t tag = in.ReadTag()) {
-    if (tag == ((field << 3) | 2)) {
-      uint32_t len;
-      if (!in.ReadVarint32(&len)) return std::nullopt;
-      int at = in.CurrentPosition();
-      if (!in.Skip(static_cast<int>(len))) return std::nullopt;
-      return message.substr(static_cast<size_t>(at), len);
-    }
-    if (!WireFormatLite::SkipField(&in, tag)) return std::nullopt;
-  }
-  return std::nullopt;
-}
 
 // Walks an encoded TraceChunk (proto/skua/storage.proto) without decoding the spans: calls
 // fn(resource_id, scope_id, ChunkSpan) for each span, in order. False if the encoding is
