@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "query/clock_skew.h"
+#include "query/jaeger_rules.h"
 #include "storage/span_terms.h"
 
 namespace skua::query {
@@ -15,8 +16,6 @@ namespace {
 namespace otlp_trace = ::opentelemetry::proto::trace::v1;
 namespace otlp_common = ::opentelemetry::proto::common::v1;
 namespace model = ::jaeger::api_v2;
-
-constexpr char kWarningsAttribute[] = "@jaeger@warnings";
 
 void SetValue(model::KeyValue& kv, const otlp_common::AnyValue& v) {
   switch (v.value_case()) {
@@ -145,16 +144,15 @@ void ConvertSpan(const otlp_common::InstrumentationScope& scope, const otlp_trac
   if (!span.trace_state().empty()) AddStringTag(tags, "w3c.tracestate", span.trace_state());
 
   // Events become logs, in their order (the v1 adjusters do not sort them).
-  for (const auto& event : span.events()) {
-    const auto* e = &event;
+  for (const auto& e : span.events()) {
     auto* log = out.add_logs();
-    SetTimestamp(*log->mutable_timestamp(), e->time_unix_nano());
-    bool has_event_attr = std::any_of(e->attributes().begin(), e->attributes().end(),
+    SetTimestamp(*log->mutable_timestamp(), e.time_unix_nano());
+    bool has_event_attr = std::any_of(e.attributes().begin(), e.attributes().end(),
                                       [](const auto& kv) { return kv.key() == "event"; });
-    if (!e->name().empty() && !has_event_attr) {
-      AddStringTag(*log->mutable_fields(), "event", e->name());
+    if (!e.name().empty() && !has_event_attr) {
+      AddStringTag(*log->mutable_fields(), "event", e.name());
     }
-    for (const auto& kv : e->attributes()) AddTag(*log->mutable_fields(), kv.key(), kv.value());
+    for (const auto& kv : e.attributes()) AddTag(*log->mutable_fields(), kv.key(), kv.value());
   }
   *out.mutable_process() = process;
 }
@@ -212,12 +210,6 @@ int64_t Nanos(const google::protobuf::Duration& d) {
   return d.seconds() * 1'000'000'000 + d.nanos();
 }
 
-uint64_t IdValue(std::string_view raw) {
-  uint64_t v = 0;
-  for (char c : raw) v = (v << 8) | static_cast<uint8_t>(c);
-  return v;
-}
-
 // The low 64 bits of a trace ID's bytes (all of an 8-byte one), and the high ones.
 std::pair<uint64_t, uint64_t> TraceIdValue(std::string_view raw) {
   if (raw.size() <= 8) return {0, IdValue(raw)};
@@ -236,19 +228,16 @@ uint64_t ParentSpanId(const model::Span& span) {
   return follows_from.value_or(0);
 }
 
-std::string IPv4(uint32_t v) {
-  return std::to_string(v >> 24) + "." + std::to_string((v >> 16) & 0xff) + "." +
-         std::to_string((v >> 8) & 0xff) + "." + std::to_string(v & 0xff);
-}
-
 // The host of a span for clock skew: its process's "ip" tag.
 std::string HostKey(const model::Span& span) {
   for (const auto& tag : span.process().tags()) {
     if (tag.key() != "ip") continue;
     if (tag.v_type() == model::STRING) return tag.v_str();
-    if (tag.v_type() == model::INT64) return IPv4(static_cast<uint32_t>(tag.v_int64()));
+    if (tag.v_type() == model::INT64) {
+      return *IpAsDottedQuad(tag.key(), static_cast<uint32_t>(tag.v_int64()));
+    }
     if (tag.v_type() == model::BINARY && tag.v_binary().size() == 4) {
-      return IPv4(static_cast<uint32_t>(IdValue(tag.v_binary())));
+      return *IpAsDottedQuad(tag.key(), static_cast<uint32_t>(IdValue(tag.v_binary())));
     }
     return "";
   }
@@ -273,21 +262,16 @@ void ClockSkewWarnings(std::vector<model::Span*>& spans) {
 bool IpTags(Tags& tags) {
   bool changed = false;
   for (auto& tag : tags) {
-    if (tag.key() != "ip" && tag.key() != "peer.ipv4") continue;
-    uint32_t v;
-    if (tag.v_type() == model::INT64) {
-      v = static_cast<uint32_t>(tag.v_int64());
-    } else if (tag.v_type() == model::FLOAT64 && tag.v_float64() >= 0 &&
-               tag.v_float64() < 4294967296.0) {
-      v = static_cast<uint32_t>(tag.v_float64());
-    } else {
-      continue;
-    }
+    std::optional<uint32_t> v;
+    if (tag.v_type() == model::INT64) v = static_cast<uint32_t>(tag.v_int64());
+    if (tag.v_type() == model::FLOAT64) v = IpOfDouble(tag.v_float64());
+    auto quad = v ? IpAsDottedQuad(tag.key(), *v) : std::nullopt;
+    if (!quad) continue;
     std::string key = tag.key();
     tag.Clear();
     tag.set_key(std::move(key));
     tag.set_v_type(model::STRING);
-    tag.set_v_str(IPv4(v));
+    tag.set_v_str(std::move(*quad));
     changed = true;
   }
   return changed;
@@ -295,15 +279,10 @@ bool IpTags(Tags& tags) {
 
 // OpenTelemetry SDK and distro tags on a span belong to its process.
 void MoveLibraryTags(model::Span& span) {
-  static constexpr std::string_view kLibraryKeys[] = {
-      "telemetry.sdk.language", "telemetry.sdk.name", "telemetry.sdk.version",
-      "telemetry.distro.name", "telemetry.distro.version"};
   auto& tags = *span.mutable_tags();
   int kept = 0;
   for (int i = 0; i < tags.size(); ++i) {
-    bool library = std::find(std::begin(kLibraryKeys), std::end(kLibraryKeys), tags[i].key()) !=
-                   std::end(kLibraryKeys);
-    if (library) {
+    if (IsLibraryKey(tags[i].key())) {
       *span.mutable_process()->add_tags() = tags[i];
     } else {
       if (i != kept) tags.SwapElements(i, kept);

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "query/clock_skew.h"
+#include "query/jaeger_rules.h"
 #include "storage/span_terms.h"
 
 namespace skua::query {
@@ -15,8 +17,6 @@ namespace {
 namespace otlp_trace = ::opentelemetry::proto::trace::v1;
 namespace otlp_common = ::opentelemetry::proto::common::v1;
 using Attributes = google::protobuf::RepeatedPtrField<otlp_common::KeyValue>;
-
-constexpr char kWarningsAttribute[] = "@jaeger@warnings";
 
 void SortAttributes(Attributes& attrs) {
   std::stable_sort(attrs.pointer_begin(), attrs.pointer_end(),
@@ -58,15 +58,16 @@ void AddWarning(otlp_trace::Span& span, std::string warning) {
   list->mutable_array_value()->add_values()->set_string_value(std::move(warning));
 }
 
-uint64_t IdValue(std::string_view raw) {
-  uint64_t v = 0;
-  for (char c : raw) v = (v << 8) | static_cast<uint8_t>(c);
-  return v;
-}
-
+// The value of the first attribute `key` (as pdata's Map.Get finds it), or null.
 const otlp_common::AnyValue* Find(const Attributes& attrs, std::string_view key) {
   for (const auto& kv : attrs) {
     if (kv.key() == key) return &kv.value();
+  }
+  return nullptr;
+}
+otlp_common::AnyValue* FindMutable(Attributes& attrs, std::string_view key) {
+  for (auto& kv : attrs) {
+    if (kv.key() == key) return kv.mutable_value();
   }
   return nullptr;
 }
@@ -110,26 +111,16 @@ void CorrectClockSkew(otlp_trace::TracesData& trace) {
 
 void NormalizeIp(Attributes& attrs) {
   for (auto& kv : attrs) {
-    if (kv.key() != "ip" && kv.key() != "peer.ipv4") continue;
-    uint32_t v;
+    std::optional<uint32_t> v;
     if (kv.value().value_case() == otlp_common::AnyValue::kIntValue) {
       v = static_cast<uint32_t>(kv.value().int_value());
-    } else if (kv.value().value_case() == otlp_common::AnyValue::kDoubleValue &&
-               kv.value().double_value() >= 0 && kv.value().double_value() < 4294967296.0) {
-      v = static_cast<uint32_t>(kv.value().double_value());
-    } else {
-      continue;
     }
-    kv.mutable_value()->set_string_value(
-        std::to_string(v >> 24) + "." + std::to_string((v >> 16) & 0xff) + "." +
-        std::to_string((v >> 8) & 0xff) + "." + std::to_string(v & 0xff));
+    if (kv.value().value_case() == otlp_common::AnyValue::kDoubleValue) {
+      v = IpOfDouble(kv.value().double_value());
+    }
+    auto quad = v ? IpAsDottedQuad(kv.key(), *v) : std::nullopt;
+    if (quad) kv.mutable_value()->set_string_value(std::move(*quad));
   }
-}
-
-bool IsLibraryKey(std::string_view key) {
-  return key == "telemetry.sdk.language" || key == "telemetry.sdk.name" ||
-         key == "telemetry.sdk.version" || key == "telemetry.distro.name" ||
-         key == "telemetry.distro.version";
 }
 
 // Library attributes of a span go to its resource, unless the resource has another value.
@@ -141,10 +132,7 @@ void MoveLibraryAttributes(opentelemetry::proto::resource::v1::Resource& resourc
       ++i;
       continue;
     }
-    otlp_common::AnyValue* existing = nullptr;
-    for (auto& kv : *resource.mutable_attributes()) {
-      if (kv.key() == attrs[i].key()) existing = kv.mutable_value();
-    }
+    const otlp_common::AnyValue* existing = Find(resource.attributes(), attrs[i].key());
     if (existing != nullptr &&
         existing->SerializeAsString() != attrs[i].value().SerializeAsString()) {
       std::string key = attrs[i].key();
@@ -191,22 +179,17 @@ std::string GoTime(uint64_t unix_nanos) {
 
 void SanitizeAsJaegerIngest(otlp_trace::TracesData& trace) {
   for (auto& rs : *trace.mutable_resource_spans()) {
+    // The service name storage indexes the spans under (the same sanitizer's rule), put back
+    // into the resource.
+    const std::string service = storage::ServiceNameOf(rs.resource());
     auto& attrs = *rs.mutable_resource()->mutable_attributes();
-    otlp_common::AnyValue* name = nullptr;
-    for (auto& kv : attrs) {
-      if (kv.key() == "service.name") {
-        name = kv.mutable_value();
-        break;
-      }
-    }
-    if (name == nullptr) {
+    if (auto* name = FindMutable(attrs, "service.name"); name == nullptr) {
       auto* kv = attrs.Add();
       kv->set_key("service.name");
-      kv->mutable_value()->set_string_value("missing-service-name");
-    } else if (name->value_case() != otlp_common::AnyValue::kStringValue) {
-      name->set_string_value("service-name-wrong-type");
-    } else if (name->string_value().empty()) {
-      name->set_string_value("empty-service-name");
+      kv->mutable_value()->set_string_value(service);
+    } else if (name->value_case() != otlp_common::AnyValue::kStringValue ||
+               name->string_value() != service) {
+      name->set_string_value(service);
     }
     for (auto& ss : *rs.mutable_scope_spans()) {
       for (auto& span : *ss.mutable_spans()) {
