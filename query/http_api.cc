@@ -115,8 +115,7 @@ absl::StatusOr<common::TraceId> PathTraceId(std::string_view raw) {
   return *id;
 }
 
-// [{"name":…,"spanKind":…}], an empty kind rendered as `unspecified_kind`.
-// `kind_of` gives the span kind to report for an operation.
+// [{"name":…,"spanKind":…}], the kind as `kind_of` reports it for each operation.
 std::string OperationsJson(const std::vector<storage::Operation>& ops,
                            std::string_view (*kind_of)(const storage::Operation&)) {
   rapidjson::StringBuffer buf;

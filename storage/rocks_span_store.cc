@@ -250,8 +250,8 @@ absl::Status WriteMeta(const fs::path& file, const Meta& m) {
   return absl::OkStatus();
 }
 
-// Options of every column family (time partitions and the default one holding the catalog,
-// sequence numbers, index log and dependency counts).
+// Options of every column family (time partitions and the default one holding sequence
+// numbers, the index log and dependency counts).
 rocksdb::ColumnFamilyOptions PartitionOptions(const std::shared_ptr<rocksdb::Cache>& cache,
                                               uint64_t memtable_size) {
   rocksdb::ColumnFamilyOptions o;
@@ -451,7 +451,8 @@ class DependencyCounter {
 
 // A time partition of a shard: two column families holding what arrived in
 // [start_s, start_s + width_s) for data kept retention_s: `cf` for spans (trace chunks,
-// resources, scopes) and `index_cf` for its search index blocks and filters. Apart, the index
+// resources, scopes) and the catalog rows of their services, and `index_cf` for its search index
+// blocks and filters. Apart, the index
 // rows (mostly hashes) neither dilute the spans' compression dictionaries nor get one.
 // Dropping both reclaims the partition's space at once.
 struct Partition {
