@@ -13,6 +13,7 @@
 
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "storage/storable.h"
 
 namespace skua::collector {
 namespace {
@@ -57,9 +58,11 @@ struct IngestPipeline::Waiter {
       final_status = status;
     }
     if (!final_status.ok()) {
+      // The cause (it may name files of the data directory) goes to the log, not to the client.
       on_failure(final_status);
+      SPDLOG_WARN("export of {} spans failed: {}", result.accepted, final_status.message());
       done(absl::UnavailableError(
-          fmt::format("store {} spans: {}", result.accepted, final_status.message())));
+          fmt::format("storage cannot take {} spans now; retry later", result.accepted)));
     } else {
       done(result);
     }
@@ -221,6 +224,17 @@ void IngestPipeline::ExportAsync(
   };
   constexpr std::string_view kRejectedName = "skua_spans_rejected_total";
   constexpr std::string_view kRejectedHelp = "Spans not stored, by transport and reason";
+
+  // The rules the read path relies on hold for the whole request, or nothing of it is stored.
+  if (absl::Status st = storage::CheckStorable(request.resource_spans()); !st.ok()) {
+    int64_t spans = 0;
+    for (const auto& rs : request.resource_spans()) {
+      for (const auto& ss : rs.scope_spans()) spans += ss.spans_size();
+    }
+    counter("skua_spans_received_total", "Spans received, by transport").Increment(spans);
+    counter(kRejectedName, kRejectedHelp, "invalid_request").Increment(spans);
+    return done(std::move(st));
+  }
 
   ExportResult result;
   std::vector<std::vector<storage::SpanRef>> by_shard(shards_.size());

@@ -38,6 +38,8 @@ class IngestPipeline {
   // Stores the valid spans of `request`; returns once they are durable. `transport` labels the
   // metrics ("grpc", "http"). Invalid spans (bad trace or span ID) are skipped and counted.
   // Errors (nothing of the request is stored):
+  //   kInvalidArgument    the request breaks a storage rule (storage/storable.h); the message
+  //                       names the field. Not retryable.
   //   kResourceExhausted  a shard queue is full; retry after config.retry_after
   //   kUnavailable        storage failed or the pipeline is stopping; retry
   // REQUIRES: `request` is not modified until Export returns.

@@ -188,6 +188,10 @@ class Handler {
     auto result = pipeline_.Export(request, "http");
     if (!result.ok()) {
       const auto& st = result.status();
+      if (st.code() == absl::StatusCode::kInvalidArgument) {
+        bad_requests_.Increment();
+        return StatusResponse(400, enc, st.code(), common::Message(st));
+      }
       bool full = st.code() == absl::StatusCode::kResourceExhausted;
       auto r = StatusResponse(full ? 429 : 503, enc, st.code(), common::Message(st));
       auto secs = std::max<int64_t>(1, (config_.retry_after.count() + 999) / 1000);

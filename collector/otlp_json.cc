@@ -11,7 +11,9 @@
 #include <limits>
 
 #include "common/ids.h"
+#include "common/json_parse.h"
 #include "common/status_macros.h"
+#include "storage/storable.h"
 
 namespace skua::collector {
 namespace {
@@ -21,21 +23,36 @@ namespace otlp_common = ::opentelemetry::proto::common::v1;
 namespace otlp_resource = ::opentelemetry::proto::resource::v1;
 using rapidjson::Value;
 
-// Carries the JSON path of the value being decoded, for error messages.
+// Deep enough for values nested storage::kMaxValueDepth levels inside a request (four JSON
+// levels per value level, about ten for the request around them).
+constexpr int kMaxJsonDepth = 4 * storage::kMaxValueDepth + 32;
+
+// The JSON path of the value being decoded, for error messages: a chain of frames on the
+// decoder's stack, formatted only when an error is reported (building it eagerly would cost
+// memory quadratic in the nesting depth).
 class Path {
  public:
-  explicit Path(std::string p) : path_(std::move(p)) {}
-  Path Field(std::string_view name) const {
-    return Path(path_.empty() ? std::string(name) : fmt::format("{}.{}", path_, name));
-  }
-  Path Index(size_t i) const { return Path(fmt::format("{}[{}]", path_, i)); }
+  Path() = default;
+  Path Field(std::string_view name) const { return Path(this, name, -1); }
+  Path Index(size_t i) const { return Path(this, {}, static_cast<int64_t>(i)); }
   absl::Status Error(std::string_view what) const {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: {}", path_.empty() ? "request" : path_, what));
+    std::string path = Format();
+    return absl::InvalidArgumentError(fmt::format("{}: {}", path.empty() ? "request" : path, what));
   }
 
  private:
-  std::string path_;
+  Path(const Path* parent, std::string_view name, int64_t index)
+      : parent_(parent), name_(name), index_(index) {}
+  std::string Format() const {
+    if (parent_ == nullptr) return "";
+    std::string out = parent_->Format();
+    if (index_ >= 0) return fmt::format("{}[{}]", out, index_);
+    return out.empty() ? std::string(name_) : fmt::format("{}.{}", out, name_);
+  }
+
+  const Path* parent_ = nullptr;
+  std::string_view name_;
+  int64_t index_ = -1;
 };
 
 std::string_view Name(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
@@ -223,11 +240,15 @@ absl::Status GetEnum(const Value& v, const Path& p, bool (*parse)(const std::str
   return absl::OkStatus();
 }
 
-absl::Status DecodeKeyValue(const Value& v, const Path& p, otlp_common::KeyValue* out);
+absl::Status DecodeKeyValue(const Value& v, const Path& p, otlp_common::KeyValue* out, int depth);
 
-absl::Status DecodeAnyValue(const Value& v, const Path& p, otlp_common::AnyValue* out) {
+// `depth`: 1 for an attribute's value, one more per enclosing array or key-value list.
+absl::Status DecodeAnyValue(const Value& v, const Path& p, otlp_common::AnyValue* out, int depth) {
   if (v.IsNull()) return absl::OkStatus();
   SKUA_RETURN_IF_ERROR(ExpectObject(v, p));
+  if (depth > storage::kMaxValueDepth) {
+    return p.Error(fmt::format("values nested deeper than {} levels", storage::kMaxValueDepth));
+  }
   for (auto& m : v.GetObject()) {
     std::string_view k = Name(m.name);
     Path fp = p.Field(k);
@@ -254,7 +275,7 @@ absl::Status DecodeAnyValue(const Value& v, const Path& p, otlp_common::AnyValue
       if (auto it = m.value.FindMember("values"); it != m.value.MemberEnd()) {
         SKUA_RETURN_IF_ERROR(
             ForEach(it->value, fp.Field("values"), [&](const Value& e, const Path& ep) {
-              return DecodeAnyValue(e, ep, arr->add_values());
+              return DecodeAnyValue(e, ep, arr->add_values(), depth + 1);
             }));
       }
     } else if (Is(k, "kvlistValue", "kvlist_value")) {
@@ -264,7 +285,7 @@ absl::Status DecodeAnyValue(const Value& v, const Path& p, otlp_common::AnyValue
       if (auto it = m.value.FindMember("values"); it != m.value.MemberEnd()) {
         SKUA_RETURN_IF_ERROR(
             ForEach(it->value, fp.Field("values"), [&](const Value& e, const Path& ep) {
-              return DecodeKeyValue(e, ep, list->add_values());
+              return DecodeKeyValue(e, ep, list->add_values(), depth + 1);
             }));
       }
     }
@@ -272,14 +293,14 @@ absl::Status DecodeAnyValue(const Value& v, const Path& p, otlp_common::AnyValue
   return absl::OkStatus();
 }
 
-absl::Status DecodeKeyValue(const Value& v, const Path& p, otlp_common::KeyValue* out) {
+absl::Status DecodeKeyValue(const Value& v, const Path& p, otlp_common::KeyValue* out, int depth) {
   SKUA_RETURN_IF_ERROR(ExpectObject(v, p));
   for (auto& m : v.GetObject()) {
     std::string_view k = Name(m.name);
     if (k == "key") {
       SKUA_RETURN_IF_ERROR(GetString(m.value, p.Field(k), out->mutable_key()));
     } else if (k == "value") {
-      SKUA_RETURN_IF_ERROR(DecodeAnyValue(m.value, p.Field(k), out->mutable_value()));
+      SKUA_RETURN_IF_ERROR(DecodeAnyValue(m.value, p.Field(k), out->mutable_value(), depth));
     }
   }
   return absl::OkStatus();
@@ -288,7 +309,7 @@ absl::Status DecodeKeyValue(const Value& v, const Path& p, otlp_common::KeyValue
 template <typename Msg>
 absl::Status DecodeAttributes(const Value& v, const Path& p, Msg* out) {
   return ForEach(v, p, [&](const Value& e, const Path& ep) {
-    return DecodeKeyValue(e, ep, out->add_attributes());
+    return DecodeKeyValue(e, ep, out->add_attributes(), 1);
   });
 }
 
@@ -523,13 +544,11 @@ absl::Status DecodeResourceSpans(const Value& v, const Path& p, otlp_trace::Reso
 absl::Status DecodeOtlpJson(std::string_view json, otlp_collector::ExportTraceServiceRequest& out) {
   out.Clear();
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseNanAndInfFlag>(json.data(), json.size());
-  if (doc.HasParseError()) {
+  if (auto err = common::ParseJson(json, doc, kMaxJsonDepth, /*nan_and_inf=*/true)) {
     return absl::InvalidArgumentError(
-        fmt::format("invalid JSON at offset {}: {}", doc.GetErrorOffset(),
-                    rapidjson::GetParseError_En(doc.GetParseError())));
+        fmt::format("invalid JSON at offset {}: {}", err->offset, err->what));
   }
-  Path root("");
+  Path root;
   SKUA_RETURN_IF_ERROR(ExpectObject(doc, root));
   for (auto& m : doc.GetObject()) {
     std::string_view k = Name(m.name);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common/ids.h"
+#include "storage/storable.h"
 
 namespace skua::collector {
 namespace {
@@ -163,6 +164,38 @@ TEST(OtlpJsonTest, EncodesResponses) {
   r.mutable_partial_success()->set_error_message("bad \"ids\"");
   EXPECT_EQ(EncodeExportResponseJson(r),
             R"({"partialSuccess":{"rejectedSpans":"3","errorMessage":"bad \"ids\""}})");
+}
+
+}  // namespace
+}  // namespace skua::collector
+
+namespace skua::collector {
+namespace {
+
+// A span whose one attribute holds a value nested `levels` deep in arrays.
+std::string NestedValueJson(int levels) {
+  std::string value = R"({"intValue":"1"})";
+  for (int i = 1; i < levels; ++i) value = R"({"arrayValue":{"values":[)" + value + "]}}";
+  return R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"01","spanId":"02",)"
+         R"("attributes":[{"key":"deep","value":)" +
+         value + "}]}]}]}]}";
+}
+
+TEST(OtlpJsonTest, BoundsNestingWithoutRecursingOrQuadraticMemory) {
+  otlp_collector::ExportTraceServiceRequest req;
+  EXPECT_TRUE(DecodeOtlpJson(NestedValueJson(storage::kMaxValueDepth), req).ok());
+  absl::Status st = DecodeOtlpJson(NestedValueJson(storage::kMaxValueDepth + 1), req);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value."),
+            absl::string_view::npos)
+      << st.message();
+  EXPECT_NE(st.message().find("values nested deeper than 32 levels"), absl::string_view::npos);
+
+  // 4,000 levels of values, and 200,000 of bare arrays: refused by the bounded parser.
+  st = DecodeOtlpJson(NestedValueJson(4000), req);
+  EXPECT_NE(st.message().find("nested deeper than"), absl::string_view::npos) << st.message();
+  st = DecodeOtlpJson(std::string(200000, '['), req);
+  EXPECT_NE(st.message().find("nested deeper than"), absl::string_view::npos) << st.message();
 }
 
 }  // namespace

@@ -116,6 +116,12 @@ void MetricsRegistry::AddCallbackGauge(std::string_view name, std::string_view h
   FamilyLocked(name, help, Type::kGauge).callbacks[RenderLabels(labels)] = std::move(fn);
 }
 
+void MetricsRegistry::AddCallbackCounter(std::string_view name, std::string_view help,
+                                         const Labels& labels, std::function<double()> fn) {
+  std::lock_guard lock(mu_);
+  FamilyLocked(name, help, Type::kCounter).callbacks[RenderLabels(labels)] = std::move(fn);
+}
+
 std::string MetricsRegistry::RenderPrometheus() const {
   std::lock_guard lock(mu_);
   std::string out;

@@ -66,6 +66,9 @@ class MetricsRegistry {
   // lifetime and must be thread-safe.
   void AddCallbackGauge(std::string_view name, std::string_view help, const Labels& labels,
                         std::function<double()> fn);
+  // As AddCallbackGauge, for a value that only grows (exposed as a counter).
+  void AddCallbackCounter(std::string_view name, std::string_view help, const Labels& labels,
+                          std::function<double()> fn);
 
   std::string RenderPrometheus() const;
 

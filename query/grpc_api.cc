@@ -29,8 +29,10 @@ grpc::Status Invalid(std::string message) {
 }
 
 grpc::Status StorageFailure(const absl::Status& st) {
+  // The cause may name files of the data directory: it goes to the log only.
   SPDLOG_WARN("query-grpc: {}", st.message());
-  return grpc::Status(static_cast<grpc::StatusCode>(st.code()), std::string(st.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(st.code()),
+                      "storage error; see the server's log");
 }
 
 // Nanoseconds since the epoch of a Timestamp; nullopt if out of range.

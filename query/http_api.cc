@@ -614,8 +614,9 @@ class QueryApi {
 
   template <typename Fail>
   HttpResponse StorageFailure(const absl::Status& st, Fail fail) {
+    // The cause may name files of the data directory: it goes to the log only.
     SPDLOG_WARN("query: {}", st.message());
-    return fail(500, common::Message(st));
+    return fail(500, "storage error; see the server's log");
   }
 
   storage::SpanStore& store_;

@@ -6,6 +6,7 @@
 
 #include <charconv>
 
+#include "common/json_parse.h"
 #include "common/status_macros.h"
 #include "config/config.h"
 
@@ -140,10 +141,9 @@ absl::StatusOr<int64_t> ParseRfc3339Nanos(const std::string& v) {
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseStringMapJson(
     const std::string& json) {
   rapidjson::Document doc;
-  doc.Parse(json.c_str(), json.size());
-  if (doc.HasParseError()) {
-    return Err(fmt::format("invalid character at offset {}: {}", doc.GetErrorOffset(),
-                           rapidjson::GetParseError_En(doc.GetParseError())));
+  // A map of strings needs two levels; deeper input is refused before it costs anything.
+  if (auto err = common::ParseJson(json, doc, /*max_depth=*/64)) {
+    return Err(fmt::format("invalid character at offset {}: {}", err->offset, err->what));
   }
   if (!doc.IsObject()) {
     return Err("json: cannot unmarshal non-object into Go value of type map[string]string");

@@ -129,6 +129,10 @@ int Run(const skua::config::Config& cfg) {
        {},
        &storage::StorageStats::disk_bytes},
   };
+  metrics.AddCallbackCounter(
+      "skua_storage_undecodable_rows_total",
+      "Stored rows found undecodable and left out of answers, searches or the replay at start", {},
+      [&s] { return static_cast<double>(s.Stats().undecodable_rows); });
   for (const auto& g : stat_gauges) {
     metrics.AddCallbackGauge(g.name, g.help, g.labels, [&s, field = g.field] {
       return static_cast<double>(s.Stats().*field);

@@ -589,9 +589,18 @@ class Shard {
          it->Valid() && it->key().size() == 9 && it->key()[0] == kIndexLogTag; it->Next()) {
       uint64_t seq = DecodeBigEndian64(std::string_view(it->key().data() + 1, 8));
       std::string_view log(it->value().data(), it->value().size());
-      if (log.size() < 8) return Malformed(seq);
+      // A log row that cannot be read costs the search entries of its spans (still readable
+      // by trace ID), never the start.
+      if (log.size() < 8) {
+        Unreadable(fmt::format("index log row {}", seq));
+        continue;
+      }
       auto arrival_ns = static_cast<int64_t>(DecodeBigEndian64(log));
       auto batch = Reindex(log.substr(8), seq);
+      if (batch.status().code() == absl::StatusCode::kDataLoss) {
+        Unreadable(common::Message(batch.status()));
+        continue;
+      }
       if (!batch.ok()) return batch.status();
       MaybeSeal(false, arrival_ns);
       std::lock_guard lock(index_mu_);
@@ -1073,11 +1082,12 @@ class Shard {
           }
           auto block = Block::Decode(value);
           if (!block) {
-            return absl::DataLossError(fmt::format("shard {}: undecodable index block", id_));
+            Unreadable(fmt::format("index block {} in {}", common::HexEncode(key), part.name));
+            continue;
           }
           if (block->service() != service) continue;  // a hash collision between services
           if (!block->Search(q, hits)) {
-            return absl::DataLossError(fmt::format("shard {}: malformed index block", id_));
+            Unreadable(fmt::format("index block {} in {}", common::HexEncode(key), part.name));
           }
         }
         if (!it->status().ok()) return FromRocks(it->status(), "search index");
@@ -1123,6 +1133,7 @@ class Shard {
     // Groups in first-seen order; spans deduplicated by exact encoding, times and parent. The
     // chunks are walked at the wire level, so each span is decoded once, straight into the answer.
     std::vector<Group> groups;
+    int unreadable = 0;  // chunks, resource/scope rows' spans and spans left out
     std::unordered_map<GroupKey, size_t, GroupKeyHash> group_index;
     std::unordered_set<ChunkSpan, SpanKeyHash, SpanKeyEq> seen_spans;
     std::deque<std::string> values;  // keeps the span bytes alive
@@ -1139,29 +1150,64 @@ class Shard {
               if (seen_spans.insert(span).second) groups[gi->second].spans.push_back(span);
             });
         if (!ok) {
-          return absl::DataLossError(
-              fmt::format("trace {}: undecodable chunk", common::FormatTraceId32(id)));
+          Unreadable(fmt::format(
+              "trace chunk {} in {}",
+              common::HexEncode(std::string_view(it->key().data(), it->key().size())), part.name));
+          ++unreadable;
         }
       }
       if (!it->status().ok()) return FromRocks(it->status(), "read trace");
     }
-    if (groups.empty()) return std::nullopt;
 
     otlp::TracesData out;
     std::unordered_map<uint64_t, otlp::ResourceSpans*> by_resource;
+    int spans = 0;
     for (auto& g : groups) {
       otlp::ResourceSpans*& rs = by_resource[g.key.resource_id];
       if (rs == nullptr) {
+        otlp::ResourceSpans resource;
+        absl::Status st = ReadRowInto(*g.part, ResourceKey(g.key.resource_id), resource);
+        if (!st.ok()) {
+          if (st.code() != absl::StatusCode::kDataLoss) return st;
+          Unreadable(common::Message(st));
+          unreadable += static_cast<int>(g.spans.size());
+          continue;
+        }
         rs = out.add_resource_spans();
-        SKUA_RETURN_IF_ERROR(ReadRowInto(*g.part, ResourceKey(g.key.resource_id), *rs));
+        *rs = std::move(resource);
+      }
+      otlp::ScopeSpans scope;
+      if (absl::Status st = ReadRowInto(*g.part, ScopeKey(g.key.scope_id), scope); !st.ok()) {
+        if (st.code() != absl::StatusCode::kDataLoss) return st;
+        Unreadable(common::Message(st));
+        unreadable += static_cast<int>(g.spans.size());
+        continue;
       }
       otlp::ScopeSpans* ss = rs->add_scope_spans();
-      SKUA_RETURN_IF_ERROR(ReadRowInto(*g.part, ScopeKey(g.key.scope_id), *ss));
+      *ss = std::move(scope);
       for (const ChunkSpan& cs : g.spans) {
         if (!ParseChunkSpan(id, cs, ss->add_spans())) {
-          return absl::DataLossError("span: undecodable");
+          ss->mutable_spans()->RemoveLast();
+          Unreadable(fmt::format("a span of trace {}", common::FormatTraceId32(id)));
+          ++unreadable;
+        } else {
+          ++spans;
         }
       }
+    }
+    if (spans == 0) return std::nullopt;
+    if (unreadable > 0) {
+      // Said where every API shows it: Jaeger's span warnings (v1 `warnings`, OTLP attribute).
+      otlp::Span* first = nullptr;
+      for (auto& rs : *out.mutable_resource_spans()) {
+        for (auto& ss : *rs.mutable_scope_spans()) {
+          if (first == nullptr && ss.spans_size() > 0) first = ss.mutable_spans(0);
+        }
+      }
+      auto* kv = first->add_attributes();
+      kv->set_key(kWarningsAttribute);
+      kv->mutable_value()->mutable_array_value()->add_values()->set_string_value(fmt::format(
+          "{} stored part(s) of this trace could not be decoded and are left out", unreadable));
     }
     return out;
   }
@@ -1233,6 +1279,7 @@ class Shard {
   void AddStats(StorageStats& s) const {
     auto parts = Partitions();
     s.rows_written += rows_written_.load(std::memory_order_relaxed);
+    s.undecodable_rows += unreadable_rows_.load(std::memory_order_relaxed);
     s.partitions += parts.size();
     s.partitions_dropped_retention += dropped_retention_.load(std::memory_order_relaxed);
     s.partitions_dropped_disk_cap += dropped_disk_cap_.load(std::memory_order_relaxed);
@@ -1427,21 +1474,42 @@ class Shard {
         if (!ForEachChunkSpan(value, [&](uint64_t rid, uint64_t sid, const ChunkSpan& cs) {
               stored.push_back({rid, sid, cs});
             })) {
-          return absl::DataLossError("reindex: undecodable chunk");
+          Unreadable(fmt::format("trace chunk of {} (seq {}) in {}", common::FormatTraceId32(*id),
+                                 seq, name));
+          continue;
         }
+        // An unreadable row costs the spans it holds, never the rest of the replay.
+        auto read_row = [&](const std::string& key, auto& into) -> absl::Status {
+          absl::Status st = ReadRowInto(*part, key, into);
+          if (st.code() == absl::StatusCode::kDataLoss) Unreadable(common::Message(st));
+          return st;
+        };
         for (const Stored& st : stored) {
           auto& rs = resource_by_id[st.resource_id];
           if (rs == nullptr) {
-            rs = &resources.emplace_back();
-            SKUA_RETURN_IF_ERROR(ReadRowInto(*part, ResourceKey(st.resource_id), resources.back()));
+            absl::Status read = read_row(ResourceKey(st.resource_id), resources.emplace_back());
+            if (read.code() == absl::StatusCode::kDataLoss) {
+              resources.pop_back();
+              continue;
+            }
+            SKUA_RETURN_IF_ERROR(read);
+            rs = &resources.back();
           }
           auto& ss = scope_by_id[st.scope_id];
           if (ss == nullptr) {
-            ss = &scopes.emplace_back();
-            SKUA_RETURN_IF_ERROR(ReadRowInto(*part, ScopeKey(st.scope_id), scopes.back()));
+            absl::Status read = read_row(ScopeKey(st.scope_id), scopes.emplace_back());
+            if (read.code() == absl::StatusCode::kDataLoss) {
+              scopes.pop_back();
+              continue;
+            }
+            SKUA_RETURN_IF_ERROR(read);
+            ss = &scopes.back();
           }
           if (!ParseChunkSpan(*id, st.span, &spans.emplace_back())) {
-            return absl::DataLossError("reindex: undecodable span");
+            spans.pop_back();
+            Unreadable(fmt::format("a span of trace {} (seq {}) in {}",
+                                   common::FormatTraceId32(*id), seq, name));
+            continue;
           }
           builder.Add({rs, ss, &spans.back()});
         }
@@ -1478,6 +1546,13 @@ class Shard {
     std::lock_guard lock(health_mu_);
     if (!st.ok() && health_.ok()) SPDLOG_ERROR("shard {}: writes failing: {}", id_, st.message());
     health_ = std::move(st);
+  }
+
+  // A stored row that cannot be decoded (bit rot, a bug, a format this build does not know):
+  // counted and logged; the caller leaves it out and goes on.
+  void Unreadable(std::string_view what) {
+    unreadable_rows_.fetch_add(1, std::memory_order_relaxed);
+    SPDLOG_WARN("shard {}: unreadable row skipped: {}", id_, what);
   }
 
   absl::Status Malformed(uint64_t seq) const {
@@ -1567,6 +1642,7 @@ class Shard {
   std::mutex cache_mu_;
   std::unordered_map<std::string, std::string> row_cache_;  // guarded by cache_mu_
   std::atomic<uint64_t> rows_written_{0};
+  std::atomic<uint64_t> unreadable_rows_{0};  // stored rows skipped as undecodable, since start
   std::atomic<uint64_t> dropped_retention_{0}, dropped_disk_cap_{0}, disk_bytes_{0};
   std::atomic<uint64_t> blocks_merged_{0}, partitions_finished_{0};
   // Where an unfinished merge of index blocks goes on, by partition. Writer thread.

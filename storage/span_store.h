@@ -23,6 +23,10 @@ namespace otlp = ::opentelemetry::proto::trace::v1;
 
 struct IndexBatch;  // storage/index.h
 
+// The span attribute holding warnings about a span (a list of strings), as Jaeger's storage
+// keeps them: its APIs show them as the span's warnings.
+inline constexpr char kWarningsAttribute[] = "@jaeger@warnings";
+
 // A span with the resource and scope it was exported under. Points into a decoded request that
 // outlives every use of the SpanRef.
 struct SpanRef {
@@ -103,6 +107,9 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans, const RetentionPolicy
 // Counters of a store's life, for metrics.
 struct StorageStats {
   uint64_t rows_written = 0;
+  // Stored rows found undecodable and left out of an answer, a search or the replay at start
+  // (counted each time one is met).
+  uint64_t undecodable_rows = 0;
   uint64_t partitions = 0;
   uint64_t partitions_dropped_retention = 0;
   uint64_t partitions_dropped_disk_cap = 0;
@@ -153,7 +160,8 @@ class SpanStore {
 
   // Every stored span of the trace, grouped by resource and scope; exact duplicates (a span
   // re-sent after a lost acknowledgement) are returned once. nullopt if nothing is stored.
-  // Thread-safe.
+  // Rows that cannot be decoded are left out (counted in StorageStats::undecodable_rows); the
+  // first span returned then carries a warning in kWarningsAttribute saying so. Thread-safe.
   virtual absl::StatusOr<std::optional<otlp::TracesData>> GetTrace(const common::TraceId& id) = 0;
 
   // Estimated bytes of live data on disk plus in memtables, all shards.
