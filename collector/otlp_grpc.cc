@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 #include <google/protobuf/arena.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/support/message_allocator.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 
+#include "collector/inflate.h"
 #include "common/status_macros.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -40,54 +40,74 @@ grpc::Status ToGrpc(const absl::Status& st, std::chrono::milliseconds retry_afte
   return grpc::Status(code, message, rich.SerializeAsString());
 }
 
-// Request and response of one call live on one protobuf arena: decoding a request then costs
-// a few block allocations instead of one per attribute, and freeing it is one release.
-class ArenaMessages final : public grpc::MessageHolder<otlp_collector::ExportTraceServiceRequest,
-                                                       otlp_collector::ExportTraceServiceResponse> {
+// Requests arrive as raw bytes, still gzip-compressed if the client compressed them (gRPC's own
+// inflation is off: it would inflate a bomb whole before any size check). Memory for the bytes,
+// their inflation and their decoding is reserved from the ingest budget before it is spent; the
+// reservation ends once the spans are encoded into the shard queues (which have bounds of their
+// own). Callback API: no thread waits for the storage; the shard writer that completes the last
+// part of an export finishes the call.
+class TraceServiceImpl final : public otlp_collector::TraceService::WithRawCallbackMethod_Export<
+                                   otlp_collector::TraceService::Service> {
  public:
-  ArenaMessages() : arena_(Options()) {
-    set_request(
-        google::protobuf::Arena::CreateMessage<otlp_collector::ExportTraceServiceRequest>(&arena_));
-    set_response(google::protobuf::Arena::CreateMessage<otlp_collector::ExportTraceServiceResponse>(
-        &arena_));
-  }
-  void Release() override { delete this; }
-
- private:
-  static google::protobuf::ArenaOptions Options() {
-    google::protobuf::ArenaOptions o;
-    o.start_block_size = 64 << 10;
-    o.max_block_size = 1 << 20;
-    return o;
-  }
-  google::protobuf::Arena arena_;
-};
-
-class ArenaAllocator final
-    : public grpc::MessageAllocator<otlp_collector::ExportTraceServiceRequest,
-                                    otlp_collector::ExportTraceServiceResponse> {
- public:
-  grpc::MessageHolder<otlp_collector::ExportTraceServiceRequest,
-                      otlp_collector::ExportTraceServiceResponse>*
-  AllocateMessages() override {
-    return new ArenaMessages();
-  }
-};
-
-// Callback API: no thread waits for the storage; the shard writer that completes the last part
-// of an export finishes the call.
-class TraceServiceImpl final : public otlp_collector::TraceService::CallbackService {
- public:
-  TraceServiceImpl(IngestPipeline& pipeline, std::chrono::milliseconds retry_after)
-      : pipeline_(pipeline), retry_after_(retry_after) {
-    SetMessageAllocatorFor_Export(&allocator_);
-  }
+  TraceServiceImpl(IngestPipeline& pipeline, const config::CollectorConfig& config,
+                   common::MemoryBudget& budget)
+      : pipeline_(pipeline),
+        retry_after_(config.retry_after),
+        max_message_bytes_(config.grpc_max_recv_msg_size),
+        budget_(budget) {}
 
   grpc::ServerUnaryReactor* Export(grpc::CallbackServerContext* context,
-                                   const otlp_collector::ExportTraceServiceRequest* request,
-                                   otlp_collector::ExportTraceServiceResponse* response) override {
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    pipeline_.ExportAsync(*request, "grpc",
+    auto refuse = [&](const absl::Status& st) {
+      SPDLOG_DEBUG("otlp-grpc export from {} refused: {}", context->peer(), st.message());
+      reactor->Finish(ToGrpc(st, retry_after_, context));
+      return reactor;
+    };
+    const size_t wire = request->Length();
+    common::MemoryBudget::Lease lease = budget_.TryReserve(wire);
+    if (!lease) return refuse(BudgetExhausted());
+    std::vector<grpc::Slice> slices;
+    if (!request->Dump(&slices).ok()) {
+      return refuse(absl::InvalidArgumentError("request message could not be read"));
+    }
+    std::string bytes;
+    bytes.reserve(wire);
+    for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    slices.clear();
+    if (LooksGzipped(bytes)) {
+      auto inflated = Inflate(bytes, max_message_bytes_, /*gzip=*/true,
+                              [&](size_t n) { return lease.Resize(wire + n); });
+      if (!inflated.ok()) {
+        const auto& st = inflated.status();
+        if (st.code() == absl::StatusCode::kResourceExhausted &&
+            lease.bytes() < wire + max_message_bytes_) {
+          return refuse(BudgetExhausted());
+        }
+        return refuse(st);
+      }
+      bytes = std::move(*inflated);
+      lease.Resize(bytes.size());
+    }
+    // Decoding costs about as much again as the encoded bytes for spans as SDKs write them; the
+    // reservation is corrected to what the arena really took once decoded.
+    if (!lease.Resize(2 * bytes.size() + kArenaStart)) return refuse(BudgetExhausted());
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = kArenaStart;
+    options.max_block_size = 1 << 20;
+    google::protobuf::Arena arena(options);
+    auto* message =
+        google::protobuf::Arena::CreateMessage<otlp_collector::ExportTraceServiceRequest>(&arena);
+    if (!message->ParseFromString(bytes)) {
+      return refuse(absl::InvalidArgumentError(
+          "request is not a valid protobuf ExportTraceServiceRequest (malformed, or a string "
+          "field holds invalid UTF-8)"));
+    }
+    if (!lease.Resize(bytes.size() + arena.SpaceAllocated())) return refuse(BudgetExhausted());
+    bytes.clear();
+    bytes.shrink_to_fit();
+    pipeline_.ExportAsync(*message, "grpc",
                           [this, context, response, reactor](absl::StatusOr<ExportResult> result) {
                             if (!result.ok()) {
                               SPDLOG_DEBUG("otlp-grpc export from {} refused: {}", context->peer(),
@@ -95,29 +115,46 @@ class TraceServiceImpl final : public otlp_collector::TraceService::CallbackServ
                               reactor->Finish(ToGrpc(result.status(), retry_after_, context));
                               return;
                             }
+                            otlp_collector::ExportTraceServiceResponse out;
                             if (result->rejected > 0) {
-                              auto* ps = response->mutable_partial_success();
+                              auto* ps = out.mutable_partial_success();
                               ps->set_rejected_spans(result->rejected);
                               ps->set_error_message(result->rejection_message);
                             }
+                            grpc::Slice slice(out.SerializeAsString());
+                            *response = grpc::ByteBuffer(&slice, 1);
                             reactor->Finish(grpc::Status::OK);
                           });
     return reactor;
   }
 
  private:
+  static constexpr size_t kArenaStart = 64 << 10;
+
+  absl::Status BudgetExhausted() const {
+    return absl::ResourceExhaustedError(
+        fmt::format("memory for requests in flight is exhausted ({} of {} bytes); retry later",
+                    budget_.used(), budget_.limit()));
+  }
+
   IngestPipeline& pipeline_;
-  std::chrono::milliseconds retry_after_;
-  ArenaAllocator allocator_;
+  const std::chrono::milliseconds retry_after_;
+  const size_t max_message_bytes_;
+  common::MemoryBudget& budget_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartOtlpGrpcReceiver(
-    const config::CollectorConfig& config, IngestPipeline& pipeline) {
-  return common::GrpcServer::Start(
-      {"otlp-grpc", config.grpc_endpoint, config.grpc_max_recv_msg_size},
-      {std::make_shared<TraceServiceImpl>(pipeline, config.retry_after)});
+    const config::CollectorConfig& config, IngestPipeline& pipeline, common::MemoryBudget& budget) {
+  common::GrpcServerOptions options;
+  options.name = "otlp-grpc";
+  options.endpoint = config.grpc_endpoint;
+  options.max_receive_message_bytes = config.grpc_max_recv_msg_size;
+  options.compressed = common::GrpcServerOptions::Compressed::kGzipToHandler;
+  options.limits = config.grpc_limits;
+  return common::GrpcServer::Start(options,
+                                   {std::make_shared<TraceServiceImpl>(pipeline, config, budget)});
 }
 
 }  // namespace skua::collector

@@ -6,13 +6,16 @@
 #include "absl/status/statusor.h"
 #include "collector/ingest_pipeline.h"
 #include "common/grpc_server.h"
+#include "common/memory_budget.h"
 #include "config/config.h"
 
 namespace skua::collector {
 
-// Serves TraceService/Export on config.grpc_endpoint (port 0 picks one), feeding `pipeline`,
-// which must outlive the server. Errors: kUnavailable (cannot listen).
+// Serves TraceService/Export on config.grpc_endpoint (port 0 picks one), feeding `pipeline`.
+// Request bytes (received, inflated, decoded) are reserved from `budget` first; without room
+// the export is refused with RESOURCE_EXHAUSTED and RetryInfo. `pipeline` and `budget` must
+// outlive the server. Errors: kUnavailable (cannot listen).
 absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartOtlpGrpcReceiver(
-    const config::CollectorConfig& config, IngestPipeline& pipeline);
+    const config::CollectorConfig& config, IngestPipeline& pipeline, common::MemoryBudget& budget);
 
 }  // namespace skua::collector

@@ -1,12 +1,13 @@
 #include "collector/otlp_http.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/arena.h>
 #include <spdlog/spdlog.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
 
+#include "collector/inflate.h"
 #include "collector/otlp_json.h"
 #include "common/status_macros.h"
 #include "google/rpc/status.pb.h"
@@ -67,49 +68,13 @@ common::HttpResponse PlainText(int status, std::string body,
   return {status, "text/plain; charset=utf-8", std::move(headers), std::move(body) + "\n"};
 }
 
-// Inflates gzip or zlib data. Fails with kResourceExhausted past `limit` output bytes.
-absl::StatusOr<std::string> Inflate(std::string_view in, uint64_t limit, bool gzip) {
-  z_stream zs{};
-  if (inflateInit2(&zs, gzip ? 16 + MAX_WBITS : MAX_WBITS) != Z_OK) {
-    return absl::InternalError("inflateInit2 failed");
-  }
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  std::string out;
-  char buf[64 * 1024];
-  int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof(buf);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END) {
-      inflateEnd(&zs);
-      return absl::InvalidArgumentError(fmt::format("body is not valid {} data: {}",
-                                                    gzip ? "gzip" : "deflate",
-                                                    zs.msg ? zs.msg : "truncated"));
-    }
-    out.append(buf, sizeof(buf) - zs.avail_out);
-    if (out.size() > limit) {
-      inflateEnd(&zs);
-      return absl::ResourceExhaustedError(
-          fmt::format("decompressed body exceeds the limit of {} bytes", limit));
-    }
-    if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {
-      inflateEnd(&zs);
-      return absl::InvalidArgumentError(
-          fmt::format("body is not valid {} data: truncated", gzip ? "gzip" : "deflate"));
-    }
-  }
-  inflateEnd(&zs);
-  return out;
-}
-
 class Handler {
  public:
   Handler(IngestPipeline& pipeline, const config::CollectorConfig& config,
-          common::MetricsRegistry& metrics)
+          common::MetricsRegistry& metrics, common::MemoryBudget& budget)
       : pipeline_(pipeline),
         config_(config),
+        budget_(budget),
         bad_requests_(metrics.GetCounter("skua_otlp_http_bad_requests_total",
                                          "OTLP/HTTP requests refused before decoding spans "
                                          "(wrong path, method, type, size or body)")) {}
@@ -145,10 +110,17 @@ class Handler {
     }
     const std::string* body = &req.body;
     std::string inflated;
+    // Memory beyond the body itself (reserved by the server): its inflation and decoding.
+    common::MemoryBudget::Lease lease = budget_.TryReserve(0);
     const std::string* ce = req.Header("content-encoding");
     std::string coding = ce ? Lower(Trim(*ce)) : "";
     if (coding == "gzip" || coding == "deflate" || coding == "x-gzip") {
-      auto out = Inflate(req.body, limit, coding != "deflate");
+      auto out =
+          Inflate(req.body, limit, coding != "deflate", [&](size_t n) { return lease.Resize(n); });
+      if (!out.ok() && out.status().code() == absl::StatusCode::kResourceExhausted &&
+          lease.bytes() < limit) {
+        return BudgetExhausted(enc);
+      }
       if (!out.ok()) {
         bad_requests_.Increment();
         bool too_big = out.status().code() == absl::StatusCode::kResourceExhausted;
@@ -170,7 +142,15 @@ class Handler {
                             fmt::format("request body exceeds the limit of {} bytes", limit));
     }
 
-    otlp_collector::ExportTraceServiceRequest request;
+    // Decoding: protobuf takes about as much again as its encoding for spans as SDKs write them,
+    // JSON's document at most kJsonDecodeFactor times its text; corrected to what the decoded
+    // request took once the document is gone.
+    const uint64_t decoded_estimate =
+        (enc == Encoding::kProtobuf ? 2 : kJsonDecodeFactor) * body->size();
+    if (!lease.Resize(lease.bytes() + decoded_estimate)) return BudgetExhausted(enc);
+    google::protobuf::Arena arena;
+    auto& request =
+        *google::protobuf::Arena::CreateMessage<otlp_collector::ExportTraceServiceRequest>(&arena);
     if (enc == Encoding::kProtobuf) {
       if (!request.ParseFromString(*body)) {
         bad_requests_.Increment();
@@ -185,6 +165,9 @@ class Handler {
                                         st.message()));
     }
 
+    if (!lease.Resize(lease.bytes() - decoded_estimate + arena.SpaceAllocated())) {
+      return BudgetExhausted(enc);
+    }
     auto result = pipeline_.Export(request, "http");
     if (!result.ok()) {
       const auto& st = result.status();
@@ -194,8 +177,7 @@ class Handler {
       }
       bool full = st.code() == absl::StatusCode::kResourceExhausted;
       auto r = StatusResponse(full ? 429 : 503, enc, st.code(), common::Message(st));
-      auto secs = std::max<int64_t>(1, (config_.retry_after.count() + 999) / 1000);
-      r.headers.emplace_back("Retry-After", std::to_string(secs));
+      r.headers.emplace_back("Retry-After", std::to_string(RetryAfterSeconds()));
       return r;
     }
     otlp_collector::ExportTraceServiceResponse response;
@@ -215,8 +197,21 @@ class Handler {
   }
 
  private:
+  common::HttpResponse BudgetExhausted(Encoding enc) {
+    auto r = StatusResponse(
+        429, enc, absl::StatusCode::kResourceExhausted,
+        fmt::format("memory for requests in flight is exhausted ({} of {} bytes); retry later",
+                    budget_.used(), budget_.limit()));
+    r.headers.emplace_back("Retry-After", std::to_string(RetryAfterSeconds()));
+    return r;
+  }
+  int64_t RetryAfterSeconds() const {
+    return std::max<int64_t>(1, (config_.retry_after.count() + 999) / 1000);
+  }
+
   IngestPipeline& pipeline_;
   config::CollectorConfig config_;
+  common::MemoryBudget& budget_;
   common::Counter& bad_requests_;
 };
 
@@ -224,8 +219,9 @@ class Handler {
 
 common::HttpHandler MakeOtlpHttpHandler(IngestPipeline& pipeline,
                                         const config::CollectorConfig& config,
-                                        common::MetricsRegistry& metrics) {
-  auto handler = std::make_shared<Handler>(pipeline, config, metrics);
+                                        common::MetricsRegistry& metrics,
+                                        common::MemoryBudget& budget) {
+  auto handler = std::make_shared<Handler>(pipeline, config, metrics, budget);
   return [handler](const common::HttpRequest& req) { return (*handler)(req); };
 }
 

@@ -4,14 +4,18 @@
 
 #include "collector/ingest_pipeline.h"
 #include "common/http_server.h"
+#include "common/memory_budget.h"
 #include "common/metrics.h"
 #include "config/config.h"
 
 namespace skua::collector {
 
-// The handler for the OTLP/HTTP port. `pipeline` must outlive the handler.
+// The handler for the OTLP/HTTP port. The server reserves each body from `budget` (its
+// HttpServerOptions::body_budget); the handler reserves its inflation and decoding from it too,
+// answering 429 when they do not fit. `pipeline` and `budget` must outlive the handler.
 common::HttpHandler MakeOtlpHttpHandler(IngestPipeline& pipeline,
                                         const config::CollectorConfig& config,
-                                        common::MetricsRegistry& metrics);
+                                        common::MetricsRegistry& metrics,
+                                        common::MemoryBudget& budget);
 
 }  // namespace skua::collector

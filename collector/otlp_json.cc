@@ -544,7 +544,8 @@ absl::Status DecodeResourceSpans(const Value& v, const Path& p, otlp_trace::Reso
 absl::Status DecodeOtlpJson(std::string_view json, otlp_collector::ExportTraceServiceRequest& out) {
   out.Clear();
   rapidjson::Document doc;
-  if (auto err = common::ParseJson(json, doc, kMaxJsonDepth, /*nan_and_inf=*/true)) {
+  if (auto err = common::ParseJson(json, doc, kMaxJsonDepth, /*nan_and_inf=*/true,
+                                   MaxJsonValues(json.size()))) {
     return absl::InvalidArgumentError(
         fmt::format("invalid JSON at offset {}: {}", err->offset, err->what));
   }

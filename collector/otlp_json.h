@@ -18,7 +18,15 @@ namespace otlp_collector = ::opentelemetry::proto::collector::trace::v1;
 // "resourceSpans[0].scopeSpans[0].spans[3].traceId: not hex".
 // IDs of a wrong length are not decode errors: they reach the span validation, which rejects
 // those spans individually.
+// Memory: the parsed document holds at most MaxJsonValues(json.size()) values, so decoding
+// costs at most kJsonDecodeFactor times the text (document, parser stack and strings) besides
+// the decoded request.
 absl::Status DecodeOtlpJson(std::string_view json, otlp_collector::ExportTraceServiceRequest& out);
+
+// One value per four bytes of text: OTLP/JSON as exporters write it has one per eight or more
+// (every value has a quoted key or is an object in a list).
+inline uint64_t MaxJsonValues(size_t text_bytes) { return text_bytes / 4 + 64; }
+inline constexpr uint64_t kJsonDecodeFactor = 9;
 
 // {} or {"partialSuccess":{"rejectedSpans":"N","errorMessage":"…"}}.
 std::string EncodeExportResponseJson(const otlp_collector::ExportTraceServiceResponse& response);

@@ -1,37 +1,157 @@
 #include "common/grpc_server.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <grpc/grpc.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
+#include <grpcpp/server_posix.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <limits>
+#include <thread>
 
 #include "common/http_server.h"
+#include "common/log_limiter.h"
 
 namespace skua::common {
 namespace {
 
 constexpr auto kStopDeadline = std::chrono::seconds(10);
+// Back-off of the accept loop after a failed accept (out of descriptors or memory).
+constexpr auto kMinAcceptBackoff = std::chrono::milliseconds(10);
+constexpr auto kMaxAcceptBackoff = std::chrono::milliseconds(1000);
+
+int ClampToInt(int64_t v) {
+  return static_cast<int>(std::clamp<int64_t>(v, 0, std::numeric_limits<int>::max()));
+}
+
+// A bound, listening, non-blocking socket for host:port; the port actually bound in `*port`.
+absl::StatusOr<int> Listen(const GrpcServerOptions& options, const std::string& host,
+                           uint16_t want_port, uint16_t* port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string service = std::to_string(want_port);
+  const char* node = host == "localhost" ? "127.0.0.1" : host.c_str();
+  if (int rc = getaddrinfo(node, service.c_str(), &hints, &res); rc != 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: bad address '{}': {}", options.name, host, gai_strerror(rc)));
+  }
+  int fd = -1;
+  std::string error;
+  for (addrinfo* ai = res; ai != nullptr && fd < 0; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0) {
+      error = std::strerror(errno);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+      error = std::strerror(errno);
+      close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(res);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        fmt::format("{}: cannot listen on {}: {}", options.name, options.endpoint, error));
+  }
+  sockaddr_storage bound{};
+  socklen_t len = sizeof(bound);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+  *port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  return fd;
+}
 
 class GrpcServerImpl final : public GrpcServer {
  public:
-  GrpcServerImpl(std::vector<std::shared_ptr<grpc::Service>> services,
-                 std::unique_ptr<grpc::Server> server, std::string address)
-      : services_(std::move(services)), server_(std::move(server)), address_(std::move(address)) {}
+  GrpcServerImpl(std::string name, std::vector<std::shared_ptr<grpc::Service>> services,
+                 std::unique_ptr<grpc::Server> server, int listen_fd, std::string address)
+      : name_(std::move(name)),
+        services_(std::move(services)),
+        server_(std::move(server)),
+        listen_fd_(listen_fd),
+        address_(std::move(address)),
+        accept_thread_([this] { AcceptLoop(); }) {}
   ~GrpcServerImpl() override { Stop(); }
+
   std::string address() const override { return address_; }
+  bool accepting() const override { return accepting_.load(); }
+  void SetServing(bool serving) override {
+    if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(serving);
+  }
+
   void Stop() override {
-    if (stopped_) return;
-    stopped_ = true;
+    if (stopped_.exchange(true)) return;
+    if (accept_thread_.joinable()) accept_thread_.join();
+    close(listen_fd_);
+    SetServing(false);
     server_->Shutdown(std::chrono::system_clock::now() + kStopDeadline);
     server_->Wait();
   }
 
  private:
+  void AcceptLoop() {
+    auto backoff = kMinAcceptBackoff;
+    while (!stopped_.load()) {
+      pollfd p{listen_fd_, POLLIN, 0};
+      if (poll(&p, 1, 200) <= 0) continue;
+      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) {
+        int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED ||
+            err == EPROTO) {
+          continue;
+        }
+        // Out of descriptors or memory: the connection waits in the backlog; retry later.
+        accepting_ = false;
+        uint64_t n = 0;
+        if (log_limiter_.Allow(&n)) {
+          SPDLOG_WARN("{}: accept failed {} time(s): {}; retrying in up to {} ms", name_, n,
+                      std::strerror(err), kMaxAcceptBackoff.count());
+        }
+        for (auto slept = std::chrono::milliseconds(0); slept < backoff && !stopped_.load();
+             slept += std::chrono::milliseconds(10)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        backoff = std::min(backoff * 2, kMaxAcceptBackoff);
+        continue;
+      }
+      if (!accepting_.exchange(true)) SPDLOG_INFO("{}: accepting connections again", name_);
+      backoff = kMinAcceptBackoff;
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      grpc::AddInsecureChannelFromFd(server_.get(), fd);
+    }
+  }
+
+  const std::string name_;
   std::vector<std::shared_ptr<grpc::Service>> services_;  // outlive the server using them
   std::unique_ptr<grpc::Server> server_;
-  std::string address_;
-  bool stopped_ = false;
+  const int listen_fd_;
+  const std::string address_;
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> accepting_{true};
+  LogLimiter log_limiter_{std::chrono::seconds(10)};
+  std::thread accept_thread_;  // last: starts once everything above exists
 };
 
 }  // namespace
@@ -40,21 +160,58 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const GrpcServerOptions& options, std::vector<std::shared_ptr<grpc::Service>> services) {
   auto hp = SplitEndpoint(options.endpoint);
   if (!hp.ok()) return hp.status();
+  uint16_t port = 0;
+  auto fd = Listen(options, hp->first, hp->second, &port);
+  if (!fd.ok()) return fd.status();
+
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(options.endpoint, grpc::InsecureServerCredentials(), &port);
   if (options.max_receive_message_bytes > 0) {
     builder.SetMaxReceiveMessageSize(static_cast<int>(
         std::min<uint64_t>(options.max_receive_message_bytes, std::numeric_limits<int>::max())));
   }
+  builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
+  if (options.compressed == GrpcServerOptions::Compressed::kRefused) {
+    builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_GZIP, false);
+  }
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
+  const GrpcLimits& l = options.limits;
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, ClampToInt(l.max_concurrent_streams));
+  if (l.max_connection_idle.count() > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                               ClampToInt(l.max_connection_idle.count()));
+  }
+  if (l.max_connection_age.count() > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               ClampToInt(l.max_connection_age.count()));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               ClampToInt(l.max_connection_age_grace.count()));
+  }
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ClampToInt(l.keepalive_time.count()));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             ClampToInt(l.keepalive_timeout.count()));
+  // Clients may ping idle connections as often as every 10 s (OTel exporters' keepalive
+  // settings) without being disconnected for it.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  if (l.memory_bytes > 0) {
+    grpc::ResourceQuota quota(options.name);
+    quota.Resize(l.memory_bytes);
+    builder.SetResourceQuota(quota);
+  }
   for (const auto& service : services) builder.RegisterService(service.get());
   auto server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    return absl::UnavailableError(
-        fmt::format("{}: cannot listen on {}", options.name, options.endpoint));
+  if (!server) {
+    close(*fd);
+    return absl::UnavailableError(fmt::format("{}: cannot start the gRPC server", options.name));
   }
-  return std::unique_ptr<GrpcServer>(new GrpcServerImpl(std::move(services), std::move(server),
-                                                        fmt::format("{}:{}", hp->first, port)));
+  std::string host = hp->first;
+  std::string address = host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
+                                                            : fmt::format("{}:{}", host, port);
+  auto impl = std::make_unique<GrpcServerImpl>(options.name, std::move(services), std::move(server),
+                                               *fd, std::move(address));
+  impl->SetServing(false);
+  return std::unique_ptr<GrpcServer>(std::move(impl));
 }
 
 }  // namespace skua::common

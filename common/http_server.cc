@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "common/log_limiter.h"
 #include "common/status_macros.h"
 
 namespace skua::common {
@@ -24,6 +25,11 @@ using tcp = asio::ip::tcp;
 
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr auto kStopGrace = std::chrono::seconds(10);
+// Largest request header (request line included); RFC 9112 leaves the bound to the server.
+constexpr uint32_t kMaxHeaderBytes = 64 * 1024;
+// Back-off of the accept loop after a failed accept (out of descriptors or memory).
+constexpr auto kMinAcceptBackoff = std::chrono::milliseconds(10);
+constexpr auto kMaxAcceptBackoff = std::chrono::milliseconds(1000);
 
 class ServerImpl;
 
@@ -40,7 +46,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadHeader();
   void OnHeader(beast::error_code ec);
   void OnBody(beast::error_code ec);
-  void Respond(const HttpRequest& req, bool keep_alive, unsigned version);
+  void Respond(HttpRequest req, bool keep_alive, unsigned version);
+  void Write(HttpResponse r, bool keep_alive, unsigned version);
+  // Answers a request that cannot be read (RFC 9112: 400, 413, 414, 431), then closes.
+  void RefuseAndClose(int status, std::string reason,
+                      std::vector<std::pair<std::string, std::string>> headers = {});
+  void OnReadError(beast::error_code ec);
   void OnWrite(bool close, beast::error_code ec);
   void Close();
 
@@ -49,7 +60,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
-  bool reading_ = false;  // touched only on the strand
+  MemoryBudget::Lease body_lease_;  // the body of the request being read or answered
+  bool reading_ = false;            // touched only on the strand
 };
 
 class ServerImpl final : public HttpServer, public std::enable_shared_from_this<ServerImpl> {
@@ -59,7 +71,9 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
         handler_(std::move(handler)),
         ioc_(options_.threads),
         acceptor_(asio::make_strand(ioc_)),
-        work_(asio::make_work_guard(ioc_)) {}
+        accept_timer_(acceptor_.get_executor()),
+        work_(asio::make_work_guard(ioc_)),
+        long_pool_(static_cast<size_t>(std::max(1, options_.long_threads))) {}
 
   ~ServerImpl() override { Stop(); }
 
@@ -92,12 +106,14 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
   }
 
   std::string address() const override { return address_; }
+  bool accepting() const override { return accepting_.load(); }
 
   void Stop() override {
     if (stopped_.exchange(true)) return;
     asio::post(acceptor_.get_executor(), [this] {
       beast::error_code ec;
       acceptor_.close(ec);
+      accept_timer_.cancel();
     });
     {
       std::lock_guard lock(mu_);
@@ -112,6 +128,8 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
     while (!ioc_.stopped() && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    long_pool_.stop();
+    long_pool_.join();
     ioc_.stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
@@ -129,47 +147,85 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
     }
   }
   void Forget(Session* s) {
-    std::lock_guard lock(mu_);
-    for (auto it = sessions_.begin(); it != sessions_.end();) {
-      auto sp = it->lock();
-      if (!sp || sp.get() == s) {
-        it = sessions_.erase(it);
-      } else {
-        ++it;
+    bool resume = false;
+    {
+      std::lock_guard lock(mu_);
+      for (auto it = sessions_.begin(); it != sessions_.end();) {
+        auto sp = it->lock();
+        if (!sp || sp.get() == s) {
+          it = sessions_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (paused_ && static_cast<int>(sessions_.size()) < options_.max_connections) {
+        paused_ = false;
+        resume = true;
       }
     }
+    if (resume) asio::post(acceptor_.get_executor(), [this] { Accept(); });
   }
+  bool IsLong(const HttpRequest& req) const {
+    return options_.runs_long && options_.runs_long(req);
+  }
+  asio::thread_pool& long_pool() { return long_pool_; }
 
  private:
+  // Runs on the acceptor's strand.
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_),
-                           [this](beast::error_code ec, tcp::socket socket) {
-                             if (ec) {
-                               if (ec != asio::error::operation_aborted && !stopping()) {
-                                 SPDLOG_WARN("{}: accept: {}", options_.name, ec.message());
-                               }
-                             } else {
-                               auto s = std::make_shared<Session>(std::move(socket), *this);
-                               {
-                                 std::lock_guard lock(mu_);
-                                 sessions_.push_back(s);
-                               }
-                               s->Start();
-                             }
-                             if (!stopping() && acceptor_.is_open()) Accept();
-                           });
+    if (stopping() || !acceptor_.is_open()) return;
+    acceptor_.async_accept(
+        asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+          if (ec == asio::error::operation_aborted || stopping()) return;
+          if (ec) {
+            // Out of descriptors (or memory): the connection waits in the backlog. Back off instead
+            // of spinning, and say so at most every 10 s.
+            accepting_ = false;
+            uint64_t n = 0;
+            if (log_limiter_.Allow(&n)) {
+              SPDLOG_WARN("{}: accept failed {} time(s): {}; retrying in up to {} ms",
+                          options_.name, n, ec.message(), kMaxAcceptBackoff.count());
+            }
+            accept_timer_.expires_after(backoff_);
+            backoff_ = std::min(backoff_ * 2, kMaxAcceptBackoff);
+            accept_timer_.async_wait([this](beast::error_code tec) {
+              if (!tec) Accept();
+            });
+            return;
+          }
+          if (!accepting_.exchange(true)) {
+            SPDLOG_INFO("{}: accepting connections again", options_.name);
+          }
+          backoff_ = kMinAcceptBackoff;
+          auto s = std::make_shared<Session>(std::move(socket), *this);
+          bool full;
+          {
+            std::lock_guard lock(mu_);
+            sessions_.push_back(s);
+            full = static_cast<int>(sessions_.size()) >= options_.max_connections;
+            paused_ = full;
+          }
+          s->Start();
+          if (!full) Accept();
+        });
   }
 
   HttpServerOptions options_;
   HttpHandler handler_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
+  asio::steady_timer accept_timer_;                        // on the acceptor's strand
+  std::chrono::milliseconds backoff_ = kMinAcceptBackoff;  // on the acceptor's strand
   asio::executor_work_guard<asio::io_context::executor_type> work_;
+  asio::thread_pool long_pool_;
   std::vector<std::thread> threads_;
   std::string address_;
   std::atomic<bool> stopped_{false};
+  std::atomic<bool> accepting_{true};
+  LogLimiter log_limiter_{std::chrono::seconds(10)};
   std::mutex mu_;
   std::vector<std::weak_ptr<Session>> sessions_;  // guarded by mu_
+  bool paused_ = false;  // accepting stopped at max_connections; guarded by mu_
 };
 
 void Session::Start() {
@@ -186,7 +242,7 @@ void Session::ReadHeader() {
   if (server_.stopping()) return Close();
   parser_.emplace();
   parser_->body_limit(server_.options().max_body_bytes);
-  parser_->header_limit(64 * 1024);
+  parser_->header_limit(kMaxHeaderBytes);
   reading_ = true;
   stream_.expires_after(kIdleTimeout);
   http::async_read_header(
@@ -197,15 +253,57 @@ void Session::ReadHeader() {
 void Session::OnHeader(beast::error_code ec) {
   // A Content-Length over the limit is detected with the header already.
   if (ec == http::error::body_limit) return OnBody(ec);
-  if (ec) return Close();
+  if (ec) return OnReadError(ec);
+  if (MemoryBudget* budget = server_.options().body_budget) {
+    uint64_t want = 0;
+    if (auto n = parser_->content_length()) {
+      want = *n;
+    } else if (parser_->chunked()) {
+      want = server_.options().max_body_bytes;
+    }
+    if (want > 0) {
+      body_lease_ = budget->TryReserve(want);
+      if (!body_lease_) {
+        reading_ = false;
+        return RefuseAndClose(
+            429, "memory for requests in flight is exhausted; retry later",
+            {{"Retry-After", std::to_string(server_.options().retry_after_seconds)}});
+      }
+    }
+  }
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+}
+
+void Session::OnReadError(beast::error_code ec) {
+  reading_ = false;
+  if (ec.category() != http::make_error_code(http::error::bad_target).category() ||
+      ec == http::error::end_of_stream || ec == http::error::partial_message) {
+    return Close();  // the peer went away or timed out: nobody to answer
+  }
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+    // Without a line end in what was read, the request line itself is too long.
+    std::string_view seen(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    if (seen.find("\r\n") == std::string_view::npos) {
+      return RefuseAndClose(414, "request line too long");
+    }
+    return RefuseAndClose(431, "request header fields too large");
+  }
+  return RefuseAndClose(400, ec.message());
+}
+
+void Session::RefuseAndClose(int status, std::string reason,
+                             std::vector<std::pair<std::string, std::string>> headers) {
+  stream_.expires_after(std::chrono::seconds(5));
+  HttpResponse r{status, "text/plain; charset=utf-8", std::move(headers),
+                 fmt::format("{} {}\n", status, reason)};
+  Write(std::move(r), /*keep_alive=*/false, 11);
 }
 
 void Session::OnBody(beast::error_code ec) {
   reading_ = false;
   bool too_large = ec == http::error::body_limit;
-  if (ec && !too_large) return Close();
+  if (ec && !too_large) return OnReadError(ec);
   stream_.expires_never();
   auto& msg = parser_->get();
   HttpRequest req;
@@ -221,11 +319,22 @@ void Session::OnBody(beast::error_code ec) {
   }
   req.body_too_large = too_large;
   if (!too_large) req.body = std::move(msg.body());
-  Respond(req, msg.keep_alive() && !too_large, msg.version());
+  Respond(std::move(req), msg.keep_alive() && !too_large, msg.version());
 }
 
-void Session::Respond(const HttpRequest& req, bool keep_alive, unsigned version) {
-  HttpResponse r = server_.Handle(req);
+void Session::Respond(HttpRequest req, bool keep_alive, unsigned version) {
+  if (!server_.IsLong(req)) return Write(server_.Handle(req), keep_alive, version);
+  asio::post(server_.long_pool(),
+             [self = shared_from_this(), req = std::move(req), keep_alive, version]() mutable {
+               HttpResponse r = self->server_.Handle(req);
+               asio::post(self->stream_.get_executor(),
+                          [self, r = std::move(r), keep_alive, version]() mutable {
+                            self->Write(std::move(r), keep_alive, version);
+                          });
+             });
+}
+
+void Session::Write(HttpResponse r, bool keep_alive, unsigned version) {
   response_ = {};
   response_.version(version);
   response_.result(static_cast<unsigned>(r.status));
@@ -243,12 +352,14 @@ void Session::Respond(const HttpRequest& req, bool keep_alive, unsigned version)
 }
 
 void Session::OnWrite(bool close, beast::error_code ec) {
+  body_lease_.Reset();
   if (ec || close) return Close();
   ReadHeader();
 }
 
 void Session::Close() {
   reading_ = false;
+  body_lease_.Reset();
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
   stream_.close();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/memory_budget.h"
 
 namespace skua::common {
 
@@ -44,7 +45,20 @@ struct HttpServerOptions {
   std::string name;      // for logs: "otlp-http", "query-http", "admin"
   std::string endpoint;  // "host:port"; port 0 picks a free port
   uint64_t max_body_bytes = 16 << 20;
-  int threads = 2;
+  int threads = 2;  // I/O threads; handlers run on them unless `runs_long` says otherwise
+  // Open connections at most; past it the server stops accepting (new connections wait in the
+  // kernel's backlog) until one closes.
+  int max_connections = 1024;
+  // When set, every request body is reserved from this budget once its header is read (its
+  // Content-Length, or max_body_bytes when chunked) and released after the response; without
+  // room the request is answered 429 with Retry-After: `retry_after_seconds`. Must outlive the
+  // server.
+  MemoryBudget* body_budget = nullptr;
+  int retry_after_seconds = 1;
+  // Requests for which this returns true run on `long_threads` threads of their own, so slow
+  // requests (searches) never hold up the I/O threads answering cheap ones.
+  std::function<bool(const HttpRequest&)> runs_long;
+  int long_threads = 2;
 };
 
 class HttpServer {
@@ -55,6 +69,8 @@ class HttpServer {
   virtual ~HttpServer() = default;
   // "host:port" actually bound.
   virtual std::string address() const = 0;
+  // False while the listener cannot accept (out of descriptors); it retries by itself.
+  virtual bool accepting() const = 0;
   // Stops accepting, lets in-flight requests finish, closes connections. Idempotent.
   virtual void Stop() = 0;
 };

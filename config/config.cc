@@ -85,6 +85,103 @@ Setter ByteSizeSetter(uint64_t* (*field)(Config&), uint64_t min) {
   };
 }
 
+Setter IntSetter(int* (*field)(Config&), int min, int max) {
+  return [field, min, max](std::string_view v, Config& c) {
+    int n = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || n < min || n > max) {
+      return Bad(fmt::format("must be an integer {}..{}", min, max));
+    }
+    *field(c) = n;
+    return absl::OkStatus();
+  };
+}
+
+// A duration of at least `min` (0 allowed when `zero_ok`, meaning "off").
+Setter MillisSetter(std::chrono::milliseconds* (*field)(Config&), std::chrono::milliseconds min,
+                    bool zero_ok) {
+  return [field, min, zero_ok](std::string_view v, Config& c) {
+    auto d = ParseGoDuration(v);
+    if (!d.ok()) return d.status();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+    if (ms.count() == 0 && zero_ok) {
+      *field(c) = ms;
+      return absl::OkStatus();
+    }
+    if (ms < min) {
+      return Bad(
+          fmt::format("must be at least {}{}", FormatDuration(min), zero_ok ? " (or 0)" : ""));
+    }
+    *field(c) = ms;
+    return absl::OkStatus();
+  };
+}
+
+// The connection limits of a gRPC listener: `prefix`.max_concurrent_streams and so on.
+void AddGrpcLimitKeys(std::vector<Key>& k, const std::string& prefix,
+                      common::GrpcLimits* (*limits)(Config&)) {
+  auto lim = [limits](const Config& c) { return limits(const_cast<Config&>(c)); };
+  k.push_back({prefix + ".max_concurrent_streams", "concurrent calls per connection",
+               [lim](const Config& c) { return std::to_string(lim(c)->max_concurrent_streams); },
+               [limits](std::string_view v, Config& c) {
+                 int n = 0;
+                 auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+                 if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || n < 1 ||
+                     n > 100000) {
+                   return Bad("must be an integer 1..100000");
+                 }
+                 limits(c)->max_concurrent_streams = static_cast<uint32_t>(n);
+                 return absl::OkStatus();
+               }});
+  struct DurationKey {
+    const char* name;
+    const char* help;
+    std::chrono::milliseconds common::GrpcLimits::*field;
+    bool zero_ok;
+  };
+  static const DurationKey kDurations[] = {
+      {"max_connection_idle", "a connection without calls for this long is closed; 0 = never",
+       &common::GrpcLimits::max_connection_idle, true},
+      {"max_connection_age",
+       "a connection is closed (gracefully) after this long, spreading clients over replicas; "
+       "0 = never",
+       &common::GrpcLimits::max_connection_age, true},
+      {"keepalive_time", "the server pings a connection idle this long",
+       &common::GrpcLimits::keepalive_time, false},
+      {"keepalive_timeout", "and closes it if the ping is not answered within this",
+       &common::GrpcLimits::keepalive_timeout, false},
+  };
+  for (const auto& d : kDurations) {
+    auto field = d.field;
+    bool zero_ok = d.zero_ok;
+    k.push_back({prefix + "." + d.name, d.help,
+                 [lim, field](const Config& c) { return FormatDuration(lim(c)->*field); },
+                 [limits, field, zero_ok](std::string_view v, Config& c) {
+                   auto dur = ParseGoDuration(v);
+                   if (!dur.ok()) return dur.status();
+                   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*dur);
+                   if (ms.count() == 0 && zero_ok) {
+                     limits(c)->*field = ms;
+                     return absl::OkStatus();
+                   }
+                   if (ms.count() < 1000) return Bad("must be at least 1s");
+                   limits(c)->*field = ms;
+                   return absl::OkStatus();
+                 }});
+  }
+  k.push_back({prefix + ".memory_limit",
+               "memory gRPC may use for its connections' buffers (messages being received "
+               "included); under pressure it slows reads and cancels the largest calls. 0 = none",
+               [lim](const Config& c) { return FormatBytes(lim(c)->memory_bytes); },
+               [limits](std::string_view v, Config& c) {
+                 auto b = ParseByteSize(v);
+                 if (!b.ok()) return b.status();
+                 if (*b != 0 && *b < (16u << 20)) return Bad("must be 0 or at least 16MiB");
+                 limits(c)->memory_bytes = *b;
+                 return absl::OkStatus();
+               }});
+}
+
 const std::vector<Key>& Keys() {
   static const std::vector<Key> kKeys = [] {
     std::vector<Key> k;
@@ -189,6 +286,7 @@ const std::vector<Key>& Keys() {
          "largest accepted OTLP/gRPC request; larger ones get RESOURCE_EXHAUSTED",
          [](const Config& c) { return FormatBytes(c.collector.grpc_max_recv_msg_size); },
          ByteSizeSetter([](Config& c) { return &c.collector.grpc_max_recv_msg_size; }, 1024)});
+    AddGrpcLimitKeys(k, "collector.otlp.grpc", [](Config& c) { return &c.collector.grpc_limits; });
     k.push_back({"collector.otlp.http.endpoint", "OTLP/HTTP listen address",
                  [](const Config& c) { return c.collector.http_endpoint; },
                  EndpointSetter([](Config& c) { return &c.collector.http_endpoint; })});
@@ -197,6 +295,18 @@ const std::vector<Key>& Keys() {
          "largest accepted OTLP/HTTP body, after decompression; larger ones get 413",
          [](const Config& c) { return FormatBytes(c.collector.http_max_request_body_size); },
          ByteSizeSetter([](Config& c) { return &c.collector.http_max_request_body_size; }, 1024)});
+    k.push_back(
+        {"collector.otlp.http.max_connections",
+         "open OTLP/HTTP connections at most; more wait until one closes",
+         [](const Config& c) { return std::to_string(c.collector.http_max_connections); },
+         IntSetter([](Config& c) { return &c.collector.http_max_connections; }, 1, 1 << 20)});
+    k.push_back(
+        {"collector.max_inflight_bytes",
+         "memory for OTLP requests before their spans are queued (bodies being received, "
+         "inflated and decoded), all receivers together; past it exports are refused with a "
+         "retryable error",
+         [](const Config& c) { return FormatBytes(c.collector.max_inflight_bytes); },
+         ByteSizeSetter([](Config& c) { return &c.collector.max_inflight_bytes; }, 1 << 20)});
     k.push_back({"collector.queue.max_bytes",
                  "ingest queue bound per shard (encoded span bytes); a full queue refuses exports "
                  "with a retryable error",
@@ -219,6 +329,29 @@ const std::vector<Key>& Keys() {
     k.push_back({"query.grpc.endpoint", "Jaeger query gRPC API (api_v2, api_v3) listen address",
                  [](const Config& c) { return c.query.grpc_endpoint; },
                  EndpointSetter([](Config& c) { return &c.query.grpc_endpoint; })});
+    k.push_back({"query.http.max_connections",
+                 "open query HTTP connections at most; more wait until one closes",
+                 [](const Config& c) { return std::to_string(c.query.http_max_connections); },
+                 IntSetter([](Config& c) { return &c.query.http_max_connections; }, 1, 1 << 20)});
+    AddGrpcLimitKeys(k, "query.grpc", [](Config& c) { return &c.query.grpc_limits; });
+    k.push_back({"query.max_limit", "most traces one search returns, whatever limit it asks for",
+                 [](const Config& c) { return std::to_string(c.query.max_limit); },
+                 IntSetter([](Config& c) { return &c.query.max_limit; }, 1, 1'000'000)});
+    k.push_back({"query.timeout",
+                 "searches stop after this long (HTTP 504, gRPC DEADLINE_EXCEEDED)",
+                 [](const Config& c) { return FormatDuration(c.query.timeout); },
+                 MillisSetter([](Config& c) { return &c.query.timeout; },
+                              std::chrono::milliseconds(100), false)});
+    k.push_back({"query.search_threads",
+                 "threads running HTTP searches, apart from those answering services, operations "
+                 "and single traces",
+                 [](const Config& c) { return std::to_string(c.query.search_threads); },
+                 IntSetter([](Config& c) { return &c.query.search_threads; }, 1, 256)});
+    k.push_back({"query.max_response_bytes",
+                 "a search's answer stops growing past this much span data (the traces that fit "
+                 "are returned, and the cut is reported)",
+                 [](const Config& c) { return FormatBytes(c.query.max_response_bytes); },
+                 ByteSizeSetter([](Config& c) { return &c.query.max_response_bytes; }, 1 << 20)});
     k.push_back({"admin.endpoint", "admin listen address (/metrics, /healthz, /readyz)",
                  [](const Config& c) { return c.admin.endpoint; },
                  EndpointSetter([](Config& c) { return &c.admin.endpoint; })});

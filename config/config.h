@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/grpc_server.h"
 
 namespace skua::config {
 
@@ -31,7 +32,12 @@ struct StorageConfig {
 
 struct CollectorConfig {
   std::string grpc_endpoint = "0.0.0.0:4317";
-  uint64_t grpc_max_recv_msg_size = 16ull << 20;
+  uint64_t grpc_max_recv_msg_size = 16ull << 20;  // on the wire, compressed or not
+  common::GrpcLimits grpc_limits;
+  int http_max_connections = 1024;
+  // Bytes of OTLP requests held in memory before their spans are queued (bodies being received,
+  // inflated, decoded), both protocols together; past it exports are refused (retryably).
+  uint64_t max_inflight_bytes = 256ull << 20;
   std::string http_endpoint = "0.0.0.0:4318";
   uint64_t http_max_request_body_size = 16ull << 20;  // after decompression
   uint64_t queue_max_bytes = 64ull << 20;             // per shard
@@ -41,6 +47,19 @@ struct CollectorConfig {
 struct QueryConfig {
   std::string http_endpoint = "0.0.0.0:16686";
   std::string grpc_endpoint = "0.0.0.0:16685";
+  int http_max_connections = 256;
+  common::GrpcLimits grpc_limits;
+  // Largest `limit` a search may ask for (Kiali asks for 10,000 and the Jaeger UI for up to
+  // 1,500); larger ones are answered with this many traces.
+  int max_limit = 10'000;
+  // Searches and trace lookups stop (and answer 504 / DEADLINE_EXCEEDED) after this long.
+  std::chrono::milliseconds timeout{30'000};
+  // Threads running searches, apart from the threads answering cheap calls (services,
+  // operations, one trace), so those never queue behind heavy searches.
+  int search_threads = 2;
+  // A search's answer stops growing past this many bytes of span data (the traces that fit are
+  // returned, with an error entry saying the answer was cut).
+  uint64_t max_response_bytes = 64ull << 20;
 };
 
 struct AdminConfig {

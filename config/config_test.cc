@@ -37,6 +37,7 @@ TEST(ConfigTest, DefaultsMatchTheShippedYaml) {
   EXPECT_EQ(from_yaml.query.grpc_endpoint, "0.0.0.0:16685");
   EXPECT_EQ(from_yaml.admin.endpoint, "0.0.0.0:8888");
   EXPECT_EQ(from_yaml.log.level, "info");
+  EXPECT_EQ(Describe(from_yaml), Describe(defaults)) << "every key";
 }
 
 TEST(ConfigTest, FlagsBeatEnvironmentWhichBeatsTheFile) {

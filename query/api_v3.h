@@ -1,4 +1,4 @@
-// Rules the api_v3 HTTP gateway and the api_v3 gRPC service share.
+// Rules the query APIs share (v1 and api_v3 over HTTP, api_v2 and api_v3 over gRPC).
 #pragma once
 
 #include <algorithm>
@@ -12,10 +12,18 @@ namespace skua::query {
 // Traces a search returns when it names no limit (Jaeger's storage default).
 inline constexpr int kDefaultSearchLimit = 100;
 
-// The number of traces for api_v3 `search_depth`: the default if not positive.
-inline int V3SearchLimit(int64_t search_depth) {
-  return search_depth > 0 ? static_cast<int>(std::min<int64_t>(search_depth, 1'000'000))
-                          : kDefaultSearchLimit;
+// The number of traces a search asks for (v1 `limit`, api_v3 `search_depth`, api_v2
+// `num_traces`): the default if not positive, at most `max_limit` (query.max_limit).
+inline int SearchLimit(int64_t requested, int max_limit) {
+  return requested > 0 ? static_cast<int>(std::min<int64_t>(requested, max_limit))
+                       : std::min(kDefaultSearchLimit, max_limit);
+}
+
+// Search requests run on the query port's search threads (HttpServerOptions::runs_long), apart
+// from the cheap calls (services, operations, one trace).
+inline bool IsSearchPath(std::string_view path) {
+  return path == "/api/traces" || path == "/api/v3/traces" || path == "/api/v3/trace-summaries" ||
+         path == "/api/dependencies";
 }
 
 // An operation's span kind as api_v3 reports it: Jaeger v2 reports an unspecified kind as

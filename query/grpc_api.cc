@@ -29,6 +29,11 @@ grpc::Status Invalid(std::string message) {
 }
 
 grpc::Status StorageFailure(const absl::Status& st) {
+  if (st.code() == absl::StatusCode::kDeadlineExceeded) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "the search took longer than query.timeout or the call's deadline; "
+                        "narrow it (time range, service, limit)");
+  }
   // The cause may name files of the data directory: it goes to the log only.
   SPDLOG_WARN("query-grpc: {}", st.message());
   return grpc::Status(static_cast<grpc::StatusCode>(st.code()),
@@ -71,11 +76,13 @@ std::string_view CodeName(grpc::StatusCode code) {
   }
 }
 
-// What every query call needs: the store, and the metrics its calls are recorded in.
+// What every query call needs: the store, the query settings, a clock for deadlines, and the
+// metrics its calls are recorded in.
 class Calls {
  public:
-  Calls(std::string_view service, storage::SpanStore& store, common::MetricsRegistry& metrics)
-      : service_(service), store_(store), metrics_(metrics) {}
+  Calls(std::string_view service, storage::SpanStore& store, const config::QueryConfig& config,
+        common::Clock& clock, common::MetricsRegistry& metrics)
+      : service_(service), store_(store), config_(config), clock_(clock), metrics_(metrics) {}
   storage::SpanStore& store() { return store_; }
 
   // Runs one call, recording it in the query API's metrics (route = gRPC method).
@@ -97,9 +104,9 @@ class Calls {
   // A search from the query parameters both API versions share (v2 calls the attributes
   // `tags`); the error names the field.
   template <typename Params>
-  static grpc::Status ParseSearch(const Params& p,
-                                  const google::protobuf::Map<std::string, std::string>& attributes,
-                                  storage::TraceQuery& q) {
+  grpc::Status ParseSearch(const Params& p,
+                           const google::protobuf::Map<std::string, std::string>& attributes,
+                           storage::TraceQuery& q) {
     q.service = p.service_name();
     q.operation = p.operation_name();
     // A protobuf map has no order; Jaeger's answer does not depend on one either.
@@ -127,22 +134,37 @@ class Calls {
     if (q.duration_max_ns != 0 && q.duration_min_ns > q.duration_max_ns) {
       return Invalid("query.duration_min must not exceed query.duration_max");
     }
-    q.limit = V3SearchLimit(p.search_depth());
+    q.limit = SearchLimit(p.search_depth(), config_.max_limit);
     return grpc::Status::OK;
   }
 
   // Runs `q` and calls send(trace) for each trace found, newest first, until send returns
   // false (the client went away).
+  // The search stops at query.timeout or the client's deadline, whichever comes first, and
+  // when the client cancels.
   template <typename Send>
-  grpc::Status Search(const storage::TraceQuery& q, grpc::ServerContext* context, Send send) {
+  grpc::Status Search(storage::TraceQuery q, grpc::ServerContext* context, Send send) {
+    const int64_t now = clock_.NowNanos();
+    q.deadline_ns = now + std::chrono::nanoseconds(config_.timeout).count();
+    auto client_left = context->deadline() - std::chrono::system_clock::now();
+    if (client_left < std::chrono::hours(24 * 365)) {
+      q.deadline_ns = std::min<int64_t>(
+          q.deadline_ns,
+          now + std::chrono::duration_cast<std::chrono::nanoseconds>(client_left).count());
+    }
     auto hits = store_.FindTraces(q);
     if (!hits.ok()) return StorageFailure(hits.status());
-    bool cancelled = false;
+    bool cancelled = false, late = false;
     auto st = ForEachHitTrace(store_, *hits, [&](otlp_trace::TracesData& t) {
-      cancelled = !send(t);
+      if (clock_.NowNanos() > q.deadline_ns) {
+        late = true;
+        return false;
+      }
+      cancelled = context->IsCancelled() || !send(t);
       return !cancelled;
     });
     if (!st.ok()) return StorageFailure(st);
+    if (late) return StorageFailure(absl::DeadlineExceededError("the search ran out of time"));
     return cancelled ? Cancelled(context) : grpc::Status::OK;
   }
 
@@ -154,14 +176,17 @@ class Calls {
  private:
   std::string service_;
   storage::SpanStore& store_;
+  const config::QueryConfig config_;
+  common::Clock& clock_;
   common::MetricsRegistry& metrics_;
 };
 
 // jaeger.api_v3.QueryService: traces as OTLP, one stream message per trace.
 class V3Service final : public api_v3::QueryService::Service {
  public:
-  V3Service(storage::SpanStore& store, common::MetricsRegistry& metrics)
-      : calls_("jaeger.api_v3.QueryService", store, metrics) {}
+  V3Service(storage::SpanStore& store, const config::QueryConfig& config, common::Clock& clock,
+            common::MetricsRegistry& metrics)
+      : calls_("jaeger.api_v3.QueryService", store, config, clock, metrics) {}
 
   grpc::Status GetTrace(grpc::ServerContext* context, const api_v3::GetTraceRequest* request,
                         grpc::ServerWriter<otlp_trace::TracesData>* writer) override {
@@ -190,7 +215,7 @@ class V3Service final : public api_v3::QueryService::Service {
     return calls_.Observed("FindTraces", [&] {
       if (!request->has_query()) return Invalid("missing query");
       storage::TraceQuery q;
-      auto st = Calls::ParseSearch(request->query(), request->query().attributes(), q);
+      auto st = calls_.ParseSearch(request->query(), request->query().attributes(), q);
       if (!st.ok()) return st;
       const bool raw = request->query().raw_traces();
       return calls_.Search(q, context, [&](otlp_trace::TracesData& t) {
@@ -229,8 +254,9 @@ class V3Service final : public api_v3::QueryService::Service {
 // port has served them since 1.x (Kiali and other tools call it).
 class V2Service final : public api_v2::QueryService::Service {
  public:
-  V2Service(storage::SpanStore& store, common::MetricsRegistry& metrics)
-      : calls_("jaeger.api_v2.QueryService", store, metrics) {}
+  V2Service(storage::SpanStore& store, const config::QueryConfig& config, common::Clock& clock,
+            common::MetricsRegistry& metrics)
+      : calls_("jaeger.api_v2.QueryService", store, config, clock, metrics) {}
 
   grpc::Status GetTrace(grpc::ServerContext* context, const api_v2::GetTraceRequest* request,
                         grpc::ServerWriter<api_v2::SpansResponseChunk>* writer) override {
@@ -263,7 +289,7 @@ class V2Service final : public api_v2::QueryService::Service {
     return calls_.Observed("FindTraces", [&] {
       if (!request->has_query()) return Invalid("missing query");
       storage::TraceQuery q;
-      auto st = Calls::ParseSearch(request->query(), request->query().tags(), q);
+      auto st = calls_.ParseSearch(request->query(), request->query().tags(), q);
       if (!st.ok()) return st;
       const bool raw = request->query().raw_traces();
       return calls_.Search(q, context, [&](const otlp_trace::TracesData& t) {
@@ -356,10 +382,17 @@ class V2Service final : public api_v2::QueryService::Service {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartQueryGrpcServer(
-    const std::string& endpoint, storage::SpanStore& store, common::MetricsRegistry& metrics) {
-  return common::GrpcServer::Start(
-      {"query-grpc", endpoint, 0},
-      {std::make_shared<V3Service>(store, metrics), std::make_shared<V2Service>(store, metrics)});
+    const config::QueryConfig& config, storage::SpanStore& store, common::Clock& clock,
+    common::MetricsRegistry& metrics) {
+  common::GrpcServerOptions options;
+  options.name = "query-grpc";
+  options.endpoint = config.grpc_endpoint;
+  options.max_receive_message_bytes = 1 << 20;  // queries are small
+  options.compressed = common::GrpcServerOptions::Compressed::kRefused;
+  options.limits = config.grpc_limits;
+  return common::GrpcServer::Start(options,
+                                   {std::make_shared<V3Service>(store, config, clock, metrics),
+                                    std::make_shared<V2Service>(store, config, clock, metrics)});
 }
 
 }  // namespace skua::query

@@ -6,15 +6,20 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "common/grpc_server.h"
 #include "common/metrics.h"
+#include "config/config.h"
 #include "storage/span_store.h"
 
 namespace skua::query {
 
-// Serves jaeger.api_v3.QueryService on `endpoint` (port 0 picks one). `store` and `metrics` must
-// outlive the server. Errors: kUnavailable (cannot listen).
+// Serves jaeger.api_v3.QueryService and jaeger.api_v2.QueryService on config.grpc_endpoint
+// (port 0 picks one). Searches stop at config.timeout (or the call's deadline, if sooner) and
+// return at most config.max_limit traces. `store`, `clock` and `metrics` must outlive the server.
+// Errors: kUnavailable (cannot listen).
 absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartQueryGrpcServer(
-    const std::string& endpoint, storage::SpanStore& store, common::MetricsRegistry& metrics);
+    const config::QueryConfig& config, storage::SpanStore& store, common::Clock& clock,
+    common::MetricsRegistry& metrics);
 
 }  // namespace skua::query

@@ -27,8 +27,6 @@ namespace otlp_trace = ::opentelemetry::proto::trace::v1;
 using common::HttpRequest;
 using common::HttpResponse;
 
-constexpr int64_t kMicro = 1'000;
-constexpr int64_t kMilli = 1'000'000;
 constexpr int64_t kDefaultSearchLookback = 48LL * 3600 * 1'000'000'000;      // v1 search
 constexpr int64_t kDefaultDependencyLookback = 24LL * 3600 * 1'000'000'000;  // dependencies
 constexpr char kText[] = "text/plain; charset=utf-8";
@@ -254,8 +252,9 @@ std::string RenderSummary(const otlp_trace::TracesData& td) {
 
 class QueryApi {
  public:
-  QueryApi(storage::SpanStore& store, common::Clock& clock, common::MetricsRegistry& metrics)
-      : store_(store), clock_(clock), metrics_(metrics) {}
+  QueryApi(storage::SpanStore& store, const config::QueryConfig& config, common::Clock& clock,
+           common::MetricsRegistry& metrics)
+      : store_(store), config_(config), clock_(clock), metrics_(metrics) {}
 
   HttpResponse Handle(const HttpRequest& req) {
     auto start = std::chrono::steady_clock::now();
@@ -326,13 +325,35 @@ class QueryApi {
     return NotFoundPage();
   }
 
-  // The traces of a search's hits, in hit order (read_traces.h).
-  absl::StatusOr<std::vector<otlp_trace::TracesData>> Fetch(std::vector<storage::TraceHit>& hits) {
+  // Runs a search with the query's deadline (query.timeout).
+  absl::StatusOr<std::vector<storage::TraceHit>> Find(storage::TraceQuery& q) {
+    q.deadline_ns = clock_.NowNanos() + std::chrono::nanoseconds(config_.timeout).count();
+    return store_.FindTraces(q);
+  }
+
+  // The traces of a search's hits, in hit order (read_traces.h), until the deadline passes or
+  // their span data exceeds query.max_response_bytes (then *cut is set and the rest left out).
+  absl::StatusOr<std::vector<otlp_trace::TracesData>> Fetch(std::vector<storage::TraceHit>& hits,
+                                                            const storage::TraceQuery& q,
+                                                            bool* cut) {
     std::vector<otlp_trace::TracesData> out;
+    uint64_t bytes = 0;
+    bool late = false;
+    *cut = false;
     SKUA_RETURN_IF_ERROR(ForEachHitTrace(store_, hits, [&](otlp_trace::TracesData& t) {
+      if (q.deadline_ns != 0 && clock_.NowNanos() > q.deadline_ns) {
+        late = true;
+        return false;
+      }
+      bytes += t.ByteSizeLong();
+      if (bytes > config_.max_response_bytes && !out.empty()) {
+        *cut = true;
+        return false;
+      }
       out.push_back(std::move(t));
       return true;
     }));
+    if (late) return absl::DeadlineExceededError("the search ran out of time");
     return out;
   }
 
@@ -393,16 +414,17 @@ class QueryApi {
     storage::TraceQuery q;
     if (const auto* v = Param(params, "service")) q.service = *v;
     if (const auto* v = Param(params, "operation")) q.operation = *v;
-    std::optional<int64_t> start_us, end_us;
-    if (auto bad = V1Param(params, "start", ParseInt64, &start_us)) return *bad;
-    if (auto bad = V1Param(params, "end", ParseInt64, &end_us)) return *bad;
-    q.start_max_ns = end_us ? *end_us * kMicro : now;
-    q.start_min_ns = start_us ? *start_us * kMicro : q.start_max_ns - kDefaultSearchLookback;
-    q.limit = kDefaultSearchLimit;
+    std::optional<int64_t> start_ns, end_ns;
+    if (auto bad = V1Param(params, "start", ParseUnixMicrosAsNanos, &start_ns)) return *bad;
+    if (auto bad = V1Param(params, "end", ParseUnixMicrosAsNanos, &end_ns)) return *bad;
+    q.start_max_ns = end_ns ? *end_ns : now;
+    q.start_min_ns =
+        start_ns ? *start_ns : std::max<int64_t>(0, q.start_max_ns - kDefaultSearchLookback);
+    q.limit = SearchLimit(0, config_.max_limit);
     if (const auto* v = Param(params, "limit"); v != nullptr && !v->empty()) {
       auto r = ParseInt64(*v);
       if (!r.ok()) return V1Fail(400, common::Message(r.status()));
-      if (*r > 0) q.limit = static_cast<int>(std::min<int64_t>(*r, 1'000'000));
+      q.limit = SearchLimit(*r, config_.max_limit);
     }
     std::map<std::string, std::string> tags;
     std::vector<std::string> tag_order;
@@ -442,9 +464,10 @@ class QueryApi {
     auto trace_ids = ParamAll(params, "traceID");
     if (!trace_ids.empty()) return V1GetTraces(params, trace_ids, raw);
 
-    auto hits = store_.FindTraces(q);
+    auto hits = Find(q);
     if (!hits.ok()) return StorageFailure(hits.status(), V1Fail);
-    auto traces = Fetch(*hits);
+    bool cut = false;
+    auto traces = Fetch(*hits, q, &cut);
     if (!traces.ok()) return StorageFailure(traces.status(), V1Fail);
     std::string data = "[";
     for (const auto& t : *traces) {
@@ -452,7 +475,9 @@ class QueryApi {
       data += RenderJaegerTrace(t, !raw);
     }
     data += "]";
-    return V1Data(data, 0, Pretty(params));
+    std::vector<V1Error> errors;
+    if (cut) errors.push_back({0, TruncatedMessage(traces->size(), hits->size()), ""});
+    return V1Data(data, 0, Pretty(params), errors);
   }
 
   // `traceID=` multi-get: other filters are ignored; missing IDs are reported in `errors`.
@@ -483,12 +508,12 @@ class QueryApi {
   }
 
   HttpResponse V1Dependencies(const Params& params) {
-    int64_t end_ms = clock_.NowNanos() / kMilli;
-    int64_t lookback_ms = kDefaultDependencyLookback / kMilli;
-    if (auto bad = V1Param(params, "endTs", ParseInt64, &end_ms)) return *bad;
-    if (auto bad = V1Param(params, "lookback", ParseInt64, &lookback_ms)) return *bad;
+    int64_t end_ns = clock_.NowNanos();
+    int64_t lookback_ns = kDefaultDependencyLookback;
+    if (auto bad = V1Param(params, "endTs", ParseUnixMillisAsNanos, &end_ns)) return *bad;
+    if (auto bad = V1Param(params, "lookback", ParseMillisAsNanos, &lookback_ns)) return *bad;
     const auto* service = Param(params, "service");
-    auto links = store_.Dependencies((end_ms - lookback_ms) * kMilli, end_ms * kMilli);
+    auto links = store_.Dependencies(std::max<int64_t>(0, end_ns - lookback_ns), end_ns);
     rapidjson::StringBuffer buf;
     JsonWriter w(buf);
     w.StartArray();
@@ -585,16 +610,18 @@ class QueryApi {
                            ParseInt64, &depth)) {
       return *bad;
     }
-    q.limit = V3SearchLimit(depth);
+    q.limit = SearchLimit(depth, config_.max_limit);
     bool raw = false;
     if (auto bad = V3Param(params, {"query.rawTraces", "query.raw_traces"}, ParseBool, &raw)) {
       return *bad;
     }
 
-    auto hits = store_.FindTraces(q);
+    auto hits = Find(q);
     if (!hits.ok()) return StorageFailure(hits.status(), V3Fail);
-    auto traces = Fetch(*hits);
+    bool cut = false;
+    auto traces = Fetch(*hits, q, &cut);
     if (!traces.ok()) return StorageFailure(traces.status(), V3Fail);
+    if (cut) SPDLOG_WARN("query: {}", TruncatedMessage(traces->size(), hits->size()));
     if (!raw) {
       for (auto& t : *traces) AdjustOtlpAsJaegerQuery(t);
     }
@@ -614,22 +641,38 @@ class QueryApi {
 
   template <typename Fail>
   HttpResponse StorageFailure(const absl::Status& st, Fail fail) {
+    if (st.code() == absl::StatusCode::kDeadlineExceeded) {
+      return fail(504, fmt::format("the search took longer than query.timeout ({} ms); narrow it "
+                                   "(time range, service, limit)",
+                                   config_.timeout.count()));
+    }
     // The cause may name files of the data directory: it goes to the log only.
     SPDLOG_WARN("query: {}", st.message());
     return fail(500, "storage error; see the server's log");
   }
 
+  std::string TruncatedMessage(size_t returned, size_t found) const {
+    return fmt::format(
+        "answer cut at {} of {} traces: their spans exceed query.max_response_bytes "
+        "({} bytes); narrow the search or lower its limit",
+        returned, found, config_.max_response_bytes);
+  }
+
   storage::SpanStore& store_;
+  const config::QueryConfig config_;
   common::Clock& clock_;
   common::MetricsRegistry& metrics_;
 };
 
 }  // namespace
 
-common::HttpHandler MakeQueryHttpHandler(storage::SpanStore& store, common::Clock& clock,
+common::HttpHandler MakeQueryHttpHandler(storage::SpanStore& store,
+                                         const config::QueryConfig& config, common::Clock& clock,
                                          common::MetricsRegistry& metrics) {
-  auto api = std::make_shared<QueryApi>(store, clock, metrics);
+  auto api = std::make_shared<QueryApi>(store, config, clock, metrics);
   return [api](const HttpRequest& req) { return api->Handle(req); };
 }
+
+bool IsSearchRequest(const common::HttpRequest& req) { return IsSearchPath(req.path); }
 
 }  // namespace skua::query

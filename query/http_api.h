@@ -5,13 +5,20 @@
 #include "common/clock.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
+#include "config/config.h"
 #include "storage/span_store.h"
 
 namespace skua::query {
 
 // The handler for the query port. `store` and `clock` must outlive it; `clock` supplies "now"
-// for the default search window.
-common::HttpHandler MakeQueryHttpHandler(storage::SpanStore& store, common::Clock& clock,
+// for the default search window and the searches' deadlines (config.timeout).
+common::HttpHandler MakeQueryHttpHandler(storage::SpanStore& store,
+                                         const config::QueryConfig& config, common::Clock& clock,
                                          common::MetricsRegistry& metrics);
+
+// True for the requests that search (and so may take long): the server runs them on threads of
+// their own (HttpServerOptions::runs_long), so services, operations and trace lookups never
+// wait behind them.
+bool IsSearchRequest(const common::HttpRequest& req);
 
 }  // namespace skua::query

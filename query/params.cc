@@ -5,6 +5,7 @@
 #include <rapidjson/error/en.h>
 
 #include <charconv>
+#include <limits>
 
 #include "common/json_parse.h"
 #include "common/status_macros.h"
@@ -135,7 +136,41 @@ absl::StatusOr<int64_t> ParseRfc3339Nanos(const std::string& v) {
   }
   int64_t secs = DaysFromCivil(Y, static_cast<unsigned>(M), static_cast<unsigned>(D)) * 86400 +
                  h * 3600 + m * 60 + s - offset;
+  constexpr int64_t kMaxSeconds = std::numeric_limits<int64_t>::max() / 1'000'000'000 - 1;
+  if (secs < -kMaxSeconds || secs > kMaxSeconds) {
+    return Err(
+        fmt::format("time \"{}\" is out of range: 64-bit nanoseconds since 1970 hold the "
+                    "years 1678 to 2262",
+                    v));
+  }
   return secs * 1'000'000'000 + frac;
+}
+
+namespace {
+
+// A non-negative integer count of `unit_ns` nanoseconds, within 64-bit nanoseconds.
+absl::StatusOr<int64_t> ParseScaled(const std::string& v, int64_t unit_ns, const char* unit) {
+  auto n = ParseInt64(v);
+  if (!n.ok()) return n.status();
+  const int64_t max = std::numeric_limits<int64_t>::max() / unit_ns;
+  if (*n < 0 || *n > max) {
+    return Err(fmt::format("{} is out of range: {} from 0 to {}", v, unit, max));
+  }
+  return *n * unit_ns;
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> ParseUnixMicrosAsNanos(const std::string& v) {
+  return ParseScaled(v, 1'000, "microseconds since 1970");
+}
+
+absl::StatusOr<int64_t> ParseUnixMillisAsNanos(const std::string& v) {
+  return ParseScaled(v, 1'000'000, "milliseconds since 1970");
+}
+
+absl::StatusOr<int64_t> ParseMillisAsNanos(const std::string& v) {
+  return ParseScaled(v, 1'000'000, "milliseconds");
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseStringMapJson(

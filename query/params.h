@@ -32,8 +32,14 @@ std::pair<const std::string*, std::string_view> ParamAny(
 absl::StatusOr<int64_t> ParseInt64(const std::string& v);
 absl::StatusOr<bool> ParseBool(const std::string& v);
 absl::StatusOr<int64_t> ParseDurationNanos(const std::string& v);
-// RFC 3339 with optional fraction and offset -> ns since the epoch.
+// RFC 3339 with optional fraction and offset -> ns since the epoch. Times that 64-bit
+// nanoseconds cannot hold (before 1678 or after 2262) are refused.
 absl::StatusOr<int64_t> ParseRfc3339Nanos(const std::string& v);
+// Integers in a unit, converted to nanoseconds; refused (naming the range) when negative or too
+// large for 64-bit nanoseconds, instead of overflowing.
+absl::StatusOr<int64_t> ParseUnixMicrosAsNanos(const std::string& v);  // v1 search start/end
+absl::StatusOr<int64_t> ParseUnixMillisAsNanos(const std::string& v);  // dependencies endTs
+absl::StatusOr<int64_t> ParseMillisAsNanos(const std::string& v);      // dependencies lookback
 
 // A JSON object of string values (Jaeger's `tags` and api_v3 `query.attributes`), in order.
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseStringMapJson(

@@ -3,8 +3,8 @@
 namespace skua::server {
 
 common::HttpHandler MakeAdminHandler(common::MetricsRegistry& metrics, std::atomic<bool>& ready,
-                                     std::function<absl::Status()> storage_health) {
-  return [&metrics, &ready, storage_health = std::move(storage_health)](
+                                     std::function<absl::Status()> readiness) {
+  return [&metrics, &ready, readiness = std::move(readiness)](
              const common::HttpRequest& req) -> common::HttpResponse {
     const std::string text = "text/plain; charset=utf-8";
     if (req.method != "GET" && req.method != "HEAD") {
@@ -16,9 +16,8 @@ common::HttpHandler MakeAdminHandler(common::MetricsRegistry& metrics, std::atom
     if (req.path == "/healthz") return {200, text, {}, "ok\n"};
     if (req.path == "/readyz") {
       if (!ready.load()) return {503, text, {}, "not ready: starting or stopping\n"};
-      if (absl::Status st = storage_health(); !st.ok()) {
-        return {
-            503, text, {}, "not ready: storage cannot write: " + std::string(st.message()) + "\n"};
+      if (absl::Status st = readiness(); !st.ok()) {
+        return {503, text, {}, "not ready: " + std::string(st.message()) + "\n"};
       }
       return {200, text, {}, "ready\n"};
     }

@@ -1,5 +1,5 @@
 // The admin port: /metrics (Prometheus text), /healthz (process alive), /readyz (storage open
-// and receivers listening).
+// and writable, every listener accepting).
 #pragma once
 
 #include <atomic>
@@ -11,9 +11,9 @@
 
 namespace skua::server {
 
-// `metrics` and `ready` must outlive the handler. `storage_health` says why writes fail, if
-// they do: /readyz then answers 503 with the reason.
+// `metrics` and `ready` must outlive the handler. `readiness` says why Skua cannot serve once
+// started (storage cannot write, a listener cannot accept): /readyz then answers 503 with it.
 common::HttpHandler MakeAdminHandler(common::MetricsRegistry& metrics, std::atomic<bool>& ready,
-                                     std::function<absl::Status()> storage_health);
+                                     std::function<absl::Status()> readiness);
 
 }  // namespace skua::server

@@ -4,20 +4,25 @@
 // Shutdown order (SIGTERM): not ready -> receivers stop accepting and finish their calls ->
 // ingest queues drain and commit -> query and admin servers stop -> RocksDB closes. Exit 0.
 
+#include <google/protobuf/stubs/logging.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 
 #include "collector/ingest_pipeline.h"
 #include "collector/otlp_grpc.h"
 #include "collector/otlp_http.h"
 #include "common/clock.h"
 #include "common/http_server.h"
+#include "common/log_limiter.h"
+#include "common/memory_budget.h"
 #include "common/metrics.h"
 #include "common/status_macros.h"
 #include "config/config.h"
@@ -36,6 +41,46 @@ constexpr char kVersion[] = "0.1.0";
 // 2 bad configuration or command line.
 constexpr int kExitRuntime = 1;
 constexpr int kExitUsage = 2;
+
+skua::common::HttpServerOptions HttpOptions(std::string name, std::string endpoint,
+                                            uint64_t max_body, int threads, int max_connections) {
+  skua::common::HttpServerOptions o;
+  o.name = std::move(name);
+  o.endpoint = std::move(endpoint);
+  o.max_body_bytes = max_body;
+  o.threads = threads;
+  o.max_connections = max_connections;
+  return o;
+}
+
+// Raises the soft limit on open files to the hard limit: connections are capped per port
+// (docs/operations.md) so that together they stay below it.
+void RaiseDescriptorLimit() {
+  rlimit l{};
+  if (getrlimit(RLIMIT_NOFILE, &l) != 0) return;
+  if (l.rlim_cur < l.rlim_max) {
+    rlim_t before = l.rlim_cur;
+    l.rlim_cur = l.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &l) == 0) {
+      SPDLOG_INFO("open file limit raised from {} to {}", before, l.rlim_cur);
+    }
+  }
+}
+
+// Protobuf's own log lines (e.g. "String field ... contains invalid UTF-8 data") repeat for every
+// bad request a client sends: at most one line every 10 s, with the count it stands for.
+void RouteProtobufLogs() {
+  google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel level, const char* file, int line, const std::string& msg) {
+        static skua::common::LogLimiter limiter(std::chrono::seconds(10));
+        uint64_t n = 0;
+        if (level >= google::protobuf::LOGLEVEL_FATAL) {
+          SPDLOG_CRITICAL("protobuf {}:{}: {}", file, line, msg);
+        } else if (limiter.Allow(&n)) {
+          SPDLOG_WARN("protobuf ({} message(s) in 10 s, last): {}", n, msg);
+        }
+      });
+}
 
 int Fail(const absl::Status& st) {
   SPDLOG_CRITICAL("{}", st.message());
@@ -69,14 +114,30 @@ int Run(const skua::config::Config& cfg) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  // Set once storage is open; read by /readyz (which answers "starting" until then).
+  RaiseDescriptorLimit();
+
+  // Why Skua cannot serve, once started (OK: it can). Read by /readyz and the gRPC health
+  // service; the pieces it looks at are set once they exist.
   std::atomic<storage::SpanStore*> store_for_health{nullptr};
-  auto admin =
-      common::HttpServer::Start({"admin", cfg.admin.endpoint, 1 << 20, 1},
-                                server::MakeAdminHandler(metrics, ready, [&store_for_health] {
-                                  storage::SpanStore* s = store_for_health.load();
-                                  return s != nullptr ? s->Health() : absl::OkStatus();
-                                }));
+  std::mutex listeners_mu;
+  std::vector<std::pair<std::string, std::function<bool()>>> listeners;  // name, accepting
+  auto readiness = [&]() -> absl::Status {
+    if (storage::SpanStore* s = store_for_health.load()) {
+      if (absl::Status st = s->Health(); !st.ok()) {
+        return absl::UnavailableError(fmt::format("storage cannot write: {}", st.message()));
+      }
+    }
+    std::lock_guard lock(listeners_mu);
+    for (const auto& [name, accepting] : listeners) {
+      if (!accepting()) {
+        return absl::UnavailableError(
+            fmt::format("{} cannot accept connections (out of file descriptors)", name));
+      }
+    }
+    return absl::OkStatus();
+  };
+  auto admin = common::HttpServer::Start(HttpOptions("admin", cfg.admin.endpoint, 1 << 20, 1, 64),
+                                         server::MakeAdminHandler(metrics, ready, readiness));
   if (!admin.ok()) return Fail(admin.status());
   SPDLOG_INFO("admin listening on {}", (*admin)->address());
 
@@ -146,33 +207,74 @@ int Run(const skua::config::Config& cfg) {
   }
 
   collector::IngestPipeline pipeline(s, cfg.collector, metrics);
-  auto grpc = collector::StartOtlpGrpcReceiver(cfg.collector, pipeline);
+  common::MemoryBudget ingest_budget(cfg.collector.max_inflight_bytes);
+  metrics.AddCallbackGauge("skua_ingest_inflight_bytes",
+                           "Bytes of OTLP requests held in memory before their spans are queued "
+                           "(received, inflated, decoded), all receivers",
+                           {},
+                           [&ingest_budget] { return static_cast<double>(ingest_budget.used()); });
+  auto grpc = collector::StartOtlpGrpcReceiver(cfg.collector, pipeline, ingest_budget);
   if (!grpc.ok()) return Fail(grpc.status());
   SPDLOG_INFO("otlp-grpc listening on {}", (*grpc)->address());
 
   // Compressed bodies are bounded by the same limit as decompressed ones.
+  auto http_options =
+      HttpOptions("otlp-http", cfg.collector.http_endpoint,
+                  cfg.collector.http_max_request_body_size, 4, cfg.collector.http_max_connections);
+  http_options.body_budget = &ingest_budget;
+  http_options.retry_after_seconds =
+      static_cast<int>(std::max<int64_t>(1, (cfg.collector.retry_after.count() + 999) / 1000));
   auto http = common::HttpServer::Start(
-      {"otlp-http", cfg.collector.http_endpoint, cfg.collector.http_max_request_body_size, 4},
-      collector::MakeOtlpHttpHandler(pipeline, cfg.collector, metrics));
+      http_options,
+      collector::MakeOtlpHttpHandler(pipeline, cfg.collector, metrics, ingest_budget));
   if (!http.ok()) return Fail(http.status());
   SPDLOG_INFO("otlp-http listening on {}", (*http)->address());
 
-  auto query = common::HttpServer::Start({"query-http", cfg.query.http_endpoint, 1 << 20, 4},
-                                         query::MakeQueryHttpHandler(s, clock, metrics));
+  auto query_options = HttpOptions("query-http", cfg.query.http_endpoint, 1 << 20, 2,
+                                   cfg.query.http_max_connections);
+  query_options.runs_long = query::IsSearchRequest;
+  query_options.long_threads = cfg.query.search_threads;
+  auto query = common::HttpServer::Start(query_options,
+                                         query::MakeQueryHttpHandler(s, cfg.query, clock, metrics));
   if (!query.ok()) return Fail(query.status());
   SPDLOG_INFO("query-http listening on {}", (*query)->address());
 
-  auto query_grpc = query::StartQueryGrpcServer(cfg.query.grpc_endpoint, s, metrics);
+  auto query_grpc = query::StartQueryGrpcServer(cfg.query, s, clock, metrics);
   if (!query_grpc.ok()) return Fail(query_grpc.status());
   SPDLOG_INFO("query-grpc listening on {}", (*query_grpc)->address());
 
+  {
+    std::lock_guard lock(listeners_mu);
+    auto add = [&](const char* name, auto& server) {
+      listeners.emplace_back(name, [&server] { return server->accepting(); });
+    };
+    add("otlp-grpc", *grpc);
+    add("otlp-http", *http);
+    add("query-http", *query);
+    add("query-grpc", *query_grpc);
+    add("admin", *admin);
+  }
   ready = true;
   SPDLOG_INFO("skua {} ready (data in {}, {} shards)", kVersion, cfg.storage.path, s.shard_count());
 
+  // The gRPC health service follows readiness, checked every second until a signal arrives.
   int sig = 0;
-  sigwait(&signals, &sig);
+  bool serving = false;
+  for (;;) {
+    bool now_serving = readiness().ok();
+    if (now_serving != serving) {
+      (*grpc)->SetServing(now_serving);
+      (*query_grpc)->SetServing(now_serving);
+      serving = now_serving;
+    }
+    timespec second{1, 0};
+    sig = sigtimedwait(&signals, nullptr, &second);
+    if (sig > 0) break;
+  }
   SPDLOG_INFO("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   ready = false;
+  (*grpc)->SetServing(false);
+  (*query_grpc)->SetServing(false);
   (*grpc)->Stop();
   (*http)->Stop();
   pipeline.Stop();
@@ -180,6 +282,10 @@ int Run(const skua::config::Config& cfg) {
   (*query_grpc)->Stop();
   (*admin)->Stop();
   store_for_health = nullptr;
+  {
+    std::lock_guard lock(listeners_mu);
+    listeners.clear();
+  }
   store->reset();
   SPDLOG_INFO("storage closed; bye");
   return 0;
@@ -189,6 +295,7 @@ int Run(const skua::config::Config& cfg) {
 
 int main(int argc, char** argv) {
   auto logger = spdlog::stdout_color_mt("skua");
+  RouteProtobufLogs();
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
   spdlog::flush_on(spdlog::level::info);

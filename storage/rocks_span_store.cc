@@ -987,6 +987,7 @@ class Shard {
         read;  // the traces verification read
     const size_t limit = static_cast<size_t>(std::max(q.limit, 1));
     for (;;) {
+      SKUA_RETURN_IF_ERROR(CheckDeadline(q));
       Hits hits;
       hits.known = &known;
       SKUA_RETURN_IF_ERROR(WalkIndex(q, services, hits));
@@ -998,6 +999,7 @@ class Shard {
       for (const TraceHit& hit : out) {
         auto [it, fresh] = known.try_emplace(hit.trace_id);
         if (fresh) {
+          SKUA_RETURN_IF_ERROR(CheckDeadline(q));
           auto trace = GetTrace(hit.trace_id);
           if (!trace.ok()) return trace.status();
           if (*trace) {
@@ -1057,14 +1059,17 @@ class Shard {
         db_->GetSnapshot(), [this](const rocksdb::Snapshot* s) { db_->ReleaseSnapshot(s); });
     ro.snapshot = snap.get();
     rocksdb::PinnableSlice block_value;
+    uint64_t blocks_seen = 0;
     for (const auto& part : LivePartitions()) {
       std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, part.index_cf.get()));
       for (const auto& service : services) {
+        SKUA_RETURN_IF_ERROR(CheckDeadline(q));
         uint64_t service_hash = common::StableHash64(service);
         std::string prefix = use_filters ? FilterPrefix(service_hash) : BlockPrefix(service_hash);
         for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
           std::string_view key(it->key().data(), it->key().size());
           if (key.size() != 25) continue;
+          if ((++blocks_seen & 15) == 0) SKUA_RETURN_IF_ERROR(CheckDeadline(q));
           int64_t max_start = BlockKeyMaxStart(key);
           // Blocks come newest first: nothing older can enter the result any more.
           if (q.start_min_ns != 0 && max_start < q.start_min_ns) break;
@@ -1546,6 +1551,11 @@ class Shard {
     std::lock_guard lock(health_mu_);
     if (!st.ok() && health_.ok()) SPDLOG_ERROR("shard {}: writes failing: {}", id_, st.message());
     health_ = std::move(st);
+  }
+
+  absl::Status CheckDeadline(const TraceQuery& q) const {
+    if (q.deadline_ns == 0 || clock_.NowNanos() <= q.deadline_ns) return absl::OkStatus();
+    return absl::DeadlineExceededError("the search ran out of time");
   }
 
   // A stored row that cannot be decoded (bit rot, a bug, a format this build does not know):

@@ -64,6 +64,9 @@ struct TraceQuery {
   int64_t duration_min_ns = 0;  // span duration >= this; 0 = unbounded
   int64_t duration_max_ns = 0;  // span duration <= this; 0 = unbounded
   int limit = 100;
+  // The search stops with kDeadlineExceeded once the store's clock passes this (ns since the
+  // epoch); 0 = no deadline.
+  int64_t deadline_ns = 0;
 };
 
 struct TraceHit {
@@ -146,6 +149,7 @@ class SpanStore {
   virtual void Maintain(int shard) = 0;
 
   // Trace IDs matching `query`, newest first, at most query.limit. Thread-safe.
+  // Errors: kDeadlineExceeded (query.deadline_ns passed), kUnavailable (I/O).
   virtual absl::StatusOr<std::vector<TraceHit>> FindTraces(const TraceQuery& query) = 0;
 
   // Every service that has stored spans, sorted. Thread-safe.
