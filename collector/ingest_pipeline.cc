@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/ids.h"
+#include "common/log_limiter.h"
 #include "common/status_macros.h"
 #include "storage/storable.h"
 
@@ -58,9 +59,9 @@ struct IngestPipeline::Waiter {
       final_status = status;
     }
     if (!final_status.ok()) {
-      // The cause (it may name files of the data directory) goes to the log, not to the client.
+      // The cause (it may name files of the data directory) is logged by the shard writer, not
+      // told to the client.
       on_failure(final_status);
-      SPDLOG_WARN("export of {} spans failed: {}", result.accepted, final_status.message());
       done(absl::UnavailableError(
           fmt::format("storage cannot take {} spans now; retry later", result.accepted)));
     } else {
@@ -159,7 +160,11 @@ class IngestPipeline::ShardWriter {
       batch_latency_.Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       batch_spans_.Increment();
-      if (!st.ok()) SPDLOG_ERROR("shard {}: {}", shard_, st.message());
+      uint64_t n = 0;
+      if (!st.ok() && log_limiter_.Allow(&n)) {
+        SPDLOG_ERROR("shard {}: {} group commit(s) failed in 10 s, last: {}", shard_, n,
+                     st.message());
+      }
       Release(bytes);
       for (auto& item : batch) item.waiter->Done(st);
     }
@@ -172,6 +177,7 @@ class IngestPipeline::ShardWriter {
   common::Gauge& queue_bytes_;
   common::Histogram& batch_latency_;
   common::Counter& batch_spans_;
+  common::LogLimiter log_limiter_{std::chrono::seconds(10)};
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -83,3 +83,62 @@ def test_disk_full_refuses_retryably_and_resumes(small_fs, skua_factory):
     assert skua.get_trace("1").status_code == 200
     assert "writes resumed" in skua.log()
     assert skua.stop() == 0
+
+
+@pytest.mark.parametrize("where", ["flush", "wal", "nothing-left"])
+def test_real_enospc_never_aborts_and_loses_nothing_acknowledged(small_fs, skua_factory, where):
+    """The free-space guard off: RocksDB itself meets the full disk, in a memtable flush (small
+    memtables) or in the write-ahead log (large ones, little room). Exports get a retryable
+    refusal, queries keep working, ingest resumes once space is back, and every acknowledged
+    span is there, also after a restart."""
+    memtable, room = {"flush": ("8MiB", 24), "wal": ("96MiB", 3), "nothing-left": ("96MiB", 0)}[where]
+    skua = skua_factory(["--storage.shards=1", "--storage.min_free_disk_bytes=0",
+                         f"--storage.memtable_size={memtable}"], data_dir=small_fs / "data").start()
+    stat = os.statvfs(small_fs)
+    filler = small_fs / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            f.write(b"\0" * (stat.f_bavail * stat.f_frsize - room * 2**20 - 65536))
+            while room == 0:  # whatever is left, up to the last block
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    acknowledged, refused = [], None
+    for i in range(1, 2000):
+        try:
+            export(skua, i, 64_000)
+            acknowledged.append(i)
+        except grpc.RpcError as e:
+            refused = e
+            if len(acknowledged) > 0 and i > acknowledged[-1] + 20:
+                break
+    assert refused is not None, "the disk never filled"
+    # Stay full for a while: Skua tries to resume writing every second meanwhile.
+    for i in range(5):
+        time.sleep(1)
+        try:
+            export(skua, 0x6000 + i, 64_000)
+            acknowledged.append(0x6000 + i)
+        except grpc.RpcError:
+            pass
+    assert skua.proc.poll() is None, "Skua died on ENOSPC:\n" + skua.log()[-3000:]
+    assert refused.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED), refused
+    assert "google.rpc.retryinfo-bin" in dict(refused.trailing_metadata())
+    code, text = readyz(skua)
+    assert code == 503 and "storage cannot write" in text, text
+    assert requests.get(skua.url("query-http", "/api/services"), timeout=5).status_code == 200
+    assert skua.get_trace(format(acknowledged[0], "x")).status_code == 200
+
+    filler.unlink()
+    deadline = time.time() + 60
+    while time.time() < deadline and readyz(skua)[0] != 200:
+        time.sleep(0.2)
+    assert readyz(skua)[0] == 200, "writes did not resume:\n" + skua.log()[-3000:]
+    export(skua, 0x7000, 1000)
+    acknowledged.append(0x7000)
+    for t in acknowledged:
+        assert skua.get_trace(format(t, "x")).status_code == 200, t
+    assert skua.stop() == 0
+    skua.start()
+    for t in acknowledged:
+        assert skua.get_trace(format(t, "x")).status_code == 200, t
