@@ -1853,7 +1853,11 @@ absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::Storage
     fs::path dir = root / fmt::format("shard-{:03d}", i);
     rocksdb::DBOptions db_options = ShardDbOptions(config.memtable_size, i);
     std::vector<std::string> names;
-    if (!rocksdb::DB::ListColumnFamilies(db_options, dir.string(), &names).ok()) {
+    // RocksDB reports a missing directory as an error before creating it: create it first.
+    std::error_code dir_ec;
+    bool fresh = !fs::exists(dir, dir_ec);
+    if (fresh) fs::create_directories(dir, dir_ec);
+    if (fresh || !rocksdb::DB::ListColumnFamilies(db_options, dir.string(), &names).ok()) {
       names = {rocksdb::kDefaultColumnFamilyName};  // a new shard
     }
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;

@@ -24,11 +24,12 @@ def skua_binary() -> str:
 class Skua:
     """One skua process. Ports are picked by the OS (port 0) and read back from its log."""
 
-    def __init__(self, data_dir: Path, log_dir: Path, flags=(), env=None):
+    def __init__(self, data_dir: Path, log_dir: Path, flags=(), env=None, wrapper=()):
         self.data_dir = data_dir
         self.log_dir = log_dir
         self.flags = list(flags)
         self.env = env or {}
+        self.wrapper = list(wrapper)  # a command that execs Skua, e.g. prlimit
         self.proc = None
         self.addr = {}
         self.starts = 0
@@ -37,6 +38,7 @@ class Skua:
         self.starts += 1
         self.log_path = self.log_dir / f"skua-{self.starts}.log"
         args = [
+            *self.wrapper,
             skua_binary(),
             f"--storage.path={self.data_dir}",
             "--collector.otlp.grpc.endpoint=127.0.0.1:0",
@@ -119,9 +121,9 @@ def skua_factory(tmp_path):
     """Makes Skua processes on fresh data directories; stops every one at the end."""
     made = []
 
-    def make(flags=(), env=None, data_dir=None):
+    def make(flags=(), env=None, data_dir=None, wrapper=()):
         d = data_dir or tmp_path / f"data-{len(made)}"
-        s = Skua(d, tmp_path, flags, env)
+        s = Skua(d, tmp_path, flags, env, wrapper)
         made.append(s)
         return s
 

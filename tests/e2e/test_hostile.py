@@ -367,3 +367,54 @@ def test_memory_stays_bounded_under_slow_bodies_large_exports_and_heavy_searches
     skua.kill()
     skua.start()
     assert_baseline(skua, ids)
+
+
+def test_running_out_of_descriptors_is_survived_and_reported(skua_factory):
+    """Under `prlimit --nofile=256`, idle HTTP sockets exhaust the descriptors: listeners back
+    off (a few log lines, not millions), /readyz says which cannot accept, and every listener
+    accepts again once the sockets close."""
+    skua = skua_factory(["--storage.shards=1"], wrapper=["prlimit", "--nofile=256:256", "--"]).start()
+    ids = baseline(skua)
+    admin = requests.Session()  # one kept-alive connection: it needs no new descriptor
+    assert admin.get(skua.url("admin", "/readyz"), timeout=5).status_code == 200
+    host, port = skua.addr["otlp-http"].rsplit(":", 1)
+    idle = [socket.create_connection((host, int(port)), timeout=5) for _ in range(300)]
+    deadline = time.time() + 10
+    r = admin.get(skua.url("admin", "/readyz"), timeout=5)
+    while time.time() < deadline and r.status_code == 200:
+        time.sleep(0.2)
+        r = admin.get(skua.url("admin", "/readyz"), timeout=5)
+    assert r.status_code == 503 and "otlp-http cannot accept connections" in r.text, r.text
+    # The gRPC listeners meet the same wall: a connection waits in the backlog, unanswered.
+    for name in ("otlp-grpc", "query-grpc"):
+        with grpc.insecure_channel(skua.addr[name]) as ch:
+            with pytest.raises(grpc.FutureTimeoutError):
+                grpc.channel_ready_future(ch).result(timeout=1.5)
+    time.sleep(2)  # exhausted for a while: the accept loops must not spin or flood the log
+    assert skua.proc.poll() is None
+    r = admin.get(skua.url("admin", "/readyz"), timeout=5)
+    assert r.status_code == 503 and "cannot accept connections" in r.text, r.text
+    for s in idle:
+        s.close()
+    deadline = time.time() + 20
+    while time.time() < deadline and admin.get(skua.url("admin", "/readyz"), timeout=5).status_code != 200:
+        time.sleep(0.2)
+    assert admin.get(skua.url("admin", "/readyz"), timeout=5).status_code == 200
+    # Every port accepts again: both gRPC ports, both HTTP ports.
+    with grpc.insecure_channel(skua.grpc_target) as ch:
+        trace_service_pb2_grpc.TraceServiceStub(ch).Export(make_request([tid(0xC0DE)]), timeout=10)
+    with grpc.insecure_channel(skua.addr["query-grpc"]) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        deadline = time.time() + 10  # the health service follows readiness within a second
+        while time.time() < deadline and stub.Check(
+                health_pb2.HealthCheckRequest(), timeout=10).status != health_pb2.HealthCheckResponse.SERVING:
+            time.sleep(0.2)
+        assert stub.Check(health_pb2.HealthCheckRequest(), timeout=10).status == \
+            health_pb2.HealthCheckResponse.SERVING
+    r = post_otlp(skua, make_request([tid(0xC0DF)]).SerializeToString(), "application/x-protobuf")
+    assert r.status_code == 200, r.text
+    assert skua.get_trace("c0de").status_code == 200
+    assert_baseline(skua, ids)
+    accept_lines = [l for l in skua.log().splitlines() if "accept failed" in l]
+    assert 1 <= len(accept_lines) <= 10, accept_lines
+    assert any("otlp-grpc: accept failed" in l for l in accept_lines), accept_lines
