@@ -20,6 +20,11 @@ debs=(
   libzstd-dev zlib1g-dev libgtest-dev libgmock-dev clang-format
 )
 
+# The test suite also fuzzes (clang's libFuzzer), runs Skua under `prlimit` and mounts a tmpfs.
+if ((want_test)); then
+  debs+=(clang libclang-rt-14-dev util-linux)
+fi
+
 missing=()
 for p in "${debs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

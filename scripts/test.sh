@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds, runs the unit tests, the unit tests
-# again under AddressSanitizer + UndefinedBehaviorSanitizer, then the end-to-end tests against
-# the real binary with the real OpenTelemetry SDK.
+# again under AddressSanitizer + UndefinedBehaviorSanitizer, the fuzz harnesses for a bounded
+# time, then the end-to-end tests against the real binary with the real OpenTelemetry SDK.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -27,6 +27,9 @@ fi
 cmake --build build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit
+
+echo "== fuzzing (libFuzzer, ASan+UBSan; bounded time per harness)"
+scripts/fuzz.sh
 
 echo "== end-to-end tests"
 SKUA_BIN="$PWD/build/skua" python3 -m pytest -q -p no:cacheprovider tests/e2e

@@ -1,0 +1,88 @@
+// Query parameters of the v1 and api_v3 HTTP APIs: whatever the query string (and path), the
+// handler answers with a status a client can act on (never 500) and, when it answers JSON,
+// valid JSON. The first input byte picks the route, the rest is the query string.
+
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/http_server.h"
+#include "common/json_parse.h"
+#include "common/metrics.h"
+#include "query/http_api.h"
+#include "storage/span_store.h"
+
+namespace {
+
+namespace storage = skua::storage;
+
+std::string& StoreDir() {
+  static std::string dir;
+  return dir;
+}
+
+const skua::common::HttpHandler& Handler() {
+  static skua::common::SystemClock clock;
+  static skua::common::MetricsRegistry metrics;
+  static std::unique_ptr<storage::SpanStore> store = [] {
+    char dir[] = "/tmp/skua-fuzz-query-XXXXXX";
+    if (mkdtemp(dir) == nullptr) abort();
+    StoreDir() = dir;
+    std::atexit([] { std::filesystem::remove_all(StoreDir()); });
+    skua::config::StorageConfig config;
+    config.path = dir;
+    config.shards = 1;
+    config.memtable_size = 8 << 20;
+    config.min_free_disk_bytes = 0;
+    auto opened = storage::SpanStore::Open(config, clock);
+    if (!opened.ok()) abort();
+    return std::move(*opened);
+  }();
+  static skua::config::QueryConfig config = [] {
+    skua::config::QueryConfig c;
+    c.max_limit = 100;
+    return c;
+  }();
+  static skua::common::HttpHandler handler =
+      skua::query::MakeQueryHttpHandler(*store, config, clock, metrics);
+  return handler;
+}
+
+constexpr const char* kRoutes[] = {
+    "/api/traces",    "/api/services",           "/api/operations",  "/api/dependencies",
+    "/api/v3/traces", "/api/v3/trace-summaries", "/api/v3/services", "/api/v3/operations",
+    "/api/traces/",   "/api/v3/traces/",         "/api/services/",   "/api/",
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  std::string route = kRoutes[data[0] % std::size(kRoutes)];
+  std::string rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+  skua::common::HttpRequest req;
+  req.method = "GET";
+  if (route.back() == '/') {
+    // A path parameter: the text up to '?' is the trace ID or service, the rest the query.
+    auto q = rest.find('?');
+    req.path = route + rest.substr(0, q);
+    if (q != std::string::npos) req.query = rest.substr(q + 1);
+  } else {
+    req.path = route;
+    req.query = rest;
+  }
+  req.target = req.path + "?" + req.query;
+  skua::common::HttpResponse r = Handler()(req);
+  if (r.status >= 500 || r.status < 200) __builtin_trap();
+  if (r.content_type.find("json") != std::string::npos) {
+    rapidjson::Document doc;
+    if (skua::common::ParseJson(r.body, doc, 1000)) __builtin_trap();
+  }
+  return 0;
+}
