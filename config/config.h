@@ -15,6 +15,13 @@
 
 namespace skua::config {
 
+// gRPC listener limits with a memory quota of `bytes` for the listener's buffers.
+inline common::GrpcLimits GrpcLimitsWithMemory(uint64_t bytes) {
+  common::GrpcLimits l;
+  l.memory_bytes = bytes;
+  return l;
+}
+
 struct StorageConfig {
   std::string path = "./data";  // RocksDB data directory
   int shards = 0;               // 0 = number of cores; fixed once the data directory exists
@@ -33,7 +40,7 @@ struct StorageConfig {
 struct CollectorConfig {
   std::string grpc_endpoint = "0.0.0.0:4317";
   uint64_t grpc_max_recv_msg_size = 16ull << 20;  // on the wire, compressed or not
-  common::GrpcLimits grpc_limits;
+  common::GrpcLimits grpc_limits = GrpcLimitsWithMemory(128ull << 20);
   int http_max_connections = 1024;
   // Bytes of OTLP requests held in memory before their spans are queued (bodies being received,
   // inflated, decoded), both protocols together; past it exports are refused (retryably).
@@ -48,7 +55,7 @@ struct QueryConfig {
   std::string http_endpoint = "0.0.0.0:16686";
   std::string grpc_endpoint = "0.0.0.0:16685";
   int http_max_connections = 256;
-  common::GrpcLimits grpc_limits;
+  common::GrpcLimits grpc_limits = GrpcLimitsWithMemory(32ull << 20);
   // Largest `limit` a search may ask for (Kiali asks for 10,000 and the Jaeger UI for up to
   // 1,500); larger ones are answered with this many traces.
   int max_limit = 10'000;
