@@ -40,8 +40,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       "grpc" (dict "endpoint" "0.0.0.0:4317" "max_recv_msg_size" $c.collector.grpcMaxRecvMsgSize)
       "http" (dict "endpoint" "0.0.0.0:4318" "max_request_body_size" $c.collector.httpMaxRequestBodySize))
     "queue" (dict "max_bytes" $c.collector.queueMaxBytes)
-    "retry_after" $c.collector.retryAfter)
-  "query" (dict "http" (dict "endpoint" "0.0.0.0:16686") "grpc" (dict "endpoint" "0.0.0.0:16685"))
+    "retry_after" $c.collector.retryAfter
+    "max_inflight_bytes" $c.collector.maxInflightBytes)
+  "query" (dict "http" (dict "endpoint" "0.0.0.0:16686") "grpc" (dict "endpoint" "0.0.0.0:16685")
+    "max_limit" $c.query.maxLimit "timeout" $c.query.timeout "max_response_bytes" $c.query.maxResponseBytes)
   "admin" (dict "endpoint" "0.0.0.0:8888")
   "log" (dict "level" $c.log.level) -}}
 {{- toYaml (mustMergeOverwrite $base (deepCopy .Values.extraConfig)) }}
