@@ -7,6 +7,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
 #include <grpcpp/server_posix.h>
+#include <grpcpp/support/server_interceptor.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -80,6 +81,38 @@ absl::StatusOr<int> Listen(const GrpcServerOptions& options, const std::string& 
                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   return fd;
 }
+
+// gRPC answers a request message it cannot deserialize with INTERNAL and an empty message (and
+// callback methods with UNIMPLEMENTED). Skua's handlers never answer INTERNAL without a message,
+// so such an answer is rewritten as the client's error it is: INVALID_ARGUMENT, saying why.
+class MalformedRequestInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit MalformedRequestInterceptor(std::string method) : method_(std::move(method)) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+      grpc::Status st = methods->GetSendStatus();
+      if (st.error_code() == grpc::StatusCode::INTERNAL && st.error_message().empty()) {
+        methods->ModifySendStatus(grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            fmt::format("the request is not a valid protobuf message for {}", method_)));
+      }
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string method_;
+};
+
+class MalformedRequestInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new MalformedRequestInterceptor(info->method() ? info->method() : "this method");
+  }
+};
 
 class GrpcServerImpl final : public GrpcServer {
  public:
@@ -199,6 +232,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     quota.Resize(l.memory_bytes);
     builder.SetResourceQuota(quota);
   }
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  creators.push_back(std::make_unique<MalformedRequestInterceptorFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(creators));
   for (const auto& service : services) builder.RegisterService(service.get());
   auto server = builder.BuildAndStart();
   if (!server) {

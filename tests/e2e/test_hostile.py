@@ -209,7 +209,13 @@ def test_malformed_grpc_requests_get_invalid_argument_with_a_message(hostile):
                               request_serializer=lambda b: b, response_deserializer=lambda b: b)
         with pytest.raises(grpc.RpcError) as e:
             list(raw(b"\x0a\xff\xff", timeout=10))
-        assert e.value.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.INTERNAL), e.value
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value
+        assert "FindTraces" in e.value.details()
+        raw = ch.unary_unary("/jaeger.api_v2.QueryService/GetServices",
+                             request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        with pytest.raises(grpc.RpcError) as e:
+            raw(b"\xff", timeout=10)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value
     assert_baseline(skua, ids)
 
 
