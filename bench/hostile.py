@@ -31,7 +31,8 @@ EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
 def raw_export(addr, payload, compression=None, timeout=120):
-    with grpc.insecure_channel(addr, options=[("grpc.max_send_message_length", 64 * MiB)]) as ch:
+    # No client-side limit: the client checks it before compressing, so a bomb would never leave.
+    with grpc.insecure_channel(addr, options=[("grpc.max_send_message_length", -1)]) as ch:
         call = ch.unary_unary(EXPORT, request_serializer=lambda b: b,
                               response_deserializer=lambda b: b)
         try:
@@ -55,7 +56,7 @@ def json_bombs(addr):
 
 
 def gzip_bombs(addr):
-    payload = b"\x0a" + b"\x00" * (1024 * MiB // 4)  # gzip makes ~256 KiB of it on the wire
+    payload = b"\x0a" + b"\x00" * (1024 * MiB)  # gzip makes ~1 MiB of it on the wire
     results = []
     threads = [threading.Thread(target=lambda: results.append(
         raw_export(addr["otlp-grpc"], payload, grpc.Compression.Gzip))) for _ in range(3)]
@@ -121,6 +122,16 @@ def heavy_searches(addr, service_latencies):
     return results
 
 
+def guarded(attack):
+    """The attack's answers, or the client-side error that ended it (e.g. Skua died)."""
+    def run(addr, latencies):
+        try:
+            return attack(addr, latencies) or []
+        except Exception as e:  # noqa: BLE001 - reported as the attack's outcome
+            return [f"client error {type(e).__name__}"]
+    return run
+
+
 def load(addr, traces):
     """Stores `traces` traces of 5 spans (service "load") for the searches to find."""
     with grpc.insecure_channel(addr["otlp-grpc"]) as ch:
@@ -146,11 +157,11 @@ def main():
     args = p.parse_args()
 
     attacks = {
-        "OTLP/JSON nesting and value bombs": lambda a, lat: json_bombs(a),
-        "3 gRPC gzip bombs (1 GiB inflated each)": lambda a, lat: gzip_bombs(a),
-        "40 slow 16 MiB HTTP bodies": lambda a, lat: slow_bodies(a, 2),
-        "24 concurrent 15 MiB gRPC exports": lambda a, lat: large_exports(a),
-        "4 searches with limit=1000000": heavy_searches,
+        "OTLP/JSON nesting and value bombs": guarded(lambda a, lat: json_bombs(a)),
+        "3 gRPC gzip bombs (1 GiB inflated each)": guarded(lambda a, lat: gzip_bombs(a)),
+        "40 slow 16 MiB HTTP bodies": guarded(lambda a, lat: slow_bodies(a, 2)),
+        "24 concurrent 15 MiB gRPC exports": guarded(lambda a, lat: large_exports(a)),
+        "4 searches with limit=1000000": guarded(heavy_searches),
     }
     print(f"hostile: {args.shards} shards, {args.traces} traces stored first, bound "
           f"{bound(args) / MiB:.0f} MiB")
@@ -167,16 +178,18 @@ def main():
                     answers = attack(addr, latencies)
                 else:
                     answers = []
-                    threads = [threading.Thread(target=lambda f=f: answers.extend(
-                        f(addr, latencies) or [])) for f in attacks.values()]
+                    threads = [threading.Thread(target=lambda f=f: answers.extend(f(addr, latencies)))
+                               for f in attacks.values()]
                     for t in threads:
                         t.start()
                     for t in threads:
                         t.join()
+                time.sleep(0.5)  # a process that is dying is seen dead
                 alive = proc.poll() is None
                 rss = peak_rss_bytes(proc.pid) if alive else 0
             finally:
-                stop(proc)
+                if proc.poll() is None:
+                    stop(proc)
             counts = {}
             for a in answers:
                 counts[str(a)] = counts.get(str(a), 0) + 1
