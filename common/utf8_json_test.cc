@@ -28,6 +28,12 @@ TEST(Utf8Test, RefusesWhatProtobufRefuses) {
   EXPECT_FALSE(IsValidUtf8("12345678abcdefg\xe9"));  // after an ASCII run
 }
 
+TEST(Utf8Test, ReplacesWhatIsNotUtf8AsGoDoes) {
+  EXPECT_EQ(ToValidUtf8("caf\xc3\xa9"), "caf\xc3\xa9");
+  EXPECT_EQ(ToValidUtf8("caf\xe9!"), "caf\xef\xbf\xbd!");
+  EXPECT_EQ(ToValidUtf8("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+}
+
 TEST(ParseJsonTest, ParsesAndBoundsNesting) {
   rapidjson::Document doc;
   EXPECT_FALSE(ParseJson(R"({"a":[1,2,{"b":null}]})", doc, 3).has_value());

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include "query/json_util.h"
 #include "tests/testing/otlp_builders.h"
 
 namespace skua::query {
@@ -251,6 +252,25 @@ TEST(ServiceNameTest, SanitizedLikeJaeger) {
   EXPECT_STREQ(doc["processes"]["p2"]["serviceName"].GetString(), "missing-service-name");
   EXPECT_STREQ(doc["processes"]["p3"]["serviceName"].GetString(), "empty-service-name");
   EXPECT_STREQ(doc["processes"]["p4"]["serviceName"].GetString(), "service-name-wrong-type");
+}
+
+}  // namespace
+}  // namespace skua::query
+
+namespace skua::query {
+namespace {
+
+TEST(JsonUtilTest, InvalidUtf8IsWrittenAsReplacementCharacters) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteKey(w, "k\xff");
+  WriteString(w, "caf\xe9");
+  w.EndObject();
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(buf.GetString());
+  ASSERT_FALSE(doc.HasParseError()) << buf.GetString();
+  EXPECT_STREQ(doc["k\xef\xbf\xbd"].GetString(), "caf\xef\xbf\xbd");
 }
 
 }  // namespace

@@ -7,15 +7,29 @@
 #include <string>
 #include <string_view>
 
+#include "common/utf8.h"
+
 namespace skua::query {
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
+// Strings are written as valid UTF-8 whatever they hold (invalid bytes become U+FFFD), so an
+// answer is valid JSON even for data stored before the storage rules refused such strings.
 inline void WriteString(JsonWriter& w, std::string_view s) {
+  if (!common::IsValidUtf8(s)) {
+    std::string fixed = common::ToValidUtf8(s);
+    w.String(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()), true);
+    return;
+  }
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
 inline void WriteKey(JsonWriter& w, std::string_view s) {
+  if (!common::IsValidUtf8(s)) {
+    std::string fixed = common::ToValidUtf8(s);
+    w.Key(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()), true);
+    return;
+  }
   w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 

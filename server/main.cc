@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 
@@ -51,6 +52,22 @@ skua::common::HttpServerOptions HttpOptions(std::string name, std::string endpoi
   o.threads = threads;
   o.max_connections = max_connections;
   return o;
+}
+
+// `message` with the data directory's path replaced by "<data>": answers on the admin port say
+// why storage fails without telling where files are (the log has the full text).
+std::string WithoutDataPath(absl::string_view message, const std::string& path) {
+  std::string out(message.data(), message.size());
+  std::error_code ec;
+  std::string absolute = std::filesystem::absolute(path, ec).lexically_normal().string();
+  for (const std::string& p : {absolute, path}) {
+    if (p.empty()) continue;
+    for (size_t at = out.find(p); at != std::string::npos; at = out.find(p, at)) {
+      out.replace(at, p.size(), "<data>");
+      at += 6;
+    }
+  }
+  return out;
 }
 
 // Raises the soft limit on open files to the hard limit: connections are capped per port
@@ -124,7 +141,8 @@ int Run(const skua::config::Config& cfg) {
   auto readiness = [&]() -> absl::Status {
     if (storage::SpanStore* s = store_for_health.load()) {
       if (absl::Status st = s->Health(); !st.ok()) {
-        return absl::UnavailableError(fmt::format("storage cannot write: {}", st.message()));
+        return absl::UnavailableError(fmt::format("storage cannot write: {}",
+                                                  WithoutDataPath(st.message(), cfg.storage.path)));
       }
     }
     std::lock_guard lock(listeners_mu);

@@ -126,6 +126,7 @@ def test_real_enospc_never_aborts_and_loses_nothing_acknowledged(small_fs, skua_
     assert "google.rpc.retryinfo-bin" in dict(refused.trailing_metadata())
     code, text = readyz(skua)
     assert code == 503 and "storage cannot write" in text, text
+    assert str(small_fs) not in text, "the answer names no file"
     assert requests.get(skua.url("query-http", "/api/services"), timeout=5).status_code == 200
     assert skua.get_trace(format(acknowledged[0], "x")).status_code == 200
 
