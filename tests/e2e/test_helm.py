@@ -74,7 +74,10 @@ def test_default_render(tmp_path):
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 10001
-    assert c["resources"]["limits"]["memory"] == "1Gi"
+    # Covers Skua's memory bound for the chart's settings and 2 shards (docs/operations.md).
+    assert c["resources"]["limits"]["memory"] == "1280Mi"
+    assert config["collector.max_inflight_bytes"] == "128MiB"
+    assert config["query.max_response_bytes"] == "16MiB"
     mounts = {m["name"]: m for m in c["volumeMounts"]}
     assert mounts["data"]["mountPath"] == "/data"
     assert mounts["config"]["mountPath"] == "/etc/skua" and mounts["config"]["readOnly"]
