@@ -55,16 +55,20 @@ def json_bombs(addr):
     return out
 
 
-def gzip_bombs(addr):
-    payload = b"\x0a" + b"\x00" * (1024 * MiB)  # gzip makes ~1 MiB of it on the wire
+def concurrently(n, fn):
+    """Runs fn() on n threads at once; returns their results."""
     results = []
-    threads = [threading.Thread(target=lambda: results.append(
-        raw_export(addr["otlp-grpc"], payload, grpc.Compression.Gzip))) for _ in range(3)]
+    threads = [threading.Thread(target=lambda: results.append(fn())) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     return results
+
+
+def gzip_bombs(addr):
+    payload = b"\x0a" + b"\x00" * (1024 * MiB)  # gzip makes ~1 MiB of it on the wire
+    return concurrently(3, lambda: raw_export(addr["otlp-grpc"], payload, grpc.Compression.Gzip))
 
 
 def slow_bodies(addr, hold):
@@ -91,14 +95,7 @@ def slow_bodies(addr, hold):
 def large_exports(addr):
     big = make_request([tid(0xE000 + i) for i in range(64)], payload=(15 * MiB) // 64 - 200)
     wire = big.SerializeToString()
-    results = []
-    threads = [threading.Thread(target=lambda: results.append(raw_export(addr["otlp-grpc"], wire)))
-               for _ in range(24)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+    return concurrently(24, lambda: raw_export(addr["otlp-grpc"], wire))
 
 
 def heavy_searches(addr, service_latencies):

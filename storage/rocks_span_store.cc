@@ -1518,40 +1518,36 @@ class Shard {
                                  seq, name));
           continue;
         }
-        // An unreadable row costs the spans it holds, never the rest of the replay.
-        auto read_row = [&](const std::string& key, auto& into) -> absl::Status {
-          absl::Status st = ReadRowInto(*part, key, into);
-          if (st.code() == absl::StatusCode::kDataLoss) Unreadable(common::Message(st));
-          return st;
+        // The resource or scope row `key` decoded into a new element of `rows` (cached in
+        // `by_id`); nullptr if it cannot be decoded: an unreadable row costs the spans it
+        // holds, never the rest of the replay.
+        auto row = [&](auto& rows, auto& by_id, uint64_t row_id, const std::string& key)
+            -> absl::StatusOr<const typename std::decay_t<decltype(rows)>::value_type*> {
+          auto& slot = by_id[row_id];
+          if (slot != nullptr) return slot;
+          absl::Status read = ReadRowInto(*part, key, rows.emplace_back());
+          if (read.code() == absl::StatusCode::kDataLoss) {
+            Unreadable(common::Message(read));
+            rows.pop_back();
+            return nullptr;
+          }
+          SKUA_RETURN_IF_ERROR(read);
+          slot = &rows.back();
+          return slot;
         };
         for (const Stored& st : stored) {
-          auto& rs = resource_by_id[st.resource_id];
-          if (rs == nullptr) {
-            absl::Status read = read_row(ResourceKey(st.resource_id), resources.emplace_back());
-            if (read.code() == absl::StatusCode::kDataLoss) {
-              resources.pop_back();
-              continue;
-            }
-            SKUA_RETURN_IF_ERROR(read);
-            rs = &resources.back();
-          }
-          auto& ss = scope_by_id[st.scope_id];
-          if (ss == nullptr) {
-            absl::Status read = read_row(ScopeKey(st.scope_id), scopes.emplace_back());
-            if (read.code() == absl::StatusCode::kDataLoss) {
-              scopes.pop_back();
-              continue;
-            }
-            SKUA_RETURN_IF_ERROR(read);
-            ss = &scopes.back();
-          }
+          auto rs = row(resources, resource_by_id, st.resource_id, ResourceKey(st.resource_id));
+          if (!rs.ok()) return rs.status();
+          auto ss = row(scopes, scope_by_id, st.scope_id, ScopeKey(st.scope_id));
+          if (!ss.ok()) return ss.status();
+          if (*rs == nullptr || *ss == nullptr) continue;
           if (!ParseChunkSpan(*id, st.span, &spans.emplace_back())) {
             spans.pop_back();
             Unreadable(fmt::format("a span of trace {} (seq {}) in {}",
                                    common::FormatTraceId32(*id), seq, name));
             continue;
           }
-          builder.Add({rs, ss, &spans.back()});
+          builder.Add({*rs, *ss, &spans.back()});
         }
       }
     }

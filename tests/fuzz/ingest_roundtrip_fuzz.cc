@@ -2,52 +2,24 @@
 // rules let in and that has valid IDs is committed to a real store and must come back from it,
 // by trace ID, without an undecodable row.
 
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
-#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "common/clock.h"
 #include "common/ids.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "storage/span_store.h"
 #include "storage/storable.h"
+#include "tests/fuzz/temp_store.h"
 
 namespace {
 
 using opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest;
 namespace storage = skua::storage;
-
-std::string& StoreDir() {
-  static std::string dir;
-  return dir;
-}
-
-storage::SpanStore& Store() {
-  static skua::common::SystemClock clock;
-  static std::unique_ptr<storage::SpanStore> store = [] {
-    char dir[] = "/tmp/skua-fuzz-store-XXXXXX";
-    if (mkdtemp(dir) == nullptr) abort();
-    StoreDir() = dir;
-    std::atexit([] { std::filesystem::remove_all(StoreDir()); });
-    skua::config::StorageConfig config;
-    config.path = dir;
-    config.shards = 2;
-    config.memtable_size = 16 << 20;
-    config.min_free_disk_bytes = 0;
-    auto opened = storage::SpanStore::Open(config, clock);
-    if (!opened.ok()) abort();
-    return std::move(*opened);
-  }();
-  return *store;
-}
 
 // The ingest pipeline's rule for a span it stores.
 bool ValidIds(const opentelemetry::proto::trace::v1::Span& s) {
@@ -63,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ExportTraceServiceRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
   if (!storage::CheckStorable(request.resource_spans()).ok()) return 0;
-  storage::SpanStore& store = Store();
+  storage::SpanStore& store = skua::fuzz::TempStore(2);
   std::map<int, std::vector<storage::SpanRef>> by_shard;
   std::map<skua::common::TraceId, std::set<std::string>> expected;  // span IDs per trace
   for (const auto& rs : request.resource_spans()) {

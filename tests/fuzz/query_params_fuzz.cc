@@ -2,55 +2,27 @@
 // handler answers with a status a client can act on (never 500) and, when it answers JSON,
 // valid JSON. The first input byte picks the route, the rest is the query string.
 
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
-#include <memory>
 #include <string>
 
-#include "common/clock.h"
 #include "common/http_server.h"
 #include "common/json_parse.h"
 #include "common/metrics.h"
 #include "query/http_api.h"
-#include "storage/span_store.h"
+#include "tests/fuzz/temp_store.h"
 
 namespace {
 
-namespace storage = skua::storage;
-
-std::string& StoreDir() {
-  static std::string dir;
-  return dir;
-}
-
 const skua::common::HttpHandler& Handler() {
-  static skua::common::SystemClock clock;
   static skua::common::MetricsRegistry metrics;
-  static std::unique_ptr<storage::SpanStore> store = [] {
-    char dir[] = "/tmp/skua-fuzz-query-XXXXXX";
-    if (mkdtemp(dir) == nullptr) abort();
-    StoreDir() = dir;
-    std::atexit([] { std::filesystem::remove_all(StoreDir()); });
-    skua::config::StorageConfig config;
-    config.path = dir;
-    config.shards = 1;
-    config.memtable_size = 8 << 20;
-    config.min_free_disk_bytes = 0;
-    auto opened = storage::SpanStore::Open(config, clock);
-    if (!opened.ok()) abort();
-    return std::move(*opened);
-  }();
   static skua::config::QueryConfig config = [] {
     skua::config::QueryConfig c;
     c.max_limit = 100;
     return c;
   }();
-  static skua::common::HttpHandler handler =
-      skua::query::MakeQueryHttpHandler(*store, config, clock, metrics);
+  static skua::common::HttpHandler handler = skua::query::MakeQueryHttpHandler(
+      skua::fuzz::TempStore(1), config, skua::fuzz::FuzzClock(), metrics);
   return handler;
 }
 
