@@ -1,4 +1,4 @@
-// Workloads for the benchmarks (shared design §6), reproducible from a seed.
+// Workloads for the benchmarks (docs/benchmarks.md, "Workload"), reproducible from a seed.
 //
 // Shape::kRandom, the reference workload: 10 services, traces of 3..30 spans across them, 11
 // attributes per span drawn uniformly at random from 100 keys and 1000 values (a quarter of

@@ -26,6 +26,7 @@
 
 #include "common/http_server.h"
 #include "common/log_limiter.h"
+#include "common/status_macros.h"
 
 namespace skua::common {
 namespace {
@@ -191,11 +192,9 @@ class GrpcServerImpl final : public GrpcServer {
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const GrpcServerOptions& options, std::vector<std::shared_ptr<grpc::Service>> services) {
-  auto hp = SplitEndpoint(options.endpoint);
-  if (!hp.ok()) return hp.status();
+  SKUA_ASSIGN_OR_RETURN(auto hp, SplitEndpoint(options.endpoint));
   uint16_t port = 0;
-  auto fd = Listen(options, hp->first, hp->second, &port);
-  if (!fd.ok()) return fd.status();
+  SKUA_ASSIGN_OR_RETURN(int fd, Listen(options, hp.first, hp.second, &port));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -238,14 +237,14 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   for (const auto& service : services) builder.RegisterService(service.get());
   auto server = builder.BuildAndStart();
   if (!server) {
-    close(*fd);
+    close(fd);
     return absl::UnavailableError(fmt::format("{}: cannot start the gRPC server", options.name));
   }
-  std::string host = hp->first;
+  std::string host = hp.first;
   std::string address = host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
                                                             : fmt::format("{}:{}", host, port);
   auto impl = std::make_unique<GrpcServerImpl>(options.name, std::move(services), std::move(server),
-                                               *fd, std::move(address));
+                                               fd, std::move(address));
   impl->SetServing(false);
   return std::unique_ptr<GrpcServer>(std::move(impl));
 }

@@ -384,10 +384,9 @@ const std::string* HttpRequest::Header(std::string_view lower_name) const {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
                                                               HttpHandler handler) {
-  auto hp = SplitEndpoint(options.endpoint);
-  if (!hp.ok()) return hp.status();
+  SKUA_ASSIGN_OR_RETURN(auto hp, SplitEndpoint(options.endpoint));
   auto server = std::make_unique<ServerImpl>(options, std::move(handler));
-  if (auto st = server->Bind(hp->first, hp->second); !st.ok()) return st;
+  SKUA_RETURN_IF_ERROR(server->Bind(hp.first, hp.second));
   server->Run();
   return server;
 }

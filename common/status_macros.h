@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <string_view>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -15,6 +16,17 @@
       return _skua_st;                                    \
     }                                                     \
   } while (false)
+
+// Evaluates `expr` (an absl::StatusOr<T>); returns its status from the enclosing function when
+// not OK, else moves its value into `lhs` (a declaration such as `auto x`, or an lvalue).
+#define SKUA_ASSIGN_OR_RETURN(lhs, expr) \
+  SKUA_ASSIGN_OR_RETURN_IMPL(SKUA_STATUS_CONCAT(_skua_or_, __LINE__), lhs, expr)
+#define SKUA_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                               \
+  if (!tmp.ok()) return tmp.status();              \
+  lhs = std::move(*tmp)
+#define SKUA_STATUS_CONCAT(a, b) SKUA_STATUS_CONCAT_IMPL(a, b)
+#define SKUA_STATUS_CONCAT_IMPL(a, b) a##b
 
 namespace skua::common {
 // absl::Status::message() as a std::string_view (Debian's Abseil has its own string_view type).

@@ -80,7 +80,7 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 }
 
 // Keeps the `limit` traces whose newest matching span started last, newest first, ties by trace
-// ID (the order of a search's answer, shared design §5).
+// ID (the order of a search's answer: docs/api.md, "Search semantics").
 void KeepNewest(std::vector<TraceHit>& hits, size_t limit) {
   std::sort(hits.begin(), hits.end(), [](const TraceHit& a, const TraceHit& b) {
     return a.start_ns != b.start_ns ? a.start_ns > b.start_ns : a.trace_id < b.trace_id;
@@ -1536,18 +1536,19 @@ class Shard {
           return slot;
         };
         for (const Stored& st : stored) {
-          auto rs = row(resources, resource_by_id, st.resource_id, ResourceKey(st.resource_id));
-          if (!rs.ok()) return rs.status();
-          auto ss = row(scopes, scope_by_id, st.scope_id, ScopeKey(st.scope_id));
-          if (!ss.ok()) return ss.status();
-          if (*rs == nullptr || *ss == nullptr) continue;
+          SKUA_ASSIGN_OR_RETURN(
+              const otlp::ResourceSpans* rs,
+              row(resources, resource_by_id, st.resource_id, ResourceKey(st.resource_id)));
+          SKUA_ASSIGN_OR_RETURN(const otlp::ScopeSpans* ss,
+                                row(scopes, scope_by_id, st.scope_id, ScopeKey(st.scope_id)));
+          if (rs == nullptr || ss == nullptr) continue;
           if (!ParseChunkSpan(*id, st.span, &spans.emplace_back())) {
             spans.pop_back();
             Unreadable(fmt::format("a span of trace {} (seq {}) in {}",
                                    common::FormatTraceId32(*id), seq, name));
             continue;
           }
-          builder.Add({*rs, *ss, &spans.back()});
+          builder.Add({rs, ss, &spans.back()});
         }
       }
     }

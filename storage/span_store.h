@@ -51,7 +51,7 @@ struct PreparedWrite {
   size_t bytes = 0;  // sum of encoded value sizes
 };
 
-// A search (Jaeger's semantics, shared design §5): a trace matches when one of its spans
+// A search (Jaeger's semantics, docs/api.md): a trace matches when one of its spans
 // satisfies every condition; the `limit` traces whose newest matching span started last are
 // returned, newest first (ties by trace ID).
 struct TraceQuery {
