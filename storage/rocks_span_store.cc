@@ -33,6 +33,8 @@
 #include "common/hash.h"
 #include "common/log_limiter.h"
 #include "common/status_macros.h"
+#include "storage/catalog.h"
+#include "storage/dependency_counter.h"
 #include "storage/index.h"
 #include "storage/keys.h"
 #include "storage/span_store.h"
@@ -66,10 +68,6 @@ constexpr int64_t kSealAgeNanos = 30'000'000'000;
 constexpr size_t kMergedBlockEntries = 16384;
 // Entries merged per upkeep round of the writer thread (about a second's worth of it at most).
 constexpr size_t kMergeEntriesPerRound = 65536;
-// Dependency counting: buckets of child start time, and bounds on the spans remembered to pair
-// children with parents that arrive in other requests.
-constexpr int64_t kDependencyBucketNanos = 60'000'000'000;
-constexpr size_t kMaxRememberedSpans = 50'000;
 
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -331,158 +329,6 @@ rocksdb::DBOptions ShardDbOptions(uint64_t memtable_size, int shard) {
   o.db_write_buffer_size = memtable_size;
   return o;
 }
-
-// Services and their operations (with span kinds), for every shard: each (service, operation,
-// kind) with the number of time partitions (of all shards) holding a catalog row of it, so it
-// disappears with the last partition that has its spans. Thread-safe.
-class Catalog {
- public:
-  void Add(const std::string& service, const std::string& operation, uint8_t kind) {
-    std::unique_lock lock(mu_);
-    ++services_[service][{operation, kind}];
-  }
-  void Remove(const std::string& service, const std::string& operation, uint8_t kind) {
-    std::unique_lock lock(mu_);
-    auto s = services_.find(service);
-    if (s == services_.end()) return;
-    auto op = s->second.find({operation, kind});
-    if (op == s->second.end()) return;
-    if (--op->second == 0) s->second.erase(op);
-    if (s->second.empty()) services_.erase(s);
-  }
-  std::vector<std::string> Services() const {
-    std::shared_lock lock(mu_);
-    std::vector<std::string> out;
-    for (const auto& [s, ops] : services_) out.push_back(s);
-    return out;
-  }
-  std::vector<Operation> Operations(const std::string& service, const std::string& kind) const {
-    std::shared_lock lock(mu_);
-    std::vector<Operation> out;
-    auto it = services_.find(service);
-    if (it == services_.end()) return out;
-    for (const auto& [op, partitions] : it->second) {
-      const auto& [name, k] = op;
-      std::string kind_name(
-          SpanKindName(static_cast<opentelemetry::proto::trace::v1::Span::SpanKind>(k)));
-      if (kind.empty() || kind == kind_name) out.push_back({name, kind_name});
-    }
-    std::sort(out.begin(), out.end(), [](const Operation& a, const Operation& b) {
-      return std::tie(a.name, a.span_kind) < std::tie(b.name, b.span_kind);
-    });
-    out.erase(std::unique(out.begin(), out.end()), out.end());
-    return out;
-  }
-
- private:
-  mutable std::shared_mutex mu_;
-  std::map<std::string, std::map<std::pair<std::string, uint8_t>, int>> services_;
-};
-
-// Pairs child spans with their parents' services to count calls between services.
-// Single-threaded: used by the shard writer (and under the shard's index mutex for reads).
-class DependencyCounter {
- public:
-  void Add(const common::TraceId& trace, uint64_t span_id, uint64_t parent_span_id,
-           const std::string& service, int64_t start_ns) {
-    uint32_t sid = Intern(service);
-    int64_t bucket = start_ns / kDependencyBucketNanos;
-    Key self{trace, span_id};
-    if (remembered_.emplace(self, std::make_pair(sid, bucket)).second) {
-      order_.push_back(self);
-      if (order_.size() > kMaxRememberedSpans) {
-        remembered_.erase(order_.front());
-        order_.pop_front();
-      }
-    }
-    if (parent_span_id != 0) {
-      auto p = remembered_.find(Key{trace, parent_span_id});
-      if (p != remembered_.end()) {
-        Count(p->second.first, sid, bucket);
-      } else {
-        Key pk{trace, parent_span_id};
-        auto& w = waiting_[pk];
-        if (w.empty()) {
-          waiting_order_.push_back(pk);
-          if (waiting_order_.size() > kMaxRememberedSpans) {
-            waiting_.erase(waiting_order_.front());
-            waiting_order_.pop_front();
-          }
-        }
-        w.emplace_back(sid, bucket);
-      }
-    }
-    auto w = waiting_.find(self);
-    if (w != waiting_.end()) {
-      for (const auto& [child, b] : w->second) Count(sid, child, b);
-      waiting_.erase(w);
-    }
-  }
-
-  // Restores a persisted count (startup).
-  void Load(int64_t bucket, const std::string& parent, const std::string& child, uint64_t n) {
-    counts_[bucket][{Intern(parent), Intern(child)}] = n;
-  }
-
-  // Rows for the buckets changed since the last ClearDirty().
-  void WriteDirty(rocksdb::WriteBatch& batch) {
-    for (int64_t b : dirty_) {
-      for (const auto& [edge, n] : counts_[b]) {
-        std::string v;
-        AppendBigEndian64(v, n);
-        batch.Put(DependencyKey(b, names_[edge.first], names_[edge.second]), v);
-      }
-    }
-  }
-  void ClearDirty() { dirty_.clear(); }
-
-  // Drops the counts of buckets before `bucket`.
-  void Forget(int64_t bucket) {
-    counts_.erase(counts_.begin(), counts_.lower_bound(bucket));
-    dirty_.erase(dirty_.begin(), dirty_.lower_bound(bucket));
-  }
-
-  void Sum(int64_t start_ns, int64_t end_ns,
-           std::map<std::pair<std::string, std::string>, uint64_t>& out) const {
-    auto first = counts_.lower_bound(start_ns / kDependencyBucketNanos);
-    for (auto it = first; it != counts_.end() && it->first * kDependencyBucketNanos <= end_ns;
-         ++it) {
-      for (const auto& [edge, n] : it->second) {
-        out[{names_[edge.first], names_[edge.second]}] += n;
-      }
-    }
-  }
-
- private:
-  struct Key {
-    common::TraceId trace;
-    uint64_t span;
-    bool operator==(const Key&) const = default;
-  };
-  struct KeyHash {
-    size_t operator()(const Key& k) const { return common::TraceIdHash()(k.trace) ^ k.span; }
-  };
-
-  uint32_t Intern(const std::string& s) {
-    auto [it, inserted] = ids_.try_emplace(s, names_.size());
-    if (inserted) names_.push_back(s);
-    return it->second;
-  }
-  void Count(uint32_t parent, uint32_t child, int64_t bucket) {
-    if (parent == child) return;  // calls within a service are not dependencies
-    ++counts_[bucket][{parent, child}];
-    dirty_.insert(bucket);
-  }
-
-  std::vector<std::string> names_;
-  std::unordered_map<std::string, uint32_t> ids_;
-  std::unordered_map<Key, std::pair<uint32_t, int64_t>, KeyHash> remembered_;
-  std::deque<Key> order_;
-  std::unordered_map<Key, std::vector<std::pair<uint32_t, int64_t>>, KeyHash> waiting_;
-  std::deque<Key> waiting_order_;
-  std::map<int64_t, std::map<std::pair<uint32_t, uint32_t>, uint64_t>> counts_;
-  std::set<int64_t> dirty_;
-};
 
 // A time partition of a shard: two column families holding what arrived in
 // [start_s, start_s + width_s) for data kept retention_s: `cf` for spans (trace chunks,
@@ -991,7 +837,8 @@ class Shard {
     }
     {
       std::lock_guard lock(index_mu_);
-      deps_.WriteDirty(batch);
+      deps_.ForEachDirty(
+          [&](const std::string& key, const std::string& value) { batch.Put(key, value); });
     }
     batch.DeleteRange(IndexLogKey(0), IndexLogKey(through + 1));
     std::string v;

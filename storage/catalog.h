@@ -1,0 +1,37 @@
+// The catalog: which services have spans, and their operations with span kinds. One catalog
+// serves every shard; the shards add an entry for each catalog row (`C` key) a partition holds
+// and remove it when the partition is dropped, so an operation disappears with the last
+// partition that has its spans.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <shared_mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "storage/span_store.h"
+
+namespace skua::storage {
+
+// Thread-safe.
+class Catalog {
+ public:
+  // `kind` is the OTLP SpanKind value.
+  void Add(const std::string& service, const std::string& operation, uint8_t kind);
+  void Remove(const std::string& service, const std::string& operation, uint8_t kind);
+
+  // Every service, sorted.
+  std::vector<std::string> Services() const;
+  // The service's operations sorted by name then kind, each once; `kind` non-empty keeps only
+  // that kind ("server", "client", ...).
+  std::vector<Operation> Operations(const std::string& service, const std::string& kind) const;
+
+ private:
+  mutable std::shared_mutex mu_;
+  // service -> (operation, kind) -> partitions (of all shards) holding a catalog row of it
+  std::map<std::string, std::map<std::pair<std::string, uint8_t>, int>> services_;
+};
+
+}  // namespace skua::storage
