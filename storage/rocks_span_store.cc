@@ -2,8 +2,6 @@
 // write-ahead log and memtables and its writer never contends with another shard's.
 
 #include <fmt/format.h>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -34,12 +32,12 @@
 #include "common/log_limiter.h"
 #include "common/status_macros.h"
 #include "storage/catalog.h"
+#include "storage/chunk.h"
 #include "storage/dependency_counter.h"
 #include "storage/index.h"
 #include "storage/keys.h"
 #include "storage/span_store.h"
 #include "storage/span_terms.h"
-#include "storage/wire.h"
 
 namespace skua::storage {
 namespace {
@@ -84,136 +82,6 @@ void KeepNewest(std::vector<TraceHit>& hits, size_t limit) {
     return a.start_ns != b.start_ns ? a.start_ns > b.start_ns : a.trace_id < b.trace_id;
   });
   if (hits.size() > limit) hits.resize(limit);
-}
-
-// One stored span of a chunk: its encoding (without trace ID, times and parent span ID), its
-// times and its parent span ID (empty if none).
-struct ChunkSpan {
-  std::string_view bytes;
-  uint64_t start = 0, end = 0;
-  std::string_view parent;
-};
-
-// Walks an encoded TraceChunk (proto/skua/storage.proto) without decoding the spans: calls
-// fn(resource_id, scope_id, ChunkSpan) for each span, in order. False if the encoding is
-// malformed (including a time list that does not have one entry per span).
-template <typename Fn>
-bool ForEachChunkSpan(std::string_view chunk, Fn fn) {
-  using google::protobuf::internal::WireFormatLite;
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(chunk.data()),
-                                            static_cast<int>(chunk.size()));
-  const char* base = chunk.data();
-  struct Pending {
-    uint64_t resource_id, scope_id;
-    std::string_view bytes;
-  };
-  std::vector<Pending> spans;
-  std::vector<uint64_t> varints[3];  // start deltas, durations (both zig-zag), parents
-  const auto& parents = varints[2];
-  std::vector<std::string_view> external_parents;
-  while (uint32_t tag = in.ReadTag()) {
-    uint32_t field = tag >> 3;
-    if (tag == ((5 << 3) | 2)) {
-      uint32_t len;
-      if (!in.ReadVarint32(&len)) return false;
-      int at = in.CurrentPosition();
-      if (!in.Skip(static_cast<int>(len))) return false;
-      external_parents.emplace_back(base + at, len);
-      continue;
-    }
-    // start_deltas = 2, durations = 3 (zig-zag), parents = 4: packed, or one value per tag.
-    if (field >= 2 && field <= 4 && ((tag & 7) == 0 || (tag & 7) == 2)) {
-      auto& out = varints[field - 2];
-      uint64_t v;
-      if ((tag & 7) == 0) {
-        if (!in.ReadVarint64(&v)) return false;
-        out.push_back(v);
-        continue;
-      }
-      uint32_t len;
-      if (!in.ReadVarint32(&len)) return false;
-      auto limit = in.PushLimit(static_cast<int>(len));
-      while (in.BytesUntilLimit() > 0) {
-        if (!in.ReadVarint64(&v)) return false;
-        out.push_back(v);
-      }
-      in.PopLimit(limit);
-      continue;
-    }
-    if (tag != ((1 << 3) | 2)) {  // groups = 1, length-delimited
-      if (!WireFormatLite::SkipField(&in, tag)) return false;
-      continue;
-    }
-    uint32_t len;
-    if (!in.ReadVarint32(&len)) return false;
-    int group_end = in.CurrentPosition() + static_cast<int>(len);
-    if (group_end > static_cast<int>(chunk.size())) return false;
-    auto limit = in.PushLimit(static_cast<int>(len));
-    uint64_t resource_id = 0, scope_id = 0;
-    size_t first = spans.size();
-    while (uint32_t t = in.ReadTag()) {
-      if (t == ((1 << 3) | 1)) {
-        if (!in.ReadLittleEndian64(&resource_id)) return false;
-      } else if (t == ((2 << 3) | 1)) {
-        if (!in.ReadLittleEndian64(&scope_id)) return false;
-      } else if (t == ((3 << 3) | 2)) {
-        uint32_t n;
-        if (!in.ReadVarint32(&n)) return false;
-        int at = in.CurrentPosition();
-        if (at + static_cast<int>(n) > group_end || !in.Skip(static_cast<int>(n))) return false;
-        spans.push_back({0, 0, std::string_view(base + at, n)});
-      } else if (!WireFormatLite::SkipField(&in, t)) {
-        return false;
-      }
-    }
-    in.PopLimit(limit);
-    for (size_t i = first; i < spans.size(); ++i) {
-      spans[i].resource_id = resource_id;
-      spans[i].scope_id = scope_id;
-    }
-  }
-  if (!in.ConsumedEntireMessage() && in.CurrentPosition() != static_cast<int>(chunk.size())) {
-    return false;
-  }
-  if (varints[0].size() != spans.size() || varints[1].size() != spans.size()) return false;
-  if (!parents.empty() && parents.size() != spans.size()) return false;
-  std::vector<std::string_view> parent_ids(parents.size());
-  size_t next_external = 0;
-  for (size_t i = 0; i < parents.size(); ++i) {
-    if (parents[i] == 0) continue;
-    if (parents[i] == 1) {
-      if (next_external == external_parents.size()) return false;
-      parent_ids[i] = external_parents[next_external++];
-      continue;
-    }
-    if (parents[i] - 2 >= spans.size()) return false;
-    auto id = FindBytesField(spans[parents[i] - 2].bytes, 2);  // Span.span_id
-    if (!id) return false;
-    parent_ids[i] = *id;
-  }
-  if (next_external != external_parents.size()) return false;
-  uint64_t start = 0;
-  for (size_t i = 0; i < spans.size(); ++i) {
-    start += static_cast<uint64_t>(WireFormatLite::ZigZagDecode64(varints[0][i]));
-    const auto duration = static_cast<uint64_t>(WireFormatLite::ZigZagDecode64(varints[1][i]));
-    fn(spans[i].resource_id, spans[i].scope_id,
-       ChunkSpan{spans[i].bytes, start, start + duration,
-                 parents.empty() ? std::string_view() : parent_ids[i]});
-  }
-  return true;
-}
-
-// Decodes one stored span of a chunk of trace `id`, putting back what the stored encoding
-// leaves out: the trace ID and the times. False if undecodable.
-bool ParseChunkSpan(const common::TraceId& id, const ChunkSpan& stored, otlp::Span* span) {
-  if (!span->ParseFromArray(stored.bytes.data(), static_cast<int>(stored.bytes.size()))) {
-    return false;
-  }
-  span->set_trace_id(id.AsBytes().data(), 16);
-  span->set_start_time_unix_nano(stored.start);
-  span->set_end_time_unix_nano(stored.end);
-  if (!stored.parent.empty()) span->set_parent_span_id(stored.parent.data(), stored.parent.size());
-  return true;
 }
 
 struct Meta {
