@@ -30,6 +30,7 @@
 #include "query/grpc_api.h"
 #include "query/http_api.h"
 #include "server/admin.h"
+#include "storage/metrics.h"
 #include "storage/span_store.h"
 
 extern char** environ;
@@ -164,59 +165,7 @@ int Run(const skua::config::Config& cfg) {
   if (!store.ok()) return Fail(store.status());
   storage::SpanStore& s = **store;
   store_for_health = &s;
-  metrics.AddCallbackGauge("skua_storage_live_data_bytes",
-                           "Estimated live data in RocksDB (SST files and memtables), bytes", {},
-                           [&s] { return static_cast<double>(s.LiveDataBytes()); });
-  // Gauges read from the store's counters (StorageStats) at every scrape.
-  struct StatGauge {
-    const char* name;
-    const char* help;
-    common::Labels labels;
-    uint64_t storage::StorageStats::*field;
-  };
-  const StatGauge stat_gauges[] = {
-      {"skua_storage_rows_written",
-       "RocksDB rows (puts and deletes) written since start, all shards",
-       {},
-       &storage::StorageStats::rows_written},
-      {"skua_storage_partitions",
-       "Live time partitions, all shards",
-       {},
-       &storage::StorageStats::partitions},
-      {"skua_storage_partitions_dropped",
-       "Time partitions dropped since start, by reason",
-       {{"reason", "retention"}},
-       &storage::StorageStats::partitions_dropped_retention},
-      {"skua_storage_partitions_dropped",
-       "Time partitions dropped since start, by reason",
-       {{"reason", "disk_cap"}},
-       &storage::StorageStats::partitions_dropped_disk_cap},
-      {"skua_storage_index_blocks_merged",
-       "Sealed search index blocks merged into larger ones since start (closed partitions)",
-       {},
-       &storage::StorageStats::index_blocks_merged},
-      {"skua_storage_partitions_finished",
-       "Closed time partitions finished since start (index merged, data recompressed)",
-       {},
-       &storage::StorageStats::partitions_finished},
-      {"skua_storage_background_jobs",
-       "RocksDB flushes and compactions running, plus partitions with a compaction pending",
-       {},
-       &storage::StorageStats::background_jobs},
-      {"skua_storage_disk_bytes",
-       "Bytes of the data directory, as last measured for the disk cap (0 without a cap)",
-       {},
-       &storage::StorageStats::disk_bytes},
-  };
-  metrics.AddCallbackCounter(
-      "skua_storage_undecodable_rows_total",
-      "Stored rows found undecodable and left out of answers, searches or the replay at start", {},
-      [&s] { return static_cast<double>(s.Stats().undecodable_rows); });
-  for (const auto& g : stat_gauges) {
-    metrics.AddCallbackGauge(g.name, g.help, g.labels, [&s, field = g.field] {
-      return static_cast<double>(s.Stats().*field);
-    });
-  }
+  storage::RegisterMetrics(s, metrics);
   if (cfg.collector.queue_max_bytes < cfg.collector.grpc_max_recv_msg_size) {
     SPDLOG_WARN(
         "collector.queue.max_bytes ({}) is below collector.otlp.grpc.max_recv_msg_size ({}): "
