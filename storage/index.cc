@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/hash.h"
+#include "storage/coding.h"
 #include "storage/keys.h"
 #include "storage/span_terms.h"
 
@@ -12,80 +13,6 @@ namespace skua::storage {
 namespace {
 
 constexpr uint8_t kBlockFormat = 5;
-
-class Out {
- public:
-  void U8(uint8_t v) { s_.push_back(static_cast<char>(v)); }
-  void Var(uint64_t v) { AppendVarint(s_, v); }
-  void SVar(int64_t v) { Var((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
-  void Fixed(uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; ++i) s_.push_back(static_cast<char>(v >> (8 * i)));
-  }
-  void Bytes(std::string_view b) { s_.append(b); }
-  void Str(std::string_view b) {
-    Var(b.size());
-    s_.append(b);
-  }
-  size_t size() const { return s_.size(); }
-  std::string Take() { return std::move(s_); }
-
- private:
-  std::string s_;
-};
-
-class In {
- public:
-  explicit In(std::string_view s) : s_(s) {}
-  bool ok() const { return ok_; }
-  uint8_t U8() {
-    if (s_.empty()) return Fail();
-    uint8_t v = static_cast<uint8_t>(s_[0]);
-    s_.remove_prefix(1);
-    return v;
-  }
-  uint64_t Var() {
-    auto v = ReadVarint(s_);
-    return v ? *v : Fail();
-  }
-  int64_t SVar() {
-    uint64_t u = Var();
-    return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
-  }
-  std::string_view Bytes(size_t n) {
-    if (s_.size() < n) {
-      Fail();
-      return {};
-    }
-    auto b = s_.substr(0, n);
-    s_.remove_prefix(n);
-    return b;
-  }
-  std::string_view Str() { return Bytes(Var()); }
-  // A count whose items take at least `min_bytes` each: bounded by what is left.
-  size_t Count(size_t min_bytes) {
-    uint64_t n = Var();
-    if (n > s_.size() / std::max<size_t>(1, min_bytes)) {
-      Fail();
-      return 0;
-    }
-    return n;
-  }
-
- private:
-  uint8_t Fail() {
-    ok_ = false;
-    s_ = {};
-    return 0;
-  }
-  std::string_view s_;
-  bool ok_ = true;
-};
-
-uint64_t LoadFixed(const char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
 
 int64_t WrappingSub(int64_t a, int64_t b) {
   return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
@@ -126,113 +53,8 @@ uint64_t Mix(uint64_t h, uint64_t v) {
 // a key then costs ~2.2 bytes (it was a u32 and a length byte) and an ordinal 13-15 bits (it was
 // a 2-byte varint).
 constexpr size_t kPostingsGroup = 64;
-constexpr int kUnaryEscape = 32;
 
 uint32_t PostingsKey(uint64_t term_hash) { return static_cast<uint32_t>(term_hash >> 32); }
-
-class BitWriter {
- public:
-  // REQUIRES: n <= 56.
-  void Put(uint64_t v, int n) {
-    if (n == 0) return;
-    acc_ |= (v & ((uint64_t{1} << n) - 1)) << fill_;
-    fill_ += n;
-    while (fill_ >= 8) {
-      bytes_.push_back(static_cast<char>(acc_));
-      acc_ >>= 8;
-      fill_ -= 8;
-    }
-  }
-  void Rice(uint64_t v, int k) {
-    uint64_t q = v >> k;
-    if (q >= kUnaryEscape) {
-      Put(0xffffffffULL, kUnaryEscape);
-      Put(v, 32);
-      Put(v >> 32, 32);
-      return;
-    }
-    Put((uint64_t{1} << q) - 1, static_cast<int>(q));
-    Put(0, 1);
-    Put(v, k);
-  }
-  // REQUIRES: v >= 1.
-  void Gamma(uint64_t v) {
-    int n = static_cast<int>(std::bit_width(v)) - 1;
-    Put((uint64_t{1} << n) - 1, n);
-    Put(0, 1);
-    Put(v, n);
-  }
-  size_t bit_position() const { return bytes_.size() * 8 + static_cast<size_t>(fill_); }
-  std::string Take() {
-    if (fill_ > 0) bytes_.push_back(static_cast<char>(acc_));
-    acc_ = 0;
-    fill_ = 0;
-    return std::move(bytes_);
-  }
-
- private:
-  std::string bytes_;
-  uint64_t acc_ = 0;
-  int fill_ = 0;
-};
-
-// Reads what BitWriter wrote. Reading past the end fails (ok() false) and yields zeros.
-class BitReader {
- public:
-  BitReader(std::string_view bytes, size_t bit_position)
-      : bytes_(bytes), pos_(bit_position), ok_(bit_position <= bytes.size() * 8) {}
-  bool ok() const { return ok_; }
-  size_t bits_left() const { return ok_ ? bytes_.size() * 8 - pos_ : 0; }
-  // REQUIRES: n <= 56.
-  uint64_t Get(int n) {
-    if (n == 0 || !ok_) return 0;
-    if (static_cast<size_t>(n) > bits_left()) return Fail();
-    uint64_t v = Peek() & ((uint64_t{1} << n) - 1);
-    pos_ += static_cast<size_t>(n);
-    return v;
-  }
-  uint64_t Rice(int k) {
-    uint64_t q = Unary();
-    if (q == kUnaryEscape) return Get(32) | (Get(32) << 32);
-    return (q << k) | Get(k);
-  }
-  uint64_t Gamma() {
-    int n = static_cast<int>(Unary());
-    if (n >= kUnaryEscape) return Fail();
-    return (uint64_t{1} << n) | Get(n);
-  }
-
- private:
-  // The next up to 57 bits, zeros past the end.
-  uint64_t Peek() const {
-    size_t byte = pos_ / 8;
-    uint64_t w = 0;
-    if (byte < bytes_.size()) {
-      std::memcpy(&w, bytes_.data() + byte, std::min<size_t>(8, bytes_.size() - byte));
-    }
-    return w >> (pos_ % 8);
-  }
-  // Ones up to a zero (consumed), or kUnaryEscape ones.
-  uint64_t Unary() {
-    if (!ok_) return 0;
-    int ones = std::countr_one(Peek());
-    if (ones >= kUnaryEscape) {
-      if (bits_left() < kUnaryEscape) return Fail();
-      pos_ += kUnaryEscape;
-      return kUnaryEscape;
-    }
-    if (static_cast<size_t>(ones) + 1 > bits_left()) return Fail();
-    pos_ += static_cast<size_t>(ones) + 1;
-    return static_cast<uint64_t>(ones);
-  }
-  uint64_t Fail() {
-    ok_ = false;
-    return 0;
-  }
-  std::string_view bytes_;
-  size_t pos_;
-  bool ok_;
-};
 
 // The Rice parameter of a term's ordinal gaps: the mean gap of `count` ordinals spread over
 // `universe` entries, rounded down to a power of two.
@@ -243,7 +65,8 @@ int OrdinalRiceParameter(uint64_t universe, uint64_t count) {
 
 // Writes postings from (hash, ordinal) pairs whose ordinals are below `universe`; returns the
 // distinct keys, ascending.
-std::vector<uint32_t> WritePostings(Out& o, const std::vector<std::pair<uint64_t, uint32_t>>& pairs,
+std::vector<uint32_t> WritePostings(ByteWriter& o,
+                                    const std::vector<std::pair<uint64_t, uint32_t>>& pairs,
                                     uint64_t universe) {
   std::vector<std::pair<uint32_t, uint32_t>> keyed;  // (key, ordinal)
   keyed.reserve(pairs.size());
@@ -257,7 +80,7 @@ std::vector<uint32_t> WritePostings(Out& o, const std::vector<std::pair<uint64_t
   uint64_t mean_gap =
       keys.size() < 2 ? 0 : (uint64_t{keys.back()} - keys.front()) / (keys.size() - 1);
   const int key_k = mean_gap == 0 ? 0 : static_cast<int>(std::bit_width(mean_gap)) - 1;
-  Out groups;
+  ByteWriter groups;
   BitWriter bits;
   for (size_t i = 0, t = 0; i < keyed.size(); ++t) {
     const uint32_t key = keyed[i].first;
@@ -438,7 +261,7 @@ std::string BuildFilter(const std::vector<uint32_t>& keys) {
 
 bool FilterMayContain(std::string_view filter, uint64_t term) {
   if (filter.size() < 4) return true;
-  uint64_t m = LoadFixed(filter.data(), 4);
+  uint64_t m = LoadFixedLE(filter.data(), 4);
   if (m == 0 || filter.size() < 4 + (m + 7) / 8) return true;
   const char* bits = filter.data() + 4;
   bool may = true;
@@ -494,7 +317,7 @@ void Block::Append(const IndexBatch& batch, const IndexBatch::Entry& e) {
 }
 
 Block::Sealed Block::Seal() const {
-  Out o;
+  ByteWriter o;
   o.U8(kBlockFormat);
   o.Str(service_);
   size_t n = size();
@@ -515,7 +338,7 @@ Block::Sealed Block::Seal() const {
   traces.reserve(traces_.size() * 16);
   for (const auto& t : traces_) traces.append(t.AsBytes());
   o.Str(traces);
-  Out c;
+  ByteWriter c;
   // Trace ordinals as differences from the previous entry's: a trace's spans mostly arrive
   // together, so most differences are 0 or 1.
   for (size_t i = 0; i < n; ++i) {
@@ -539,7 +362,7 @@ Block::Sealed Block::Seal() const {
 }
 
 std::optional<Block> Block::Decode(std::string_view data) {
-  In in(data);
+  ByteReader in(data);
   if (in.U8() != kBlockFormat) return std::nullopt;
   Block b(std::string(in.Str()));
   b.sealed_ = true;
@@ -573,7 +396,7 @@ bool Block::DecodeColumns() const {
   for (size_t i = 0; i < ntraces; ++i) {
     std::memcpy(traces_[i].bytes.data(), encoded_traces_.data() + 16 * i, 16);
   }
-  In in(encoded_columns_);
+  ByteReader in(encoded_columns_);
   trace_ord_.resize(n);
   starts_.resize(n);
   durations_.resize(n);
@@ -602,12 +425,12 @@ bool Block::DecodeColumns() const {
 template <typename Visit>
 bool Block::Postings::Walk(size_t group, Visit visit) const {
   if (group >= groups.size() / 8) return true;
-  BitReader r(bits, LoadFixed(groups.data() + group * 8 + 4, 4));
+  BitReader r(bits, LoadFixedLE(groups.data() + group * 8 + 4, 4));
   std::vector<uint32_t> ords;
   uint64_t key = 0;
   for (size_t t = group * kPostingsGroup; t < count; ++t) {
     if (t % kPostingsGroup == 0) {
-      key = LoadFixed(groups.data() + t / kPostingsGroup * 8, 4);
+      key = LoadFixedLE(groups.data() + t / kPostingsGroup * 8, 4);
     } else {
       uint64_t gap = r.Rice(key_k);
       if (gap > UINT32_MAX) return false;
@@ -636,7 +459,7 @@ std::vector<uint32_t> Block::Postings::Find(uint64_t h) const {
   size_t lo = 0, hi = groups.size() / 8;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (LoadFixed(groups.data() + mid * 8, 4) <= key) {
+    if (LoadFixedLE(groups.data() + mid * 8, 4) <= key) {
       lo = mid + 1;
     } else {
       hi = mid;

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "common/ids.h"
+#include "storage/coding.h"
 
 namespace skua::storage {
 
@@ -44,14 +45,6 @@ inline constexpr char kRowTags[] = "BCDFLMRST";
 std::string RowKindName(char tag);
 inline constexpr size_t kTracePrefixLength = 17;
 inline constexpr size_t kTraceChunkKeyLength = kTracePrefixLength + 8;
-
-void AppendBigEndian64(std::string& out, uint64_t v);
-uint64_t DecodeBigEndian64(std::string_view in);  // REQUIRES: in.size() >= 8
-
-// LEB128 varints, for integers in values (index log rows, index blocks, chunks).
-void AppendVarint(std::string& out, uint64_t v);
-// Consumes one varint from the front of `in`; nullopt (and `in` consumed) if truncated.
-std::optional<uint64_t> ReadVarint(std::string_view& in);
 
 std::string TracePrefix(const common::TraceId& id);
 std::string TraceChunkKey(const common::TraceId& id, uint64_t seq);
