@@ -8,6 +8,7 @@
 #include "storage/coding.h"
 #include "storage/keys.h"
 #include "storage/span_terms.h"
+#include "storage/term_filter.h"
 
 namespace skua::storage {
 namespace {
@@ -53,8 +54,6 @@ uint64_t Mix(uint64_t h, uint64_t v) {
 // a key then costs ~2.2 bytes (it was a u32 and a length byte) and an ordinal 13-15 bits (it was
 // a 2-byte varint).
 constexpr size_t kPostingsGroup = 64;
-
-uint32_t PostingsKey(uint64_t term_hash) { return static_cast<uint32_t>(term_hash >> 32); }
 
 // The Rice parameter of a term's ordinal gaps: the mean gap of `count` ordinals spread over
 // `universe` entries, rounded down to a power of two.
@@ -223,54 +222,6 @@ void IndexBatchBuilder::Add(const SpanRef& ref) {
   }
 }
 
-// ---- Bloom filter over postings keys (the top 32 bits of term hashes): u32 LE bit count m,
-// then m bits rounded up to whole bytes; 6 probes by double hashing, mapped onto [0, m) by
-// multiply-shift, so m need not be a power of two. Built from the keys alone, a filter can be
-// rebuilt from a sealed block.
-
-constexpr int kFilterProbes = 6;
-constexpr size_t kFilterBitsPerTerm = 10;
-
-namespace {
-
-template <typename Fn>
-void ForEachProbe(uint32_t key, uint64_t m, Fn fn) {
-  uint64_t x = static_cast<uint64_t>(key) * 0x9e3779b97f4a7c15ULL;
-  auto h1 = static_cast<uint32_t>(x >> 32), h2 = static_cast<uint32_t>(x) | 1;
-  for (int i = 0; i < kFilterProbes; ++i) {
-    uint32_t h = h1 + static_cast<uint32_t>(i) * h2;
-    fn((static_cast<uint64_t>(h) * m) >> 32);
-  }
-}
-
-std::string BuildFilter(const std::vector<uint32_t>& keys) {
-  uint64_t m = std::max<uint64_t>(64, keys.size() * kFilterBitsPerTerm);
-  m = std::min<uint64_t>(m, uint64_t{1} << 32);
-  std::string filter(4 + (m + 7) / 8, '\0');
-  for (int i = 0; i < 4; ++i) filter[i] = static_cast<char>(m >> (8 * i));
-  char* bits = filter.data() + 4;
-  for (uint32_t k : keys) {
-    ForEachProbe(k, m, [bits](uint64_t bit) {
-      bits[bit / 8] = static_cast<char>(static_cast<uint8_t>(bits[bit / 8]) | (1u << (bit % 8)));
-    });
-  }
-  return filter;
-}
-
-}  // namespace
-
-bool FilterMayContain(std::string_view filter, uint64_t term) {
-  if (filter.size() < 4) return true;
-  uint64_t m = LoadFixedLE(filter.data(), 4);
-  if (m == 0 || filter.size() < 4 + (m + 7) / 8) return true;
-  const char* bits = filter.data() + 4;
-  bool may = true;
-  ForEachProbe(PostingsKey(term), m, [&](uint64_t bit) {
-    may = may && (static_cast<uint8_t>(bits[bit / 8]) & (1u << (bit % 8)));
-  });
-  return may;
-}
-
 // ---- Hits ----
 
 std::optional<int64_t> Hits::NthNewest(size_t limit) const {
@@ -357,7 +308,7 @@ Block::Sealed Block::Seal() const {
   o.Str(c.Take());
   Sealed out;
   out.block = o.Take();
-  out.filter = BuildFilter(keys);
+  out.filter = BuildTermFilter(keys);
   return out;
 }
 

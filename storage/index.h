@@ -21,6 +21,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "common/ids.h"
 #include "storage/span_store.h"
+#include "storage/term_filter.h"
 
 namespace skua::storage {
 
@@ -72,9 +73,6 @@ class IndexBatchBuilder {
   absl::flat_hash_map<const void*, uint32_t> services_;
   absl::flat_hash_map<uint64_t, bool> catalog_seen_;
 };
-
-// True unless the Bloom filter (Block::Seal) proves `term` absent.
-bool FilterMayContain(std::string_view filter, uint64_t term);
 
 // True if the span, with its resource and scope, satisfies every condition of `q` (service,
 // operation, time and duration bounds, all tags): Jaeger's one-span semantics evaluated on the
