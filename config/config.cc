@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "common/status_macros.h"
+#include "model/go_duration.h"
 
 namespace skua::config {
 namespace {
@@ -42,7 +43,7 @@ std::string FormatSeconds(std::chrono::seconds d) {
 }
 
 absl::StatusOr<std::chrono::seconds> ParseRetention(std::string_view v) {
-  auto d = ParseGoDuration(v);
+  auto d = model::ParseGoDuration(v);
   if (!d.ok()) return d.status();
   auto s = std::chrono::duration_cast<std::chrono::seconds>(*d);
   if (s.count() < 1) return absl::InvalidArgumentError("must be at least 1s");
@@ -101,7 +102,7 @@ Setter IntSetter(int* (*field)(Config&), int min, int max) {
 Setter MillisSetter(std::chrono::milliseconds* (*field)(Config&), std::chrono::milliseconds min,
                     bool zero_ok) {
   return [field, min, zero_ok](std::string_view v, Config& c) {
-    auto d = ParseGoDuration(v);
+    auto d = model::ParseGoDuration(v);
     if (!d.ok()) return d.status();
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
     if (ms.count() == 0 && zero_ok) {
@@ -157,7 +158,7 @@ void AddGrpcLimitKeys(std::vector<Key>& k, const std::string& prefix,
     k.push_back({prefix + "." + d.name, d.help,
                  [lim, field](const Config& c) { return FormatDuration(lim(c)->*field); },
                  [limits, field, zero_ok](std::string_view v, Config& c) {
-                   auto dur = ParseGoDuration(v);
+                   auto dur = model::ParseGoDuration(v);
                    if (!dur.ok()) return dur.status();
                    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*dur);
                    if (ms.count() == 0 && zero_ok) {
@@ -316,7 +317,7 @@ const std::vector<Key>& Keys() {
                  "retry delay suggested to exporters refused because a queue is full",
                  [](const Config& c) { return FormatDuration(c.collector.retry_after); },
                  [](std::string_view v, Config& c) {
-                   auto d = ParseGoDuration(v);
+                   auto d = model::ParseGoDuration(v);
                    if (!d.ok()) return d.status();
                    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
                    if (ms.count() < 1) return Bad("must be at least 1ms");
@@ -584,52 +585,6 @@ absl::StatusOr<uint64_t> ParseByteSize(std::string_view text) {
   double bytes = number * mult;
   if (bytes > 1e18) return Bad(fmt::format("'{}' is too large", text));
   return static_cast<uint64_t>(std::llround(bytes));
-}
-
-absl::StatusOr<std::chrono::nanoseconds> ParseGoDuration(std::string_view text) {
-  std::string_view s = text;
-  bool neg = false;
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
-    neg = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  if (s == "0") return std::chrono::nanoseconds(0);
-  if (s.empty()) return Bad(fmt::format("time: invalid duration \"{}\"", text));
-  long double total = 0;
-  while (!s.empty()) {
-    size_t i = 0;
-    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
-    if (i == 0) return Bad(fmt::format("time: invalid duration \"{}\"", text));
-    std::string num(s.substr(0, i));
-    if (num == ".") return Bad(fmt::format("time: invalid duration \"{}\"", text));
-    long double value = std::strtold(num.c_str(), nullptr);
-    s.remove_prefix(i);
-    size_t j = 0;
-    while (j < s.size() && !std::isdigit(static_cast<unsigned char>(s[j])) && s[j] != '.') ++j;
-    std::string_view unit = s.substr(0, j);
-    s.remove_prefix(j);
-    long double mult = 0;
-    if (unit == "ns")
-      mult = 1;
-    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs")
-      mult = 1e3;
-    else if (unit == "ms")
-      mult = 1e6;
-    else if (unit == "s")
-      mult = 1e9;
-    else if (unit == "m")
-      mult = 60e9;
-    else if (unit == "h")
-      mult = 3600e9;
-    else if (unit.empty())
-      return Bad(fmt::format("time: missing unit in duration \"{}\"", text));
-    else
-      return Bad(fmt::format("time: unknown unit \"{}\" in duration \"{}\"", unit, text));
-    total += value * mult;
-  }
-  if (total > 9.2e18L) return Bad(fmt::format("time: invalid duration \"{}\"", text));
-  auto ns = static_cast<int64_t>(total);
-  return std::chrono::nanoseconds(neg ? -ns : ns);
 }
 
 }  // namespace skua::config

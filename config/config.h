@@ -117,7 +117,5 @@ std::string EnvName(std::string_view key);
 
 // "16MiB", "512KiB", "1GB", "1048576" -> bytes.
 absl::StatusOr<uint64_t> ParseByteSize(std::string_view text);
-// Go duration syntax ("1.5s", "100ms", "72h", "1m30s") -> nanoseconds.
-absl::StatusOr<std::chrono::nanoseconds> ParseGoDuration(std::string_view text);
 
 }  // namespace skua::config

@@ -164,19 +164,5 @@ TEST(ParseTest, ByteSizes) {
   EXPECT_FALSE(ParseByteSize("5 parsecs").ok());
 }
 
-TEST(ParseTest, GoDurations) {
-  using std::chrono::nanoseconds;
-  EXPECT_EQ(*ParseGoDuration("100ms"), nanoseconds(100'000'000));
-  EXPECT_EQ(*ParseGoDuration("1.5s"), nanoseconds(1'500'000'000));
-  EXPECT_EQ(*ParseGoDuration("500us"), nanoseconds(500'000));
-  EXPECT_EQ(*ParseGoDuration("500\xC2\xB5s"), nanoseconds(500'000));
-  EXPECT_EQ(*ParseGoDuration("1m30s"), nanoseconds(90'000'000'000));
-  EXPECT_EQ(*ParseGoDuration("72h"), nanoseconds(72LL * 3600 * 1'000'000'000));
-  EXPECT_EQ(*ParseGoDuration("0"), nanoseconds(0));
-  EXPECT_FALSE(ParseGoDuration("100").ok());
-  EXPECT_FALSE(ParseGoDuration("1x").ok());
-  EXPECT_FALSE(ParseGoDuration("").ok());
-}
-
 }  // namespace
 }  // namespace skua::config

@@ -10,6 +10,7 @@
 
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "model/values.h"
 #include "query/api_v3.h"
 #include "query/call_metrics.h"
 #include "query/jaeger_json.h"
@@ -18,7 +19,6 @@
 #include "query/otlp_json.h"
 #include "query/params.h"
 #include "query/read_traces.h"
-#include "storage/span_terms.h"
 
 namespace skua::query {
 namespace {
@@ -191,7 +191,7 @@ std::string RenderSummary(const otlp_trace::TracesData& td) {
     }
   }
   for (const auto& rs : td.resource_spans()) {
-    std::string service = storage::ServiceNameOf(rs.resource());
+    std::string service = skua::model::ServiceNameOf(rs.resource());
     for (const auto& ss : rs.scope_spans()) {
       for (const auto& s : ss.spans()) {
         if (trace_id.empty()) trace_id = common::HexEncode(s.trace_id());

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "model/values.h"
 #include "query/clock_skew.h"
 #include "query/jaeger_rules.h"
-#include "storage/span_terms.h"
 
 namespace skua::query {
 namespace {
@@ -41,7 +41,7 @@ void SetValue(model::KeyValue& kv, const otlp_common::AnyValue& v) {
       break;
     default:  // arrays and maps as their JSON, as the translator does
       kv.set_v_type(model::STRING);
-      kv.set_v_str(storage::ValueAsString(v));
+      kv.set_v_str(skua::model::ValueAsString(v));
       break;
   }
 }
@@ -126,7 +126,7 @@ void ConvertSpan(const otlp_common::InstrumentationScope& scope, const otlp_trac
     }
     AddTag(tags, kv.key(), kv.value());
   }
-  if (auto kind = storage::SpanKindName(span.kind()); !kind.empty()) {
+  if (auto kind = skua::model::SpanKindName(span.kind()); !kind.empty()) {
     AddStringTag(tags, "span.kind", kind);
   }
   if (span.status().code() == otlp_trace::Status::STATUS_CODE_ERROR) {
@@ -352,7 +352,7 @@ void AppendJaegerSpans(const otlp_trace::TracesData& trace, bool adjust,
   const int first = out.spans_size();
   for (const auto& rs : trace.resource_spans()) {
     model::Process process;
-    process.set_service_name(storage::ServiceNameOf(rs.resource()));
+    process.set_service_name(skua::model::ServiceNameOf(rs.resource()));
     for (const auto& kv : rs.resource().attributes()) {
       if (kv.key() != "service.name") AddTag(*process.mutable_tags(), kv.key(), kv.value());
     }

@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
+#include "model/values.h"
 #include "query/clock_skew.h"
 #include "query/jaeger_rules.h"
-#include "storage/span_terms.h"
 
 namespace skua::query {
 namespace {
@@ -80,7 +80,7 @@ std::string HostKey(const opentelemetry::proto::resource::v1::Resource& resource
     if (ip->value_case() == otlp_common::AnyValue::kStringValue) return ip->string_value();
     if (ip->value_case() == otlp_common::AnyValue::kArrayValue) {
       return ip->array_value().values_size() > 0
-                 ? storage::ValueAsString(ip->array_value().values(0))
+                 ? skua::model::ValueAsString(ip->array_value().values(0))
                  : "";
     }
   }
@@ -181,7 +181,7 @@ void SanitizeAsJaegerIngest(otlp_trace::TracesData& trace) {
   for (auto& rs : *trace.mutable_resource_spans()) {
     // The service name storage indexes the spans under (the same sanitizer's rule), put back
     // into the resource.
-    const std::string service = storage::ServiceNameOf(rs.resource());
+    const std::string service = skua::model::ServiceNameOf(rs.resource());
     auto& attrs = *rs.mutable_resource()->mutable_attributes();
     if (auto* name = FindMutable(attrs, "service.name"); name == nullptr) {
       auto* kv = attrs.Add();

@@ -9,7 +9,7 @@
 
 #include "common/json_parse.h"
 #include "common/status_macros.h"
-#include "config/config.h"
+#include "model/go_duration.h"
 
 namespace skua::query {
 namespace {
@@ -81,7 +81,7 @@ absl::StatusOr<bool> ParseBool(const std::string& v) {
 }
 
 absl::StatusOr<int64_t> ParseDurationNanos(const std::string& v) {
-  auto d = config::ParseGoDuration(v);
+  auto d = skua::model::ParseGoDuration(v);
   if (!d.ok()) return Err(std::string(common::Message(d.status())));
   return d->count();
 }

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "model/values.h"
 #include "storage/span_terms.h"
 
 namespace skua::storage {
@@ -39,7 +40,7 @@ std::vector<Operation> Catalog::Operations(const std::string& service,
   for (const auto& [op, partitions] : it->second) {
     const auto& [name, k] = op;
     std::string kind_name(
-        SpanKindName(static_cast<opentelemetry::proto::trace::v1::Span::SpanKind>(k)));
+        model::SpanKindName(static_cast<opentelemetry::proto::trace::v1::Span::SpanKind>(k)));
     if (kind.empty() || kind == kind_name) out.push_back({name, kind_name});
   }
   std::sort(out.begin(), out.end(), [](const Operation& a, const Operation& b) {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/hash.h"
+#include "model/values.h"
 #include "storage/coding.h"
 #include "storage/keys.h"
 #include "storage/span_terms.h"
@@ -136,7 +137,7 @@ uint64_t TermHash(std::string_view key, std::string_view value) {
 bool SpanMatches(const TraceQuery& q, const opentelemetry::proto::resource::v1::Resource& resource,
                  const opentelemetry::proto::common::v1::InstrumentationScope& scope,
                  const otlp::Span& span) {
-  if (!q.service.empty() && ServiceNameOf(resource) != q.service) return false;
+  if (!q.service.empty() && model::ServiceNameOf(resource) != q.service) return false;
   if (!q.operation.empty() &&
       (span.name().empty() ? std::string_view("empty-span-name") : span.name()) != q.operation) {
     return false;
@@ -194,7 +195,7 @@ void IndexBatchBuilder::Add(const SpanRef& ref) {
     batch_.origins.push_back(std::move(o));
   }
   auto [sit, new_service] = services_.try_emplace(ref.resource, 0);
-  if (new_service) sit->second = Intern(ServiceNameOf(ref.resource->resource()));
+  if (new_service) sit->second = Intern(model::ServiceNameOf(ref.resource->resource()));
 
   IndexBatch::Entry e;
   std::memcpy(e.trace_id.bytes.data(), span.trace_id().data(), 16);

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/hash.h"
+#include "model/values.h"
 #include "storage/chunk.h"
 #include "storage/index.h"
 #include "storage/keys.h"
@@ -80,7 +81,7 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans, const RetentionPolicy
         out.scopes);
     auto tid = common::TraceId::FromBytes(ref.span->trace_id());
     auto [rit, new_resource] = retention_of.try_emplace(ref.resource, 0);
-    if (new_resource) rit->second = retention.For(ServiceNameOf(ref.resource->resource()));
+    if (new_resource) rit->second = retention.For(model::ServiceNameOf(ref.resource->resource()));
     auto [it, inserted] = trace_index.try_emplace(TraceKey{*tid, rit->second}, traces.size());
     if (inserted) traces.push_back({*tid, rit->second, {}});
     auto& groups = traces[it->second].groups;

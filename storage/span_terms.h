@@ -1,6 +1,6 @@
 // What a span can be searched by. A tag query `key=value` matches a span when one of the span's
 // terms has that key and, compared as a string, that value (Jaeger's semantics: typed values are
-// compared in their string form, "42", "true", "0.25").
+// compared in their string form, model::ValueAsString: "42", "true", "0.25").
 #pragma once
 
 #include <functional>
@@ -10,11 +10,6 @@
 #include "opentelemetry/proto/trace/v1/trace.pb.h"
 
 namespace skua::storage {
-
-// The string form of an attribute value: strings as they are, booleans "true"/"false",
-// integers in decimal, doubles in shortest round-trip form, bytes in base64, arrays and maps as
-// JSON text (as Jaeger renders them), the empty value as "".
-std::string ValueAsString(const opentelemetry::proto::common::v1::AnyValue& value);
 
 // Calls fn(key, value) for every searchable term of a span, duplicates included:
 //  - the attributes of the span, of its resource, of its scope, of its events and of its links;
@@ -30,11 +25,5 @@ void ForEachResourceTerm(const opentelemetry::proto::resource::v1::Resource& res
                          const std::function<void(std::string_view, std::string_view)>& fn);
 void ForEachScopeTerm(const opentelemetry::proto::common::v1::InstrumentationScope& scope,
                       const std::function<void(std::string_view, std::string_view)>& fn);
-
-// Jaeger's lowercase span kind ("server", …), or "" for UNSPECIFIED.
-std::string_view SpanKindName(opentelemetry::proto::trace::v1::Span::SpanKind kind);
-
-// The service name of a resource, sanitized as Jaeger's ingest does.
-std::string ServiceNameOf(const opentelemetry::proto::resource::v1::Resource& resource);
 
 }  // namespace skua::storage
