@@ -8,9 +8,9 @@
 #include <cctype>
 
 #include "collector/inflate.h"
-#include "collector/otlp_json.h"
 #include "common/status_macros.h"
 #include "google/rpc/status.pb.h"
+#include "model/otlp_json.h"
 
 namespace skua::collector {
 namespace {
@@ -143,10 +143,10 @@ class Handler {
     }
 
     // Decoding: protobuf takes about as much again as its encoding for spans as SDKs write them,
-    // JSON's document at most kJsonDecodeFactor times its text; corrected to what the decoded
-    // request took once the document is gone.
+    // JSON's document at most model::kJsonDecodeFactor times its text; corrected to what the
+    // decoded request took once the document is gone.
     const uint64_t decoded_estimate =
-        (enc == Encoding::kProtobuf ? 2 : kJsonDecodeFactor) * body->size();
+        (enc == Encoding::kProtobuf ? 2 : model::kJsonDecodeFactor) * body->size();
     if (!lease.Resize(lease.bytes() + decoded_estimate)) return BudgetExhausted(enc);
     google::protobuf::Arena arena;
     auto& request =
@@ -157,7 +157,7 @@ class Handler {
         return StatusResponse(400, enc, absl::StatusCode::kInvalidArgument,
                               "body is not a valid protobuf ExportTraceServiceRequest");
       }
-    } else if (absl::Status st = DecodeOtlpJson(*body, request); !st.ok()) {
+    } else if (absl::Status st = model::DecodeOtlpJson(*body, request); !st.ok()) {
       bad_requests_.Increment();
       return StatusResponse(400, enc, absl::StatusCode::kInvalidArgument,
                             fmt::format("body is not a valid OTLP/JSON "
@@ -191,7 +191,7 @@ class Handler {
       r.body = response.SerializeAsString();
     } else {
       r.content_type = kJsonType;
-      r.body = EncodeExportResponseJson(response);
+      r.body = model::EncodeExportResponseJson(response);
     }
     return r;
   }

@@ -9,6 +9,11 @@
 
 namespace skua::model {
 
+// Deepest AnyValue nesting Skua stores: an attribute's value is level 1, a value inside its array
+// or key-value list level 2, and so on. Each level costs two protobuf message levels, and stored
+// rows must stay well inside protobuf's parse limit of 100 nested messages.
+inline constexpr int kMaxValueDepth = 32;
+
 // The string form of an attribute value: strings as they are, booleans "true"/"false",
 // integers in decimal, doubles in shortest round-trip form, bytes in base64, arrays and maps as
 // JSON text (as Jaeger renders them), the empty value as "".

@@ -9,14 +9,14 @@
 #include <set>
 
 #include "common/ids.h"
+#include "common/json_write.h"
 #include "common/status_macros.h"
+#include "model/otlp_json.h"
 #include "model/values.h"
 #include "query/api_v3.h"
 #include "query/call_metrics.h"
 #include "query/jaeger_json.h"
-#include "query/json_util.h"
 #include "query/otlp_adjust.h"
-#include "query/otlp_json.h"
 #include "query/params.h"
 #include "query/read_traces.h"
 
@@ -33,8 +33,8 @@ constexpr char kText[] = "text/plain; charset=utf-8";
 
 std::string JsonString(std::string_view s) {
   rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  WriteString(w, s);
+  common::JsonWriter w(buf);
+  common::WriteString(w, s);
   return buf.GetString();
 }
 
@@ -74,7 +74,7 @@ HttpResponse V1Data(const std::string& data_json, int total, bool pretty,
   std::string body =
       fmt::format("{{\"data\":{},\"total\":{},\"limit\":0,\"offset\":0,\"errors\":{}}}", data_json,
                   total, V1Errors(errors));
-  return {200, "application/json", {}, pretty ? PrettyPrint(body) : std::move(body)};
+  return {200, "application/json", {}, pretty ? common::PrettyPrint(body) : std::move(body)};
 }
 
 // ---- api_v3 envelope ----
@@ -117,14 +117,14 @@ absl::StatusOr<common::TraceId> PathTraceId(std::string_view raw) {
 std::string OperationsJson(const std::vector<storage::Operation>& ops,
                            std::string_view (*kind_of)(const storage::Operation&)) {
   rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
+  common::JsonWriter w(buf);
   w.StartArray();
   for (const auto& op : ops) {
     w.StartObject();
-    WriteKey(w, "name");
-    WriteString(w, op.name);
-    WriteKey(w, "spanKind");
-    WriteString(w, kind_of(op));
+    common::WriteKey(w, "name");
+    common::WriteString(w, op.name);
+    common::WriteKey(w, "spanKind");
+    common::WriteString(w, kind_of(op));
     w.EndObject();
   }
   w.EndArray();
@@ -215,33 +215,33 @@ std::string RenderSummary(const otlp_trace::TracesData& td) {
     }
   }
   rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
+  common::JsonWriter w(buf);
   w.StartObject();
-  WriteKey(w, "traceId");
-  WriteString(w, trace_id);
-  WriteKey(w, "rootServiceName");
-  WriteString(w, root ? root_service : "");
-  WriteKey(w, "rootOperationName");
-  WriteString(w, root ? root->name() : "");
-  WriteKey(w, "minStartTimeUnixNano");
-  WriteString(w, std::to_string(spans ? min_start : 0));
-  WriteKey(w, "maxEndTimeUnixNano");
-  WriteString(w, std::to_string(max_end));
-  WriteKey(w, "spanCount");
+  common::WriteKey(w, "traceId");
+  common::WriteString(w, trace_id);
+  common::WriteKey(w, "rootServiceName");
+  common::WriteString(w, root ? root_service : "");
+  common::WriteKey(w, "rootOperationName");
+  common::WriteString(w, root ? root->name() : "");
+  common::WriteKey(w, "minStartTimeUnixNano");
+  common::WriteString(w, std::to_string(spans ? min_start : 0));
+  common::WriteKey(w, "maxEndTimeUnixNano");
+  common::WriteString(w, std::to_string(max_end));
+  common::WriteKey(w, "spanCount");
   w.Int(spans);
-  WriteKey(w, "errorSpanCount");
+  common::WriteKey(w, "errorSpanCount");
   w.Int(errors);
-  WriteKey(w, "orphanSpanCount");
+  common::WriteKey(w, "orphanSpanCount");
   w.Int(orphans);
-  WriteKey(w, "services");
+  common::WriteKey(w, "services");
   w.StartArray();
   for (const auto& [name, c] : services) {
     w.StartObject();
-    WriteKey(w, "name");
-    WriteString(w, name);
-    WriteKey(w, "spanCount");
+    common::WriteKey(w, "name");
+    common::WriteString(w, name);
+    common::WriteKey(w, "spanCount");
     w.Int(c.spans);
-    WriteKey(w, "errorSpanCount");
+    common::WriteKey(w, "errorSpanCount");
     w.Int(c.errors);
     w.EndObject();
   }
@@ -515,18 +515,18 @@ class QueryApi {
     const auto* service = Param(params, "service");
     auto links = store_.Dependencies(std::max<int64_t>(0, end_ns - lookback_ns), end_ns);
     rapidjson::StringBuffer buf;
-    JsonWriter w(buf);
+    common::JsonWriter w(buf);
     w.StartArray();
     for (const auto& l : links) {
       if (service != nullptr && !service->empty() && l.parent != *service && l.child != *service) {
         continue;
       }
       w.StartObject();
-      WriteKey(w, "parent");
-      WriteString(w, l.parent);
-      WriteKey(w, "child");
-      WriteString(w, l.child);
-      WriteKey(w, "callCount");
+      common::WriteKey(w, "parent");
+      common::WriteString(w, l.parent);
+      common::WriteKey(w, "child");
+      common::WriteString(w, l.child);
+      common::WriteKey(w, "callCount");
       w.Uint64(l.call_count);
       w.EndObject();
     }
@@ -568,7 +568,7 @@ class QueryApi {
     if (!trace.ok()) return StorageFailure(trace.status(), V3Fail);
     if (!trace->has_value()) return V3Fail(404, "No traces found");
     if (!raw) AdjustOtlpAsJaegerQuery(**trace);
-    return V3Json("{\"result\":" + RenderOtlpTracesData(**trace) + "}");
+    return V3Json("{\"result\":" + skua::model::RenderOtlpTracesData(**trace) + "}");
   }
 
   HttpResponse V3FindTraces(const Params& params, bool summaries) {
@@ -636,7 +636,7 @@ class QueryApi {
     if (traces->empty()) return V3Fail(404, "No traces found");
     otlp_trace::TracesData all;
     for (auto& t : *traces) Concatenate(all, std::move(t));
-    return V3Json("{\"result\":" + RenderOtlpTracesData(all) + "}");
+    return V3Json("{\"result\":" + skua::model::RenderOtlpTracesData(all) + "}");
   }
 
   template <typename Fail>

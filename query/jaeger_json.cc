@@ -12,8 +12,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "common/ids.h"
+#include "common/json_write.h"
 #include "query/jaeger_model.h"
-#include "query/json_util.h"
 
 namespace skua::query {
 namespace {
@@ -23,56 +23,57 @@ namespace model = ::jaeger::api_v2;
 
 constexpr int64_t kMaxSafeInteger = (int64_t{1} << 53) - 1;
 
-void WriteDouble(JsonWriter& w, double d) {
+void WriteDouble(common::JsonWriter& w, double d) {
   if (std::isfinite(d)) {
     w.Double(d);
   } else {
     // JSON has no NaN/Inf; Jaeger (Go) would fail the whole response. A string keeps it readable.
-    WriteString(w, std::isnan(d) ? "NaN" : (d > 0 ? "+Inf" : "-Inf"));
+    common::WriteString(w, std::isnan(d) ? "NaN" : (d > 0 ? "+Inf" : "-Inf"));
   }
 }
 
 // A Jaeger tag: {"key","type","value"}.
-void WriteTag(JsonWriter& w, const model::KeyValue& kv) {
+void WriteTag(common::JsonWriter& w, const model::KeyValue& kv) {
   w.StartObject();
-  WriteKey(w, "key");
-  WriteString(w, kv.key());
-  WriteKey(w, "type");
+  common::WriteKey(w, "key");
+  common::WriteString(w, kv.key());
+  common::WriteKey(w, "type");
   switch (kv.v_type()) {
     case model::BOOL:
-      WriteString(w, "bool");
-      WriteKey(w, "value");
+      common::WriteString(w, "bool");
+      common::WriteKey(w, "value");
       w.Bool(kv.v_bool());
       break;
     case model::INT64:
-      WriteString(w, "int64");
-      WriteKey(w, "value");
+      common::WriteString(w, "int64");
+      common::WriteKey(w, "value");
       if (kv.v_int64() > kMaxSafeInteger || kv.v_int64() < -kMaxSafeInteger) {
-        WriteString(w, std::to_string(kv.v_int64()));
+        common::WriteString(w, std::to_string(kv.v_int64()));
       } else {
         w.Int64(kv.v_int64());
       }
       break;
     case model::FLOAT64:
-      WriteString(w, "float64");
-      WriteKey(w, "value");
+      common::WriteString(w, "float64");
+      common::WriteKey(w, "value");
       WriteDouble(w, kv.v_float64());
       break;
     case model::BINARY:
-      WriteString(w, "binary");
-      WriteKey(w, "value");
-      WriteString(w, Base64Encode(kv.v_binary()));
+      common::WriteString(w, "binary");
+      common::WriteKey(w, "value");
+      common::WriteString(w, common::Base64Encode(kv.v_binary()));
       break;
     default:
-      WriteString(w, "string");
-      WriteKey(w, "value");
-      WriteString(w, kv.v_str());
+      common::WriteString(w, "string");
+      common::WriteKey(w, "value");
+      common::WriteString(w, kv.v_str());
       break;
   }
   w.EndObject();
 }
 
-void WriteTags(JsonWriter& w, const google::protobuf::RepeatedPtrField<model::KeyValue>& tags) {
+void WriteTags(common::JsonWriter& w,
+               const google::protobuf::RepeatedPtrField<model::KeyValue>& tags) {
   w.StartArray();
   for (const auto& kv : tags) WriteTag(w, kv);
   w.EndArray();
@@ -88,50 +89,50 @@ uint64_t Micros(int64_t seconds, int32_t nanos) {
   return static_cast<uint64_t>(seconds) * 1'000'000 + static_cast<uint64_t>(nanos) / 1000;
 }
 
-void WriteSpan(JsonWriter& w, const model::Span& span, std::string_view process_id) {
+void WriteSpan(common::JsonWriter& w, const model::Span& span, std::string_view process_id) {
   w.StartObject();
-  WriteKey(w, "traceID");
-  WriteString(w, JaegerTraceId(span.trace_id()));
-  WriteKey(w, "spanID");
-  WriteString(w, common::HexEncode(span.span_id()));
-  WriteKey(w, "operationName");
-  WriteString(w, span.operation_name());
-  WriteKey(w, "references");
+  common::WriteKey(w, "traceID");
+  common::WriteString(w, JaegerTraceId(span.trace_id()));
+  common::WriteKey(w, "spanID");
+  common::WriteString(w, common::HexEncode(span.span_id()));
+  common::WriteKey(w, "operationName");
+  common::WriteString(w, span.operation_name());
+  common::WriteKey(w, "references");
   w.StartArray();
   for (const auto& ref : span.references()) {
     w.StartObject();
-    WriteKey(w, "refType");
-    WriteString(w, ref.ref_type() == model::CHILD_OF ? "CHILD_OF" : "FOLLOWS_FROM");
-    WriteKey(w, "traceID");
-    WriteString(w, JaegerTraceId(ref.trace_id()));
-    WriteKey(w, "spanID");
-    WriteString(w, common::HexEncode(ref.span_id()));
+    common::WriteKey(w, "refType");
+    common::WriteString(w, ref.ref_type() == model::CHILD_OF ? "CHILD_OF" : "FOLLOWS_FROM");
+    common::WriteKey(w, "traceID");
+    common::WriteString(w, JaegerTraceId(ref.trace_id()));
+    common::WriteKey(w, "spanID");
+    common::WriteString(w, common::HexEncode(ref.span_id()));
     w.EndObject();
   }
   w.EndArray();
-  WriteKey(w, "startTime");
+  common::WriteKey(w, "startTime");
   w.Uint64(Micros(span.start_time().seconds(), span.start_time().nanos()));
-  WriteKey(w, "duration");
+  common::WriteKey(w, "duration");
   w.Uint64(Micros(span.duration().seconds(), span.duration().nanos()));
-  WriteKey(w, "tags");
+  common::WriteKey(w, "tags");
   WriteTags(w, span.tags());
-  WriteKey(w, "logs");
+  common::WriteKey(w, "logs");
   w.StartArray();
   for (const auto& log : span.logs()) {
     w.StartObject();
-    WriteKey(w, "timestamp");
+    common::WriteKey(w, "timestamp");
     w.Uint64(Micros(log.timestamp().seconds(), log.timestamp().nanos()));
-    WriteKey(w, "fields");
+    common::WriteKey(w, "fields");
     WriteTags(w, log.fields());
     w.EndObject();
   }
   w.EndArray();
-  WriteKey(w, "processID");
-  WriteString(w, process_id);
-  WriteKey(w, "warnings");
+  common::WriteKey(w, "processID");
+  common::WriteString(w, process_id);
+  common::WriteKey(w, "warnings");
   if (span.warnings_size() > 0) {
     w.StartArray();
-    for (const auto& s : span.warnings()) WriteString(w, s);
+    for (const auto& s : span.warnings()) common::WriteString(w, s);
     w.EndArray();
   } else {
     w.Null();
@@ -192,27 +193,27 @@ std::string RenderJaegerTrace(const otlp_trace::TracesData& trace, bool adjust) 
   }
 
   rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
+  common::JsonWriter w(buf);
   w.StartObject();
-  WriteKey(w, "traceID");
-  WriteString(w, spans->spans_size() > 0 ? JaegerTraceId(spans->spans(0).trace_id()) : "");
-  WriteKey(w, "spans");
+  common::WriteKey(w, "traceID");
+  common::WriteString(w, spans->spans_size() > 0 ? JaegerTraceId(spans->spans(0).trace_id()) : "");
+  common::WriteKey(w, "spans");
   w.StartArray();
   for (int i = 0; i < spans->spans_size(); ++i) WriteSpan(w, spans->spans(i), span_process[i]);
   w.EndArray();
-  WriteKey(w, "processes");
+  common::WriteKey(w, "processes");
   w.StartObject();
   for (const auto& [id, p] : processes) {
-    WriteKey(w, id);
+    common::WriteKey(w, id);
     w.StartObject();
-    WriteKey(w, "serviceName");
-    WriteString(w, p->service_name());
-    WriteKey(w, "tags");
+    common::WriteKey(w, "serviceName");
+    common::WriteString(w, p->service_name());
+    common::WriteKey(w, "tags");
     WriteTags(w, p->tags());
     w.EndObject();
   }
   w.EndObject();
-  WriteKey(w, "warnings");
+  common::WriteKey(w, "warnings");
   w.Null();
   w.EndObject();
   return buf.GetString();

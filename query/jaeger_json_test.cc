@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
-#include "query/json_util.h"
+#include "common/json_write.h"
 #include "tests/testing/otlp_builders.h"
 
 namespace skua::query {
@@ -262,10 +262,10 @@ namespace {
 
 TEST(JsonUtilTest, InvalidUtf8IsWrittenAsReplacementCharacters) {
   rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
+  common::JsonWriter w(buf);
   w.StartObject();
-  WriteKey(w, "k\xff");
-  WriteString(w, "caf\xe9");
+  common::WriteKey(w, "k\xff");
+  common::WriteString(w, "caf\xe9");
   w.EndObject();
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseValidateEncodingFlag>(buf.GetString());

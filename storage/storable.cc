@@ -63,8 +63,8 @@ class Checker {
   }
 
   void Value(const otlp_common::AnyValue& v, int depth) {
-    if (depth > kMaxValueDepth) {
-      return Fail(fmt::format("values nested deeper than {} levels", kMaxValueDepth));
+    if (depth > model::kMaxValueDepth) {
+      return Fail(fmt::format("values nested deeper than {} levels", model::kMaxValueDepth));
     }
     switch (v.value_case()) {
       case otlp_common::AnyValue::kStringValue:

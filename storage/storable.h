@@ -7,20 +7,16 @@
 #include <google/protobuf/repeated_ptr_field.h>
 
 #include "absl/status/status.h"
+#include "model/values.h"
 #include "opentelemetry/proto/trace/v1/trace.pb.h"
 
 namespace skua::storage {
-
-// Deepest AnyValue nesting stored: an attribute's value is level 1, a value inside its array or
-// key-value list level 2, and so on. Each level costs two protobuf message levels, and stored
-// rows must stay well inside protobuf's parse limit of 100 nested messages.
-inline constexpr int kMaxValueDepth = 32;
 
 // OK, or kInvalidArgument naming the first offending field, e.g.
 // "resource_spans[0].scope_spans[1].spans[2].attributes[3].key: must not be empty". Rules:
 //   - every string field is valid UTF-8 (protobuf's rule for proto3 strings);
 //   - attribute keys (and keys inside key-value lists) are not empty;
-//   - values nest at most kMaxValueDepth levels.
+//   - values nest at most model::kMaxValueDepth levels.
 absl::Status CheckStorable(
     const google::protobuf::RepeatedPtrField<opentelemetry::proto::trace::v1::ResourceSpans>&
         resource_spans);

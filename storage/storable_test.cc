@@ -66,13 +66,13 @@ TEST(StorableTest, BoundsNesting) {
     v->set_int_value(1);
     return req;
   };
-  EXPECT_EQ(Check(nested(kMaxValueDepth)), "ok");
-  std::string err = Check(nested(kMaxValueDepth + 1));
+  EXPECT_EQ(Check(nested(model::kMaxValueDepth)), "ok");
+  std::string err = Check(nested(model::kMaxValueDepth + 1));
   EXPECT_NE(err.find("values nested deeper than 32 levels"), std::string::npos) << err;
   EXPECT_EQ(err.rfind("resource_spans[0].scope_spans[0].spans[0].attributes[0].value.", 0), 0u)
       << err;
   // Every level that protobuf must read back stays within its limit of 100 messages.
-  ExportRequest deepest = nested(kMaxValueDepth);
+  ExportRequest deepest = nested(model::kMaxValueDepth);
   std::string wire = deepest.SerializeAsString();
   ExportRequest back;
   EXPECT_TRUE(back.ParseFromString(wire));

@@ -6,14 +6,14 @@
 #include <cstdint>
 #include <string_view>
 
-#include "collector/otlp_json.h"
+#include "model/otlp_json.h"
 #include "storage/storable.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using skua::collector::otlp_collector::ExportTraceServiceRequest;
+  using opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest;
   ExportTraceServiceRequest request;
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  if (!skua::collector::DecodeOtlpJson(text, request).ok()) return 0;
+  if (!skua::model::DecodeOtlpJson(text, request).ok()) return 0;
   if (!skua::storage::CheckStorable(request.resource_spans()).ok()) return 0;
   std::string wire;
   if (!request.SerializeToString(&wire)) __builtin_trap();

@@ -1,5 +1,3 @@
-#include "collector/otlp_json.h"
-
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -13,9 +11,10 @@
 #include "common/ids.h"
 #include "common/json_parse.h"
 #include "common/status_macros.h"
-#include "storage/storable.h"
+#include "model/otlp_json.h"
+#include "model/values.h"
 
-namespace skua::collector {
+namespace skua::model {
 namespace {
 
 namespace otlp_trace = ::opentelemetry::proto::trace::v1;
@@ -23,9 +22,9 @@ namespace otlp_common = ::opentelemetry::proto::common::v1;
 namespace otlp_resource = ::opentelemetry::proto::resource::v1;
 using rapidjson::Value;
 
-// Deep enough for values nested storage::kMaxValueDepth levels inside a request (four JSON
+// Deep enough for values nested kMaxValueDepth levels inside a request (four JSON
 // levels per value level, about ten for the request around them).
-constexpr int kMaxJsonDepth = 4 * storage::kMaxValueDepth + 32;
+constexpr int kMaxJsonDepth = 4 * kMaxValueDepth + 32;
 
 // The JSON path of the value being decoded, for error messages: a chain of frames on the
 // decoder's stack, formatted only when an error is reported (building it eagerly would cost
@@ -246,8 +245,8 @@ absl::Status DecodeKeyValue(const Value& v, const Path& p, otlp_common::KeyValue
 absl::Status DecodeAnyValue(const Value& v, const Path& p, otlp_common::AnyValue* out, int depth) {
   if (v.IsNull()) return absl::OkStatus();
   SKUA_RETURN_IF_ERROR(ExpectObject(v, p));
-  if (depth > storage::kMaxValueDepth) {
-    return p.Error(fmt::format("values nested deeper than {} levels", storage::kMaxValueDepth));
+  if (depth > kMaxValueDepth) {
+    return p.Error(fmt::format("values nested deeper than {} levels", kMaxValueDepth));
   }
   for (auto& m : v.GetObject()) {
     std::string_view k = Name(m.name);
@@ -584,4 +583,4 @@ std::string EncodeExportResponseJson(const otlp_collector::ExportTraceServiceRes
   return buf.GetString();
 }
 
-}  // namespace skua::collector
+}  // namespace skua::model

@@ -1,13 +1,12 @@
-#include "collector/otlp_json.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "common/ids.h"
-#include "storage/storable.h"
+#include "model/otlp_json.h"
+#include "model/values.h"
 
-namespace skua::collector {
+namespace skua::model {
 namespace {
 
 namespace otlp_trace = ::opentelemetry::proto::trace::v1;
@@ -167,9 +166,9 @@ TEST(OtlpJsonTest, EncodesResponses) {
 }
 
 }  // namespace
-}  // namespace skua::collector
+}  // namespace skua::model
 
-namespace skua::collector {
+namespace skua::model {
 namespace {
 
 // A span whose one attribute holds a value nested `levels` deep in arrays.
@@ -183,8 +182,8 @@ std::string NestedValueJson(int levels) {
 
 TEST(OtlpJsonTest, BoundsNestingWithoutRecursingOrQuadraticMemory) {
   otlp_collector::ExportTraceServiceRequest req;
-  EXPECT_TRUE(DecodeOtlpJson(NestedValueJson(storage::kMaxValueDepth), req).ok());
-  absl::Status st = DecodeOtlpJson(NestedValueJson(storage::kMaxValueDepth + 1), req);
+  EXPECT_TRUE(DecodeOtlpJson(NestedValueJson(kMaxValueDepth), req).ok());
+  absl::Status st = DecodeOtlpJson(NestedValueJson(kMaxValueDepth + 1), req);
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value."),
             absl::string_view::npos)
@@ -199,4 +198,4 @@ TEST(OtlpJsonTest, BoundsNestingWithoutRecursingOrQuadraticMemory) {
 }
 
 }  // namespace
-}  // namespace skua::collector
+}  // namespace skua::model

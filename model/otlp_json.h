@@ -1,6 +1,7 @@
-// OTLP/JSON (the protobuf JSON mapping with OTLP's exceptions): hex trace and span IDs,
-// integer or named enums, 64-bit integers as strings or numbers, lowerCamelCase or snake_case
-// keys, unknown keys ignored.
+// OTLP/JSON, both ways, in one place: decoding export requests (OTLP/HTTP JSON bodies) and
+// encoding responses and stored traces (api_v3 answers). The protobuf JSON mapping with OTLP's
+// exceptions: hex trace and span IDs, integer or named enums, 64-bit integers as strings or
+// numbers, lowerCamelCase or snake_case keys, unknown keys ignored.
 #pragma once
 
 #include <string>
@@ -8,8 +9,9 @@
 
 #include "absl/status/status.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "opentelemetry/proto/trace/v1/trace.pb.h"
 
-namespace skua::collector {
+namespace skua::model {
 
 namespace otlp_collector = ::opentelemetry::proto::collector::trace::v1;
 
@@ -31,4 +33,9 @@ inline constexpr uint64_t kJsonDecodeFactor = 9;
 // {} or {"partialSuccess":{"rejectedSpans":"N","errorMessage":"…"}}.
 std::string EncodeExportResponseJson(const otlp_collector::ExportTraceServiceResponse& response);
 
-}  // namespace skua::collector
+// The OTLP/JSON form of stored traces (Jaeger api_v3 `result`): {"resourceSpans":[…]} with hex
+// IDs, integer enums, 64-bit integers and timestamps as decimal strings, lowerCamelCase keys,
+// defaults omitted.
+std::string RenderOtlpTracesData(const opentelemetry::proto::trace::v1::TracesData& data);
+
+}  // namespace skua::model

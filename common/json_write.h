@@ -1,4 +1,5 @@
-// Small helpers shared by the JSON renderers of query/.
+// Helpers of the JSON writers (the query APIs' answers, OTLP/JSON): RapidJSON's writer, strings
+// written as valid UTF-8 whatever they hold, base64, Jaeger's pretty printing.
 #pragma once
 
 #include <rapidjson/stringbuffer.h>
@@ -9,15 +10,15 @@
 
 #include "common/utf8.h"
 
-namespace skua::query {
+namespace skua::common {
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // Strings are written as valid UTF-8 whatever they hold (invalid bytes become U+FFFD), so an
 // answer is valid JSON even for data stored before the storage rules refused such strings.
 inline void WriteString(JsonWriter& w, std::string_view s) {
-  if (!common::IsValidUtf8(s)) {
-    std::string fixed = common::ToValidUtf8(s);
+  if (!IsValidUtf8(s)) {
+    std::string fixed = ToValidUtf8(s);
     w.String(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()), true);
     return;
   }
@@ -25,8 +26,8 @@ inline void WriteString(JsonWriter& w, std::string_view s) {
 }
 
 inline void WriteKey(JsonWriter& w, std::string_view s) {
-  if (!common::IsValidUtf8(s)) {
-    std::string fixed = common::ToValidUtf8(s);
+  if (!IsValidUtf8(s)) {
+    std::string fixed = ToValidUtf8(s);
     w.Key(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()), true);
     return;
   }
@@ -39,4 +40,4 @@ std::string Base64Encode(std::string_view raw);
 // Re-indents compact JSON with 4 spaces (Jaeger's prettyPrint).
 std::string PrettyPrint(const std::string& compact);
 
-}  // namespace skua::query
+}  // namespace skua::common

@@ -1,13 +1,12 @@
-#include "query/otlp_json.h"
-
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
 #include <limits>
 
+#include "model/otlp_json.h"
 #include "tests/testing/otlp_builders.h"
 
-namespace skua::query {
+namespace skua::model {
 namespace {
 
 namespace otlp_trace = ::opentelemetry::proto::trace::v1;
@@ -67,4 +66,4 @@ TEST(OtlpJsonRenderTest, ValuesUseTheOtlpJsonEncoding) {
 }
 
 }  // namespace
-}  // namespace skua::query
+}  // namespace skua::model

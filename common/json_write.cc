@@ -1,9 +1,9 @@
-#include "query/json_util.h"
+#include "common/json_write.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/prettywriter.h>
 
-namespace skua::query {
+namespace skua::common {
 
 std::string Base64Encode(std::string_view raw) {
   static constexpr char kAlphabet[] =
@@ -45,4 +45,4 @@ std::string PrettyPrint(const std::string& compact) {
   return buf.GetString();
 }
 
-}  // namespace skua::query
+}  // namespace skua::common

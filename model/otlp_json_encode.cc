@@ -1,85 +1,84 @@
-#include "query/otlp_json.h"
-
 #include <cmath>
 
 #include "common/ids.h"
-#include "query/json_util.h"
+#include "common/json_write.h"
+#include "model/otlp_json.h"
 
-namespace skua::query {
+namespace skua::model {
 namespace {
 
 namespace otlp_trace = ::opentelemetry::proto::trace::v1;
 namespace otlp_common = ::opentelemetry::proto::common::v1;
 
-void WriteAttributes(JsonWriter& w,
+void WriteAttributes(common::JsonWriter& w,
                      const google::protobuf::RepeatedPtrField<otlp_common::KeyValue>& attrs);
 
-void WriteUint64String(JsonWriter& w, std::string_view key, uint64_t v) {
-  WriteKey(w, key);
-  WriteString(w, std::to_string(v));
+void WriteUint64String(common::JsonWriter& w, std::string_view key, uint64_t v) {
+  common::WriteKey(w, key);
+  common::WriteString(w, std::to_string(v));
 }
 
-void WriteNonZeroUint(JsonWriter& w, std::string_view key, uint32_t v) {
+void WriteNonZeroUint(common::JsonWriter& w, std::string_view key, uint32_t v) {
   if (v == 0) return;
-  WriteKey(w, key);
+  common::WriteKey(w, key);
   w.Uint(v);
 }
 
-void WriteNonEmpty(JsonWriter& w, std::string_view key, const std::string& v) {
+void WriteNonEmpty(common::JsonWriter& w, std::string_view key, const std::string& v) {
   if (v.empty()) return;
-  WriteKey(w, key);
-  WriteString(w, v);
+  common::WriteKey(w, key);
+  common::WriteString(w, v);
 }
 
-void WriteNonEmptyHex(JsonWriter& w, std::string_view key, const std::string& raw) {
+void WriteNonEmptyHex(common::JsonWriter& w, std::string_view key, const std::string& raw) {
   if (raw.empty()) return;
-  WriteKey(w, key);
-  WriteString(w, common::HexEncode(raw));
+  common::WriteKey(w, key);
+  common::WriteString(w, common::HexEncode(raw));
 }
 
-void WriteAnyValue(JsonWriter& w, const otlp_common::AnyValue& v) {
+void WriteAnyValue(common::JsonWriter& w, const otlp_common::AnyValue& v) {
   w.StartObject();
   switch (v.value_case()) {
     case otlp_common::AnyValue::kStringValue:
-      WriteKey(w, "stringValue");
-      WriteString(w, v.string_value());
+      common::WriteKey(w, "stringValue");
+      common::WriteString(w, v.string_value());
       break;
     case otlp_common::AnyValue::kBoolValue:
-      WriteKey(w, "boolValue");
+      common::WriteKey(w, "boolValue");
       w.Bool(v.bool_value());
       break;
     case otlp_common::AnyValue::kIntValue:
-      WriteKey(w, "intValue");
-      WriteString(w, std::to_string(v.int_value()));
+      common::WriteKey(w, "intValue");
+      common::WriteString(w, std::to_string(v.int_value()));
       break;
     case otlp_common::AnyValue::kDoubleValue:
-      WriteKey(w, "doubleValue");
+      common::WriteKey(w, "doubleValue");
       if (std::isfinite(v.double_value())) {
         w.Double(v.double_value());
       } else {
         // Proto JSON spells these as strings.
-        WriteString(w, std::isnan(v.double_value())
-                           ? "NaN"
-                           : (v.double_value() > 0 ? "Infinity" : "-Infinity"));
+        common::WriteString(w, std::isnan(v.double_value())
+                                   ? "NaN"
+                                   : (v.double_value() > 0 ? "Infinity" : "-Infinity"));
       }
       break;
     case otlp_common::AnyValue::kBytesValue:
-      WriteKey(w, "bytesValue");
-      WriteString(w, Base64Encode(v.bytes_value()));
+      common::WriteKey(w, "bytesValue");
+      common::WriteString(w, common::Base64Encode(v.bytes_value()));
       break;
     case otlp_common::AnyValue::kArrayValue:
-      WriteKey(w, "arrayValue");
+      common::WriteKey(w, "arrayValue");
       w.StartObject();
-      WriteKey(w, "values");
+      common::WriteKey(w, "values");
       w.StartArray();
       for (const auto& e : v.array_value().values()) WriteAnyValue(w, e);
       w.EndArray();
       w.EndObject();
       break;
     case otlp_common::AnyValue::kKvlistValue:
-      WriteKey(w, "kvlistValue");
+      common::WriteKey(w, "kvlistValue");
       w.StartObject();
-      WriteKey(w, "values");
+      common::WriteKey(w, "values");
       WriteAttributes(w, v.kvlist_value().values());
       w.EndObject();
       break;
@@ -89,14 +88,14 @@ void WriteAnyValue(JsonWriter& w, const otlp_common::AnyValue& v) {
   w.EndObject();
 }
 
-void WriteAttributes(JsonWriter& w,
+void WriteAttributes(common::JsonWriter& w,
                      const google::protobuf::RepeatedPtrField<otlp_common::KeyValue>& attrs) {
   w.StartArray();
   for (const auto& kv : attrs) {
     w.StartObject();
-    WriteKey(w, "key");
-    WriteString(w, kv.key());
-    WriteKey(w, "value");
+    common::WriteKey(w, "key");
+    common::WriteString(w, kv.key());
+    common::WriteKey(w, "value");
     WriteAnyValue(w, kv.value());
     w.EndObject();
   }
@@ -104,13 +103,13 @@ void WriteAttributes(JsonWriter& w,
 }
 
 template <typename Msg>
-void WriteAttributesIfAny(JsonWriter& w, const Msg& m) {
+void WriteAttributesIfAny(common::JsonWriter& w, const Msg& m) {
   if (m.attributes_size() == 0) return;
-  WriteKey(w, "attributes");
+  common::WriteKey(w, "attributes");
   WriteAttributes(w, m.attributes());
 }
 
-void WriteSpan(JsonWriter& w, const otlp_trace::Span& s) {
+void WriteSpan(common::JsonWriter& w, const otlp_trace::Span& s) {
   w.StartObject();
   WriteNonEmptyHex(w, "traceId", s.trace_id());
   WriteNonEmptyHex(w, "spanId", s.span_id());
@@ -124,7 +123,7 @@ void WriteSpan(JsonWriter& w, const otlp_trace::Span& s) {
   WriteAttributesIfAny(w, s);
   WriteNonZeroUint(w, "droppedAttributesCount", s.dropped_attributes_count());
   if (s.events_size() > 0) {
-    WriteKey(w, "events");
+    common::WriteKey(w, "events");
     w.StartArray();
     for (const auto& e : s.events()) {
       w.StartObject();
@@ -138,7 +137,7 @@ void WriteSpan(JsonWriter& w, const otlp_trace::Span& s) {
   }
   WriteNonZeroUint(w, "droppedEventsCount", s.dropped_events_count());
   if (s.links_size() > 0) {
-    WriteKey(w, "links");
+    common::WriteKey(w, "links");
     w.StartArray();
     for (const auto& l : s.links()) {
       w.StartObject();
@@ -153,7 +152,7 @@ void WriteSpan(JsonWriter& w, const otlp_trace::Span& s) {
     w.EndArray();
   }
   WriteNonZeroUint(w, "droppedLinksCount", s.dropped_links_count());
-  WriteKey(w, "status");
+  common::WriteKey(w, "status");
   w.StartObject();
   WriteNonEmpty(w, "message", s.status().message());
   WriteNonZeroUint(w, "code", static_cast<uint32_t>(s.status().code()));
@@ -165,29 +164,29 @@ void WriteSpan(JsonWriter& w, const otlp_trace::Span& s) {
 
 std::string RenderOtlpTracesData(const otlp_trace::TracesData& data) {
   rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
+  common::JsonWriter w(buf);
   w.StartObject();
-  WriteKey(w, "resourceSpans");
+  common::WriteKey(w, "resourceSpans");
   w.StartArray();
   for (const auto& rs : data.resource_spans()) {
     w.StartObject();
-    WriteKey(w, "resource");
+    common::WriteKey(w, "resource");
     w.StartObject();
     WriteAttributesIfAny(w, rs.resource());
     WriteNonZeroUint(w, "droppedAttributesCount", rs.resource().dropped_attributes_count());
     w.EndObject();
-    WriteKey(w, "scopeSpans");
+    common::WriteKey(w, "scopeSpans");
     w.StartArray();
     for (const auto& ss : rs.scope_spans()) {
       w.StartObject();
-      WriteKey(w, "scope");
+      common::WriteKey(w, "scope");
       w.StartObject();
       WriteNonEmpty(w, "name", ss.scope().name());
       WriteNonEmpty(w, "version", ss.scope().version());
       WriteAttributesIfAny(w, ss.scope());
       WriteNonZeroUint(w, "droppedAttributesCount", ss.scope().dropped_attributes_count());
       w.EndObject();
-      WriteKey(w, "spans");
+      common::WriteKey(w, "spans");
       w.StartArray();
       for (const auto& s : ss.spans()) WriteSpan(w, s);
       w.EndArray();
@@ -203,4 +202,4 @@ std::string RenderOtlpTracesData(const otlp_trace::TracesData& data) {
   return buf.GetString();
 }
 
-}  // namespace skua::query
+}  // namespace skua::model
