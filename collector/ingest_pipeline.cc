@@ -77,7 +77,7 @@ class IngestPipeline::ShardWriter {
     std::shared_ptr<Waiter> waiter;
   };
 
-  ShardWriter(int shard, storage::SpanStore& store, uint64_t max_bytes,
+  ShardWriter(int shard, storage::SpanWriter& store, uint64_t max_bytes,
               common::MetricsRegistry& metrics)
       : shard_(shard),
         store_(store),
@@ -171,7 +171,7 @@ class IngestPipeline::ShardWriter {
   }
 
   const int shard_;
-  storage::SpanStore& store_;
+  storage::SpanWriter& store_;
   const uint64_t max_bytes_;
   std::atomic<uint64_t> reserved_{0};
   common::Gauge& queue_bytes_;
@@ -186,7 +186,7 @@ class IngestPipeline::ShardWriter {
   std::thread thread_;      // last: starts after the members above exist
 };
 
-IngestPipeline::IngestPipeline(storage::SpanStore& store, const config::CollectorConfig& config,
+IngestPipeline::IngestPipeline(storage::SpanWriter& store, const config::CollectorConfig& config,
                                common::MetricsRegistry& metrics)
     : store_(store), config_(config), metrics_(metrics) {
   for (int i = 0; i < store.shard_count(); ++i) {
@@ -278,8 +278,7 @@ void IngestPipeline::ExportAsync(
   std::vector<std::pair<int, storage::PreparedWrite>> writes;
   for (size_t shard = 0; shard < by_shard.size(); ++shard) {
     if (!by_shard[shard].empty()) {
-      writes.emplace_back(static_cast<int>(shard),
-                          storage::PrepareWrite(by_shard[shard], store_.retention()));
+      writes.emplace_back(static_cast<int>(shard), store_.Prepare(by_shard[shard]));
     }
   }
   // Admission is all-or-nothing across shards, so a refused request stored nothing and its retry

@@ -29,7 +29,7 @@ struct ExportResult {
 
 class IngestPipeline {
  public:
-  IngestPipeline(storage::SpanStore& store, const config::CollectorConfig& config,
+  IngestPipeline(storage::SpanWriter& store, const config::CollectorConfig& config,
                  common::MetricsRegistry& metrics);
   ~IngestPipeline();
   IngestPipeline(const IngestPipeline&) = delete;
@@ -66,7 +66,7 @@ class IngestPipeline {
   class ShardWriter;
   struct Waiter;
 
-  storage::SpanStore& store_;
+  storage::SpanWriter& store_;
   config::CollectorConfig config_;
   common::MetricsRegistry& metrics_;
   std::vector<std::unique_ptr<ShardWriter>> shards_;

@@ -80,10 +80,10 @@ std::string_view CodeName(grpc::StatusCode code) {
 // metrics its calls are recorded in.
 class Calls {
  public:
-  Calls(std::string_view service, storage::SpanStore& store, const config::QueryConfig& config,
+  Calls(std::string_view service, storage::SpanReader& store, const config::QueryConfig& config,
         common::Clock& clock, common::MetricsRegistry& metrics)
       : service_(service), store_(store), config_(config), clock_(clock), metrics_(metrics) {}
-  storage::SpanStore& store() { return store_; }
+  storage::SpanReader& store() { return store_; }
 
   // Runs one call, recording it in the query API's metrics (route = gRPC method).
   template <typename Fn>
@@ -175,7 +175,7 @@ class Calls {
 
  private:
   std::string service_;
-  storage::SpanStore& store_;
+  storage::SpanReader& store_;
   const config::QueryConfig config_;
   common::Clock& clock_;
   common::MetricsRegistry& metrics_;
@@ -184,7 +184,7 @@ class Calls {
 // jaeger.api_v3.QueryService: traces as OTLP, one stream message per trace.
 class V3Service final : public api_v3::QueryService::Service {
  public:
-  V3Service(storage::SpanStore& store, const config::QueryConfig& config, common::Clock& clock,
+  V3Service(storage::SpanReader& store, const config::QueryConfig& config, common::Clock& clock,
             common::MetricsRegistry& metrics)
       : calls_("jaeger.api_v3.QueryService", store, config, clock, metrics) {}
 
@@ -254,7 +254,7 @@ class V3Service final : public api_v3::QueryService::Service {
 // port has served them since 1.x (Kiali and other tools call it).
 class V2Service final : public api_v2::QueryService::Service {
  public:
-  V2Service(storage::SpanStore& store, const config::QueryConfig& config, common::Clock& clock,
+  V2Service(storage::SpanReader& store, const config::QueryConfig& config, common::Clock& clock,
             common::MetricsRegistry& metrics)
       : calls_("jaeger.api_v2.QueryService", store, config, clock, metrics) {}
 
@@ -382,7 +382,7 @@ class V2Service final : public api_v2::QueryService::Service {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartQueryGrpcServer(
-    const config::QueryConfig& config, storage::SpanStore& store, common::Clock& clock,
+    const config::QueryConfig& config, storage::SpanReader& store, common::Clock& clock,
     common::MetricsRegistry& metrics) {
   common::GrpcServerOptions options;
   options.name = "query-grpc";

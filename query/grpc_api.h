@@ -19,7 +19,7 @@ namespace skua::query {
 // return at most config.max_limit traces. `store`, `clock` and `metrics` must outlive the server.
 // Errors: kUnavailable (cannot listen).
 absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartQueryGrpcServer(
-    const config::QueryConfig& config, storage::SpanStore& store, common::Clock& clock,
+    const config::QueryConfig& config, storage::SpanReader& store, common::Clock& clock,
     common::MetricsRegistry& metrics);
 
 }  // namespace skua::query

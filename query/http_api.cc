@@ -252,7 +252,7 @@ std::string RenderSummary(const otlp_trace::TracesData& td) {
 
 class QueryApi {
  public:
-  QueryApi(storage::SpanStore& store, const config::QueryConfig& config, common::Clock& clock,
+  QueryApi(storage::SpanReader& store, const config::QueryConfig& config, common::Clock& clock,
            common::MetricsRegistry& metrics)
       : store_(store), config_(config), clock_(clock), metrics_(metrics) {}
 
@@ -658,7 +658,7 @@ class QueryApi {
         returned, found, config_.max_response_bytes);
   }
 
-  storage::SpanStore& store_;
+  storage::SpanReader& store_;
   const config::QueryConfig config_;
   common::Clock& clock_;
   common::MetricsRegistry& metrics_;
@@ -666,7 +666,7 @@ class QueryApi {
 
 }  // namespace
 
-common::HttpHandler MakeQueryHttpHandler(storage::SpanStore& store,
+common::HttpHandler MakeQueryHttpHandler(storage::SpanReader& store,
                                          const config::QueryConfig& config, common::Clock& clock,
                                          common::MetricsRegistry& metrics) {
   auto api = std::make_shared<QueryApi>(store, config, clock, metrics);

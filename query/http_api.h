@@ -12,7 +12,7 @@ namespace skua::query {
 
 // The handler for the query port. `store` and `clock` must outlive it; `clock` supplies "now"
 // for the default search window and the searches' deadlines (config.timeout).
-common::HttpHandler MakeQueryHttpHandler(storage::SpanStore& store,
+common::HttpHandler MakeQueryHttpHandler(storage::SpanReader& store,
                                          const config::QueryConfig& config, common::Clock& clock,
                                          common::MetricsRegistry& metrics);
 

@@ -5,14 +5,14 @@
 namespace skua::query {
 
 absl::StatusOr<std::optional<opentelemetry::proto::trace::v1::TracesData>> ReadTrace(
-    storage::SpanStore& store, const common::TraceId& id) {
+    storage::SpanReader& store, const common::TraceId& id) {
   auto trace = store.GetTrace(id);
   if (trace.ok() && trace->has_value()) SanitizeAsJaegerIngest(**trace);
   return trace;
 }
 
 absl::Status ForEachHitTrace(
-    storage::SpanStore& store, std::vector<storage::TraceHit>& hits,
+    storage::SpanReader& store, std::vector<storage::TraceHit>& hits,
     const std::function<bool(opentelemetry::proto::trace::v1::TracesData&)>& fn) {
   for (auto& h : hits) {
     if (h.trace != nullptr) {

@@ -13,12 +13,12 @@ namespace skua::query {
 
 // The trace, or nullopt if nothing of it is stored.
 absl::StatusOr<std::optional<opentelemetry::proto::trace::v1::TracesData>> ReadTrace(
-    storage::SpanStore& store, const common::TraceId& id);
+    storage::SpanReader& store, const common::TraceId& id);
 
 // Calls fn(trace) for the trace of each hit, in order — as the search read it, or read now; a
 // trace gone since the search is skipped — until fn returns false.
 absl::Status ForEachHitTrace(
-    storage::SpanStore& store, std::vector<storage::TraceHit>& hits,
+    storage::SpanReader& store, std::vector<storage::TraceHit>& hits,
     const std::function<bool(opentelemetry::proto::trace::v1::TracesData&)>& fn);
 
 }  // namespace skua::query

@@ -1486,7 +1486,9 @@ class RocksSpanStore final : public SpanStore {
     return out;
   }
 
-  const RetentionPolicy& retention() const override { return *retention_; }
+  PreparedWrite Prepare(std::span<const SpanRef> spans) const override {
+    return PrepareWrite(spans, *retention_);
+  }
 
   std::vector<KindUsage> DiskUsageByKind() const override {
     std::map<char, uint64_t> by_tag;

@@ -1,5 +1,6 @@
-// Storage's interface to the rest of Skua: durable writes of prepared span batches per shard,
-// and trace lookup. RocksDB types never appear here.
+// Storage's interface to the rest of Skua, in three roles: writing prepared span batches per
+// shard durably (SpanWriter), reading traces, searches and the catalog (SpanReader), and health,
+// statistics and maintenance (StoreAdmin). RocksDB types never appear here.
 #pragma once
 
 #include <cstdint>
@@ -123,19 +124,44 @@ struct StorageStats {
   uint64_t background_jobs = 0;
 };
 
-class SpanStore {
+// The reader role: what the query APIs need. Thread-safe.
+class SpanReader {
  public:
-  // Opens (creating if needed) the shards under `config.path`. Refuses a directory written with
-  // another format version or, when config.shards != 0, another shard count.
-  // Errors: kFailedPrecondition (incompatible directory), kUnavailable (I/O).
-  // `clock` (which must outlive the store) times the sealing of search index blocks.
-  static absl::StatusOr<std::unique_ptr<SpanStore>> Open(const config::StorageConfig& config,
-                                                         common::Clock& clock);
-  virtual ~SpanStore() = default;
+  virtual ~SpanReader() = default;
+
+  // Trace IDs matching `query`, newest first, at most query.limit.
+  // Errors: kDeadlineExceeded (query.deadline_ns passed), kUnavailable (I/O).
+  virtual absl::StatusOr<std::vector<TraceHit>> FindTraces(const TraceQuery& query) = 0;
+
+  // Every service that has stored spans, sorted.
+  virtual std::vector<std::string> Services() = 0;
+  // The operations of a service with their span kinds, sorted by name then kind; `span_kind`
+  // non-empty keeps only that kind.
+  virtual std::vector<Operation> Operations(const std::string& service,
+                                            const std::string& span_kind) = 0;
+  // Calls between services (parent span's service -> child span's service, different services
+  // only) whose child span started in [start_ns, end_ns], summed per pair.
+  virtual std::vector<DependencyLink> Dependencies(int64_t start_ns, int64_t end_ns) = 0;
+
+  // Every stored span of the trace, grouped by resource and scope; exact duplicates (a span
+  // re-sent after a lost acknowledgement) are returned once. nullopt if nothing is stored.
+  // Rows that cannot be decoded are left out (counted in StorageStats::undecodable_rows); the
+  // first span returned then carries a warning in kWarningsAttribute saying so.
+  virtual absl::StatusOr<std::optional<otlp::TracesData>> GetTrace(const common::TraceId& id) = 0;
+};
+
+// The writer role: what the ingest pipeline needs.
+class SpanWriter {
+ public:
+  virtual ~SpanWriter() = default;
 
   virtual int shard_count() const = 0;
   // The shard that holds every span of this trace. Stable for a data directory's lifetime.
   virtual int ShardOf(const common::TraceId& id) const = 0;
+
+  // Encodes spans all routed to one shard (PrepareWrite with the store's own retention).
+  // Thread-safe, no I/O.
+  virtual PreparedWrite Prepare(std::span<const SpanRef> spans) const = 0;
 
   // Commits the writes as one atomic batch; when OK, they are in the shard's write-ahead log
   // (and fsynced if configured) and visible to searches. REQUIRES: calls for one shard (this
@@ -147,26 +173,12 @@ class SpanStore {
   // partitions and, over the disk cap, the oldest ones. Called by the shard's writer thread
   // when idle (Commit does it too, at most once a second). Same threading rule as Commit.
   virtual void Maintain(int shard) = 0;
+};
 
-  // Trace IDs matching `query`, newest first, at most query.limit. Thread-safe.
-  // Errors: kDeadlineExceeded (query.deadline_ns passed), kUnavailable (I/O).
-  virtual absl::StatusOr<std::vector<TraceHit>> FindTraces(const TraceQuery& query) = 0;
-
-  // Every service that has stored spans, sorted. Thread-safe.
-  virtual std::vector<std::string> Services() = 0;
-  // The operations of a service with their span kinds, sorted by name then kind; `span_kind`
-  // non-empty keeps only that kind. Thread-safe.
-  virtual std::vector<Operation> Operations(const std::string& service,
-                                            const std::string& span_kind) = 0;
-  // Calls between services (parent span's service -> child span's service, different services
-  // only) whose child span started in [start_ns, end_ns], summed per pair. Thread-safe.
-  virtual std::vector<DependencyLink> Dependencies(int64_t start_ns, int64_t end_ns) = 0;
-
-  // Every stored span of the trace, grouped by resource and scope; exact duplicates (a span
-  // re-sent after a lost acknowledgement) are returned once. nullopt if nothing is stored.
-  // Rows that cannot be decoded are left out (counted in StorageStats::undecodable_rows); the
-  // first span returned then carries a warning in kWarningsAttribute saying so. Thread-safe.
-  virtual absl::StatusOr<std::optional<otlp::TracesData>> GetTrace(const common::TraceId& id) = 0;
+// The admin role: what the server's health, metrics and offline maintenance need.
+class StoreAdmin {
+ public:
+  virtual ~StoreAdmin() = default;
 
   // Estimated bytes of live data on disk plus in memtables, all shards.
   virtual uint64_t LiveDataBytes() const = 0;
@@ -174,7 +186,6 @@ class SpanStore {
   // OK, or why writes currently fail (e.g. the disk is full). Writes resume by themselves once
   // the cause is gone (Maintain retries). Thread-safe.
   virtual absl::Status Health() const = 0;
-  virtual const RetentionPolicy& retention() const = 0;
 
   // Compacts every partition of every shard down to its last level (offline maintenance:
   // `skua --compact`). Blocks until done.
@@ -187,6 +198,19 @@ class SpanStore {
     uint64_t bytes = 0;
   };
   virtual std::vector<KindUsage> DiskUsageByKind() const = 0;
+};
+
+// A store in all three roles; each part sees only the role it needs (query the reader, the
+// collector the writer, the server all three).
+class SpanStore : public SpanReader, public SpanWriter, public StoreAdmin {
+ public:
+  // Opens (creating if needed) the shards under `config.path`. Refuses a directory written with
+  // another format version or, when config.shards != 0, another shard count.
+  // Errors: kFailedPrecondition (incompatible directory), kUnavailable (I/O).
+  // `clock` (which must outlive the store) times the sealing of search index blocks.
+  static absl::StatusOr<std::unique_ptr<SpanStore>> Open(const config::StorageConfig& config,
+                                                         common::Clock& clock);
+  ~SpanStore() override = default;
 };
 
 }  // namespace skua::storage

@@ -49,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   for (auto& [shard, refs] : by_shard) {
-    storage::PreparedWrite w = storage::PrepareWrite(refs, store.retention());
+    storage::PreparedWrite w = store.Prepare(refs);
     const storage::PreparedWrite* writes[] = {&w};
     if (!store.Commit(shard, writes).ok()) abort();
   }

@@ -29,7 +29,7 @@ inline void StoreRequest(storage::SpanStore& store, const ExportRequest& req) {
     by_shard[store.ShardOf(*common::TraceId::FromBytes(ref.span->trace_id()))].push_back(ref);
   }
   for (auto& [shard, refs] : by_shard) {
-    storage::PreparedWrite w = storage::PrepareWrite(refs, store.retention());
+    storage::PreparedWrite w = store.Prepare(refs);
     const storage::PreparedWrite* ws[] = {&w};
     ASSERT_TRUE(store.Commit(shard, ws).ok());
   }
