@@ -19,6 +19,7 @@
 #include "query/otlp_adjust.h"
 #include "query/params.h"
 #include "query/read_traces.h"
+#include "query/router.h"
 
 namespace skua::query {
 namespace {
@@ -271,56 +272,65 @@ class QueryApi {
   }
 
  private:
+  // The routes, in matching order.
+  enum RouteId {
+    kV3Services,
+    kV3Operations,
+    kV3Traces,
+    kV3TraceSummaries,
+    kV3Trace,
+    kV1Services,
+    kV1ServiceOperations,
+    kV1Operations,
+    kV1Traces,
+    kV1Trace,
+    kV1Dependencies,
+  };
+  static Router MakeRouter() {
+    Router r;
+    r.Add("/api/v3/services", kV3Services);
+    r.Add("/api/v3/operations", kV3Operations);
+    r.Add("/api/v3/traces", kV3Traces);
+    r.Add("/api/v3/trace-summaries", kV3TraceSummaries);
+    r.Add("/api/v3/traces/{trace_id*}", kV3Trace);
+    r.Add("/api/services", kV1Services);
+    r.Add("/api/services/{service}/operations", kV1ServiceOperations);
+    r.Add("/api/operations", kV1Operations);
+    r.Add("/api/traces", kV1Traces);
+    r.Add("/api/traces/{traceID}", kV1Trace);
+    r.Add("/api/dependencies", kV1Dependencies);
+    return r;
+  }
+
   HttpResponse Route(const HttpRequest& req, std::string& route) {
-    std::string_view path = req.path;
-    auto starts = [&](std::string_view p) { return path.substr(0, p.size()) == p; };
+    auto match = router_.Find(req.path);
+    if (!match) return NotFoundPage();
+    route = *match->pattern;
+    if (req.method != "GET") return MethodNotAllowed();
     Params params = common::ParseQueryString(req.query);
-    auto route_to = [&](std::string name, auto&& fn) -> HttpResponse {
-      route = std::move(name);
-      if (req.method != "GET") return MethodNotAllowed();
-      return fn();
-    };
-    // api_v3
-    if (path == "/api/v3/services") {
-      return route_to("/api/v3/services", [&] { return V3Services(); });
-    }
-    if (path == "/api/v3/operations") {
-      return route_to("/api/v3/operations", [&] { return V3Operations(params); });
-    }
-    if (path == "/api/v3/traces") {
-      return route_to("/api/v3/traces", [&] { return V3FindTraces(params, false); });
-    }
-    if (path == "/api/v3/trace-summaries") {
-      return route_to("/api/v3/trace-summaries", [&] { return V3FindTraces(params, true); });
-    }
-    if (starts("/api/v3/traces/") && path.size() > 15) {
-      return route_to("/api/v3/traces/{trace_id}",
-                      [&] { return V3GetTrace(params, path.substr(15)); });
-    }
-    // v1
-    if (path == "/api/services") {
-      return route_to("/api/services", [&] { return V1Services(params); });
-    }
-    if (starts("/api/services/") && path.size() > 25 &&
-        path.substr(path.size() - 11) == "/operations") {
-      auto raw = path.substr(14, path.size() - 14 - 11);
-      if (raw.find('/') == std::string_view::npos) {
-        return route_to("/api/services/{service}/operations",
-                        [&] { return V1ServiceOperations(params, raw); });
-      }
-    }
-    if (path == "/api/operations") {
-      return route_to("/api/operations", [&] { return V1Operations(params); });
-    }
-    if (path == "/api/traces") {
-      return route_to("/api/traces", [&] { return V1FindTraces(params); });
-    }
-    if (starts("/api/traces/") && path.size() > 12 &&
-        path.find('/', 12) == std::string_view::npos) {
-      return route_to("/api/traces/{traceID}", [&] { return V1GetTrace(params, path.substr(12)); });
-    }
-    if (path == "/api/dependencies") {
-      return route_to("/api/dependencies", [&] { return V1Dependencies(params); });
+    switch (static_cast<RouteId>(match->id)) {
+      case kV3Services:
+        return V3Services();
+      case kV3Operations:
+        return V3Operations(params);
+      case kV3Traces:
+        return V3FindTraces(params, false);
+      case kV3TraceSummaries:
+        return V3FindTraces(params, true);
+      case kV3Trace:
+        return V3GetTrace(params, match->params[0]);
+      case kV1Services:
+        return V1Services(params);
+      case kV1ServiceOperations:
+        return V1ServiceOperations(params, match->params[0]);
+      case kV1Operations:
+        return V1Operations(params);
+      case kV1Traces:
+        return V1FindTraces(params);
+      case kV1Trace:
+        return V1GetTrace(params, match->params[0]);
+      case kV1Dependencies:
+        return V1Dependencies(params);
     }
     return NotFoundPage();
   }
@@ -658,6 +668,7 @@ class QueryApi {
         returned, found, config_.max_response_bytes);
   }
 
+  const Router router_ = MakeRouter();
   storage::SpanReader& store_;
   const config::QueryConfig config_;
   common::Clock& clock_;
