@@ -43,9 +43,8 @@ std::string FormatSeconds(std::chrono::seconds d) {
 }
 
 absl::StatusOr<std::chrono::seconds> ParseRetention(std::string_view v) {
-  auto d = model::ParseGoDuration(v);
-  if (!d.ok()) return d.status();
-  auto s = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  SKUA_ASSIGN_OR_RETURN(auto d, model::ParseGoDuration(v));
+  auto s = std::chrono::duration_cast<std::chrono::seconds>(d);
   if (s.count() < 1) return absl::InvalidArgumentError("must be at least 1s");
   if (s.count() > 10LL * 365 * 86400) return absl::InvalidArgumentError("must be at most 10 years");
   return s;
@@ -78,10 +77,9 @@ Setter EndpointSetter(std::string* (*field)(Config&)) {
 
 Setter ByteSizeSetter(uint64_t* (*field)(Config&), uint64_t min) {
   return [field, min](std::string_view v, Config& c) {
-    auto b = ParseByteSize(v);
-    if (!b.ok()) return b.status();
-    if (*b < min) return Bad(fmt::format("must be at least {}", FormatBytes(min)));
-    *field(c) = *b;
+    SKUA_ASSIGN_OR_RETURN(auto b, ParseByteSize(v));
+    if (b < min) return Bad(fmt::format("must be at least {}", FormatBytes(min)));
+    *field(c) = b;
     return absl::OkStatus();
   };
 }
@@ -102,9 +100,8 @@ Setter IntSetter(int* (*field)(Config&), int min, int max) {
 Setter MillisSetter(std::chrono::milliseconds* (*field)(Config&), std::chrono::milliseconds min,
                     bool zero_ok) {
   return [field, min, zero_ok](std::string_view v, Config& c) {
-    auto d = model::ParseGoDuration(v);
-    if (!d.ok()) return d.status();
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+    SKUA_ASSIGN_OR_RETURN(auto d, model::ParseGoDuration(v));
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d);
     if (ms.count() == 0 && zero_ok) {
       *field(c) = ms;
       return absl::OkStatus();
@@ -158,9 +155,8 @@ void AddGrpcLimitKeys(std::vector<Key>& k, const std::string& prefix,
     k.push_back({prefix + "." + d.name, d.help,
                  [lim, field](const Config& c) { return FormatDuration(lim(c)->*field); },
                  [limits, field, zero_ok](std::string_view v, Config& c) {
-                   auto dur = model::ParseGoDuration(v);
-                   if (!dur.ok()) return dur.status();
-                   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*dur);
+                   SKUA_ASSIGN_OR_RETURN(auto dur, model::ParseGoDuration(v));
+                   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(dur);
                    if (ms.count() == 0 && zero_ok) {
                      limits(c)->*field = ms;
                      return absl::OkStatus();
@@ -175,10 +171,9 @@ void AddGrpcLimitKeys(std::vector<Key>& k, const std::string& prefix,
                "included); under pressure it slows reads and cancels the largest calls. 0 = none",
                [lim](const Config& c) { return FormatBytes(lim(c)->memory_bytes); },
                [limits](std::string_view v, Config& c) {
-                 auto b = ParseByteSize(v);
-                 if (!b.ok()) return b.status();
-                 if (*b != 0 && *b < (16u << 20)) return Bad("must be 0 or at least 16MiB");
-                 limits(c)->memory_bytes = *b;
+                 SKUA_ASSIGN_OR_RETURN(auto b, ParseByteSize(v));
+                 if (b != 0 && b < (16u << 20)) return Bad("must be 0 or at least 16MiB");
+                 limits(c)->memory_bytes = b;
                  return absl::OkStatus();
                }});
 }
@@ -232,9 +227,8 @@ const std::vector<Key>& Keys() {
                  "how long spans are kept; older ones are dropped with their time partition",
                  [](const Config& c) { return FormatSeconds(c.storage.retention); },
                  [](std::string_view v, Config& c) {
-                   auto r = ParseRetention(v);
-                   if (!r.ok()) return r.status();
-                   c.storage.retention = *r;
+                   SKUA_ASSIGN_OR_RETURN(auto r, ParseRetention(v));
+                   c.storage.retention = r;
                    return absl::OkStatus();
                  }});
     k.push_back(
@@ -317,9 +311,8 @@ const std::vector<Key>& Keys() {
                  "retry delay suggested to exporters refused because a queue is full",
                  [](const Config& c) { return FormatDuration(c.collector.retry_after); },
                  [](std::string_view v, Config& c) {
-                   auto d = model::ParseGoDuration(v);
-                   if (!d.ok()) return d.status();
-                   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+                   SKUA_ASSIGN_OR_RETURN(auto d, model::ParseGoDuration(v));
+                   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d);
                    if (ms.count() < 1) return Bad("must be at least 1ms");
                    c.collector.retry_after = ms;
                    return absl::OkStatus();

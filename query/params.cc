@@ -150,13 +150,12 @@ namespace {
 
 // A non-negative integer count of `unit_ns` nanoseconds, within 64-bit nanoseconds.
 absl::StatusOr<int64_t> ParseScaled(const std::string& v, int64_t unit_ns, const char* unit) {
-  auto n = ParseInt64(v);
-  if (!n.ok()) return n.status();
+  SKUA_ASSIGN_OR_RETURN(auto n, ParseInt64(v));
   const int64_t max = std::numeric_limits<int64_t>::max() / unit_ns;
-  if (*n < 0 || *n > max) {
+  if (n < 0 || n > max) {
     return Err(fmt::format("{} is out of range: {} from 0 to {}", v, unit, max));
   }
-  return *n * unit_ns;
+  return n * unit_ns;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "query/read_traces.h"
 
+#include "common/status_macros.h"
 #include "query/otlp_adjust.h"
 
 namespace skua::query {
@@ -20,9 +21,8 @@ absl::Status ForEachHitTrace(
       if (!fn(*h.trace)) return absl::OkStatus();
       continue;
     }
-    auto trace = ReadTrace(store, h.trace_id);
-    if (!trace.ok()) return trace.status();
-    if (trace->has_value() && !fn(**trace)) return absl::OkStatus();
+    SKUA_ASSIGN_OR_RETURN(auto trace, ReadTrace(store, h.trace_id));
+    if (trace.has_value() && !fn(*trace)) return absl::OkStatus();
   }
   return absl::OkStatus();
 }
