@@ -108,61 +108,6 @@ std::vector<uint32_t> WritePostings(ByteWriter& o,
 
 }  // namespace
 
-uint64_t TermHash(std::string_view key, std::string_view value) {
-  // Eight bytes per round (little-endian loads), each part closed by a word holding its length,
-  // so ("ab", "c") and ("a", "bc") differ; finished with a splitmix64 round.
-  uint64_t h = 0x9e3779b97f4a7c15ULL;
-  auto absorb = [&h](std::string_view s) {
-    size_t i = 0;
-    uint64_t w;
-    for (; i + 8 <= s.size(); i += 8) {
-      std::memcpy(&w, s.data() + i, 8);
-      h = (h ^ w) * 0x9fb21c651e98df25ULL;
-      h ^= h >> 29;
-    }
-    w = 0;
-    std::memcpy(&w, s.data() + i, s.size() - i);
-    h = (h ^ w ^ (static_cast<uint64_t>(s.size()) << 56)) * 0x9fb21c651e98df25ULL;
-    h ^= h >> 29;
-  };
-  absorb(key);
-  absorb(value);
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebULL;
-  return h ^ (h >> 31);
-}
-
-bool SpanMatches(const TraceQuery& q, const opentelemetry::proto::resource::v1::Resource& resource,
-                 const opentelemetry::proto::common::v1::InstrumentationScope& scope,
-                 const otlp::Span& span) {
-  if (!q.service.empty() && model::ServiceNameOf(resource) != q.service) return false;
-  if (!q.operation.empty() &&
-      (span.name().empty() ? std::string_view("empty-span-name") : span.name()) != q.operation) {
-    return false;
-  }
-  int64_t start = static_cast<int64_t>(span.start_time_unix_nano());
-  if (q.start_min_ns != 0 && start < q.start_min_ns) return false;
-  if (q.start_max_ns != 0 && start > q.start_max_ns) return false;
-  int64_t duration =
-      span.end_time_unix_nano() > span.start_time_unix_nano()
-          ? static_cast<int64_t>(span.end_time_unix_nano() - span.start_time_unix_nano())
-          : 0;
-  if (q.duration_min_ns != 0 && duration < q.duration_min_ns) return false;
-  if (q.duration_max_ns != 0 && duration > q.duration_max_ns) return false;
-  if (q.tags.empty()) return true;
-  std::vector<uint64_t> terms;
-  auto add = [&terms](std::string_view k, std::string_view v) { terms.push_back(TermHash(k, v)); };
-  ForEachSpanTerm(span, add);
-  ForEachResourceTerm(resource, add);
-  ForEachScopeTerm(scope, add);
-  for (const auto& [k, v] : q.tags) {
-    if (std::find(terms.begin(), terms.end(), TermHash(k, v)) == terms.end()) return false;
-  }
-  return true;
-}
-
 // ---- IndexBatch ----
 
 size_t IndexBatch::ApproxBytes() const {

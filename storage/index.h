@@ -21,12 +21,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "common/ids.h"
 #include "storage/span_store.h"
+#include "storage/span_terms.h"
 #include "storage/term_filter.h"
 
 namespace skua::storage {
-
-// The hash of a search term `key=value`. Stable (persisted in sealed blocks).
-uint64_t TermHash(std::string_view key, std::string_view value);
 
 // The index entries of one export request's spans for one shard.
 struct IndexBatch {
@@ -73,13 +71,6 @@ class IndexBatchBuilder {
   absl::flat_hash_map<const void*, uint32_t> services_;
   absl::flat_hash_map<uint64_t, bool> catalog_seen_;
 };
-
-// True if the span, with its resource and scope, satisfies every condition of `q` (service,
-// operation, time and duration bounds, all tags): Jaeger's one-span semantics evaluated on the
-// stored span itself, with the terms and hashes the index uses.
-bool SpanMatches(const TraceQuery& q, const opentelemetry::proto::resource::v1::Resource& resource,
-                 const opentelemetry::proto::common::v1::InstrumentationScope& scope,
-                 const otlp::Span& span);
 
 // Traces found so far: trace -> start of its newest matching span.
 struct Hits {

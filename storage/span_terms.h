@@ -1,13 +1,17 @@
-// What a span can be searched by. A tag query `key=value` matches a span when one of the span's
-// terms has that key and, compared as a string, that value (Jaeger's semantics: typed values are
-// compared in their string form, model::ValueAsString: "42", "true", "0.25").
+// What a span can be searched by, and what a search means for one span (SpanMatches, shared by
+// the index blocks' search and the verification of their candidates). A tag query `key=value`
+// matches a span when one of the span's terms has that key and, compared as a string, that
+// value (Jaeger's semantics: typed values are compared in their string form,
+// model::ValueAsString: "42", "true", "0.25").
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 
 #include "opentelemetry/proto/trace/v1/trace.pb.h"
+#include "storage/span_store.h"
 
 namespace skua::storage {
 
@@ -25,5 +29,15 @@ void ForEachResourceTerm(const opentelemetry::proto::resource::v1::Resource& res
                          const std::function<void(std::string_view, std::string_view)>& fn);
 void ForEachScopeTerm(const opentelemetry::proto::common::v1::InstrumentationScope& scope,
                       const std::function<void(std::string_view, std::string_view)>& fn);
+
+// The hash of a search term `key=value`. Stable (persisted in sealed blocks).
+uint64_t TermHash(std::string_view key, std::string_view value);
+
+// True if the span, with its resource and scope, satisfies every condition of `q` (service,
+// operation, time and duration bounds, all tags): Jaeger's one-span semantics evaluated on the
+// stored span itself, with the terms and hashes the index uses.
+bool SpanMatches(const TraceQuery& q, const opentelemetry::proto::resource::v1::Resource& resource,
+                 const opentelemetry::proto::common::v1::InstrumentationScope& scope,
+                 const opentelemetry::proto::trace::v1::Span& span);
 
 }  // namespace skua::storage
