@@ -4,9 +4,6 @@
 #include <fmt/format.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
-#include <rocksdb/filter_policy.h>
-#include <rocksdb/slice_transform.h>
-#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
@@ -14,8 +11,6 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <cstdarg>
-#include <cstdio>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -29,13 +24,14 @@
 #include <unordered_set>
 
 #include "common/hash.h"
-#include "common/log_limiter.h"
 #include "common/status_macros.h"
 #include "storage/catalog.h"
 #include "storage/chunk.h"
 #include "storage/dependency_counter.h"
 #include "storage/index.h"
 #include "storage/keys.h"
+#include "storage/partition.h"
+#include "storage/rocks_options.h"
 #include "storage/span_store.h"
 #include "storage/span_terms.h"
 
@@ -66,14 +62,6 @@ constexpr int64_t kSealAgeNanos = 30'000'000'000;
 constexpr size_t kMergedBlockEntries = 16384;
 // Entries merged per upkeep round of the writer thread (about a second's worth of it at most).
 constexpr size_t kMergeEntriesPerRound = 65536;
-
-absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  std::string msg = fmt::format("{}: {}", what, s.ToString());
-  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
-  if (s.IsCorruption()) return absl::DataLossError(msg);
-  return absl::UnavailableError(msg);
-}
 
 // Keeps the `limit` traces whose newest matching span started last, newest first, ties by trace
 // ID (the order of a search's answer: docs/api.md, "Search semantics").
@@ -117,130 +105,6 @@ absl::Status WriteMeta(const fs::path& file, const Meta& m) {
   fs::rename(tmp, file, ec);
   if (ec) return absl::UnavailableError(fmt::format("rename {}: {}", tmp.string(), ec.message()));
   return absl::OkStatus();
-}
-
-// Options of every column family (time partitions and the default one holding sequence
-// numbers, the index log and dependency counts).
-rocksdb::ColumnFamilyOptions PartitionOptions(const std::shared_ptr<rocksdb::Cache>& cache,
-                                              uint64_t memtable_size) {
-  rocksdb::ColumnFamilyOptions o;
-  o.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(kTracePrefixLength));
-  o.memtable_prefix_bloom_size_ratio = 0.05;
-  o.write_buffer_size = std::min<uint64_t>(32 << 20, memtable_size / 3);
-  o.max_write_buffer_number = 3;
-  o.compression = rocksdb::kLZ4Compression;
-  o.bottommost_compression = rocksdb::kZSTD;
-  rocksdb::BlockBasedTableOptions t;
-  t.block_cache = cache;
-  t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  t.whole_key_filtering = true;
-  t.block_size = 16 << 10;
-  t.format_version = 5;
-  t.checksum = rocksdb::kXXH3;  // faster than this build's CRC32C
-  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
-  return o;
-}
-
-// zstd level 6 with a dictionary per SST file (up to 64 KiB, trained on 1 MiB of samples of its
-// blocks): attribute keys, recurring values and field framing repeat across 16 KiB blocks, not
-// within one. Training costs CPU and buffers up to 32 MiB of the file being written, so it is
-// applied once per partition, when the partition is finished (FinishClosedPartition) or by
-// `skua --compact`, not on the ingest path's compactions. Level 6 rather than 3: -6 B/span on
-// the random workload, the same on the tracegen shape; levels 9 and 12 did better on the first
-// and worse on the second (docs/benchmarks.md).
-constexpr char kDictionaryCompression[] =
-    "{enabled=true;level=6;max_dict_bytes=65536;zstd_max_train_bytes=1048576;"
-    "use_zstd_dict_trainer=true;max_dict_buffer_bytes=33554432}";
-
-// RocksDB's own log lines, warnings and worse only, to Skua's log instead of a LOG file in the
-// data directory. Besides keeping the data directory to data, this matters on a full disk: the
-// assertion-enabled RocksDB of Debian aborts the process when it logs to a LOG file whose
-// earlier write failed (ENOSPC), from whatever thread (a flush) logs next.
-class RocksLogger final : public rocksdb::Logger {
- public:
-  explicit RocksLogger(int shard)
-      : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), shard_(shard) {}
-  using rocksdb::Logger::Logv;
-  void Logv(const char* format, va_list ap) override {
-    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
-  }
-  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
-    if (level < GetInfoLogLevel()) return;
-    char buf[1024];
-    std::vsnprintf(buf, sizeof(buf), format, ap);
-    uint64_t n = 0;
-    if (!limiter_.Allow(&n)) return;  // a full disk makes RocksDB repeat itself
-    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
-      SPDLOG_ERROR("shard {}: rocksdb ({} line(s) in 10 s, last): {}", shard_, n, buf);
-    } else {
-      SPDLOG_WARN("shard {}: rocksdb ({} line(s) in 10 s, last): {}", shard_, n, buf);
-    }
-  }
-
- private:
-  const int shard_;
-  common::LogLimiter limiter_{std::chrono::seconds(10)};
-};
-
-rocksdb::DBOptions ShardDbOptions(uint64_t memtable_size, int shard) {
-  rocksdb::DBOptions o;
-  o.info_log = std::make_shared<RocksLogger>(shard);
-  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  o.create_if_missing = true;
-  o.create_missing_column_families = true;
-  o.max_background_jobs = 2;
-  o.bytes_per_sync = 1 << 20;
-  // Partitions no longer written to still hold memtables; flushing them when the WAL grows past
-  // this keeps the WAL (and restart replay) short.
-  o.max_total_wal_size = 256 << 20;
-  // All memtables of a shard together (bounds memory however many partitions are written).
-  o.db_write_buffer_size = memtable_size;
-  return o;
-}
-
-// A time partition of a shard: two column families holding what arrived in
-// [start_s, start_s + width_s) for data kept retention_s: `cf` for spans (trace chunks,
-// resources, scopes) and the catalog rows of their services, and `index_cf` for its search index
-// blocks and filters. Apart, the index
-// rows (mostly hashes) neither dilute the spans' compression dictionaries nor get one.
-// Dropping both reclaims the partition's space at once.
-struct Partition {
-  int64_t retention_s = 0, width_s = 0, start_s = 0;
-  std::string name;
-  std::shared_ptr<rocksdb::ColumnFamilyHandle> cf, index_cf;
-
-  // Everything in it is older than the retention: it no longer answers queries.
-  bool ExpiredAt(int64_t now_s) const { return start_s + width_s <= now_s - retention_s; }
-};
-
-constexpr std::string_view kIndexFamilySuffix = "-index";
-
-// Both column families of every partition in `parts`, valid while `parts` is.
-std::vector<rocksdb::ColumnFamilyHandle*> FamiliesOf(const std::vector<Partition>& parts) {
-  std::vector<rocksdb::ColumnFamilyHandle*> out;
-  for (const auto& p : parts) {
-    out.push_back(p.cf.get());
-    out.push_back(p.index_cf.get());
-  }
-  return out;
-}
-
-std::string IndexFamilyName(const std::string& partition) {
-  return partition + std::string(kIndexFamilySuffix);
-}
-
-std::string PartitionName(int64_t retention_s, int64_t width_s, int64_t start_s) {
-  return fmt::format("r{}-w{}-p{}", retention_s, width_s, start_s);
-}
-
-std::optional<Partition> ParsePartitionName(const std::string& name) {
-  Partition p;
-  if (std::sscanf(name.c_str(), "r%ld-w%ld-p%ld", &p.retention_s, &p.width_s, &p.start_s) != 3 ||
-      PartitionName(p.retention_s, p.width_s, p.start_s) != name || p.width_s <= 0) {
-    return std::nullopt;
-  }
-  p.name = name;
-  return p;
 }
 
 uint64_t DirectoryBytes(const fs::path& dir) {
