@@ -14,24 +14,22 @@ namespace skua::common {
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
-// Strings are written as valid UTF-8 whatever they hold (invalid bytes become U+FFFD), so an
-// answer is valid JSON even for data stored before the storage rules refused such strings.
+// Calls write(data, size, copy) with `s`, or with `s` made valid UTF-8 (invalid bytes become
+// U+FFFD) when it is not, so an answer is valid JSON even for data stored before the storage
+// rules refused such strings.
+template <typename Write>
+void WithValidUtf8(std::string_view s, Write write) {
+  if (IsValidUtf8(s)) return write(s.data(), static_cast<rapidjson::SizeType>(s.size()), false);
+  std::string fixed = ToValidUtf8(s);
+  write(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()), true);
+}
+
 inline void WriteString(JsonWriter& w, std::string_view s) {
-  if (!IsValidUtf8(s)) {
-    std::string fixed = ToValidUtf8(s);
-    w.String(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()), true);
-    return;
-  }
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  WithValidUtf8(s, [&w](const char* d, rapidjson::SizeType n, bool copy) { w.String(d, n, copy); });
 }
 
 inline void WriteKey(JsonWriter& w, std::string_view s) {
-  if (!IsValidUtf8(s)) {
-    std::string fixed = ToValidUtf8(s);
-    w.Key(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()), true);
-    return;
-  }
-  w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  WithValidUtf8(s, [&w](const char* d, rapidjson::SizeType n, bool copy) { w.Key(d, n, copy); });
 }
 
 // Standard base64 with padding.
