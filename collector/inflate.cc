@@ -29,8 +29,7 @@ absl::StatusOr<std::string> Inflate(std::string_view in, size_t limit, bool gzip
     }
     size_t step = std::min(kStep, limit + 1 - have);
     if (may_grow && !may_grow(have + step)) {
-      return fail(
-          absl::ResourceExhaustedError("memory for requests in flight is exhausted; retry later"));
+      return fail(absl::AbortedError("the output may not grow further"));
     }
     out.resize(have + step);
     zs.next_out = reinterpret_cast<Bytef*>(out.data() + have);

@@ -12,8 +12,8 @@
 namespace skua::collector {
 
 // Inflates `in` (gzip if `gzip`, else zlib). `may_grow(n)` is asked before the output grows to
-// n bytes (64 KiB steps); it may refuse. Errors: kResourceExhausted past `limit` output bytes or
-// when may_grow refuses (the message says which), kInvalidArgument for corrupt or truncated data.
+// n bytes (64 KiB steps); it may refuse. Errors: kResourceExhausted past `limit` output bytes,
+// kAborted when may_grow refuses, kInvalidArgument for corrupt or truncated data.
 absl::StatusOr<std::string> Inflate(std::string_view in, size_t limit, bool gzip,
                                     const std::function<bool(size_t)>& may_grow = nullptr);
 

@@ -67,7 +67,7 @@ class TraceServiceImpl final : public otlp_collector::TraceService::WithRawCallb
     };
     const size_t wire = request->Length();
     common::MemoryBudget::Lease lease = budget_.TryReserve(wire);
-    if (!lease) return refuse(BudgetExhausted());
+    if (!lease) return refuse(budget_.Exhausted());
     std::vector<grpc::Slice> slices;
     if (!request->Dump(&slices).ok()) {
       return refuse(absl::InvalidArgumentError("request message could not be read"));
@@ -80,19 +80,15 @@ class TraceServiceImpl final : public otlp_collector::TraceService::WithRawCallb
       auto inflated = Inflate(bytes, max_message_bytes_, /*gzip=*/true,
                               [&](size_t n) { return lease.Resize(wire + n); });
       if (!inflated.ok()) {
-        const auto& st = inflated.status();
-        if (st.code() == absl::StatusCode::kResourceExhausted &&
-            lease.bytes() < wire + max_message_bytes_) {
-          return refuse(BudgetExhausted());
-        }
-        return refuse(st);
+        bool no_room = inflated.status().code() == absl::StatusCode::kAborted;
+        return refuse(no_room ? budget_.Exhausted() : inflated.status());
       }
       bytes = std::move(*inflated);
       lease.Resize(bytes.size());
     }
     // Decoding costs about as much again as the encoded bytes for spans as SDKs write them; the
     // reservation is corrected to what the arena really took once decoded.
-    if (!lease.Resize(2 * bytes.size() + kArenaStart)) return refuse(BudgetExhausted());
+    if (!lease.Resize(2 * bytes.size() + kArenaStart)) return refuse(budget_.Exhausted());
     google::protobuf::ArenaOptions options;
     options.start_block_size = kArenaStart;
     options.max_block_size = 1 << 20;
@@ -104,7 +100,7 @@ class TraceServiceImpl final : public otlp_collector::TraceService::WithRawCallb
           "request is not a valid protobuf ExportTraceServiceRequest (malformed, or a string "
           "field holds invalid UTF-8)"));
     }
-    if (!lease.Resize(bytes.size() + arena.SpaceAllocated())) return refuse(BudgetExhausted());
+    if (!lease.Resize(bytes.size() + arena.SpaceAllocated())) return refuse(budget_.Exhausted());
     bytes.clear();
     bytes.shrink_to_fit();
     pipeline_.ExportAsync(*message, "grpc",
@@ -130,12 +126,6 @@ class TraceServiceImpl final : public otlp_collector::TraceService::WithRawCallb
 
  private:
   static constexpr size_t kArenaStart = 64 << 10;
-
-  absl::Status BudgetExhausted() const {
-    return absl::ResourceExhaustedError(
-        fmt::format("memory for requests in flight is exhausted ({} of {} bytes); retry later",
-                    budget_.used(), budget_.limit()));
-  }
 
   IngestPipeline& pipeline_;
   const std::chrono::milliseconds retry_after_;

@@ -117,8 +117,7 @@ class Handler {
     if (coding == "gzip" || coding == "deflate" || coding == "x-gzip") {
       auto out =
           Inflate(req.body, limit, coding != "deflate", [&](size_t n) { return lease.Resize(n); });
-      if (!out.ok() && out.status().code() == absl::StatusCode::kResourceExhausted &&
-          lease.bytes() < limit) {
+      if (!out.ok() && out.status().code() == absl::StatusCode::kAborted) {
         return BudgetExhausted(enc);
       }
       if (!out.ok()) {
@@ -177,7 +176,7 @@ class Handler {
       }
       bool full = st.code() == absl::StatusCode::kResourceExhausted;
       auto r = StatusResponse(full ? 429 : 503, enc, st.code(), common::Message(st));
-      r.headers.emplace_back("Retry-After", std::to_string(RetryAfterSeconds()));
+      r.headers.emplace_back("Retry-After", std::to_string(RetryAfterSeconds(config_)));
       return r;
     }
     otlp_collector::ExportTraceServiceResponse response;
@@ -198,15 +197,10 @@ class Handler {
 
  private:
   common::HttpResponse BudgetExhausted(Encoding enc) {
-    auto r = StatusResponse(
-        429, enc, absl::StatusCode::kResourceExhausted,
-        fmt::format("memory for requests in flight is exhausted ({} of {} bytes); retry later",
-                    budget_.used(), budget_.limit()));
-    r.headers.emplace_back("Retry-After", std::to_string(RetryAfterSeconds()));
+    absl::Status st = budget_.Exhausted();
+    auto r = StatusResponse(429, enc, st.code(), common::Message(st));
+    r.headers.emplace_back("Retry-After", std::to_string(RetryAfterSeconds(config_)));
     return r;
-  }
-  int64_t RetryAfterSeconds() const {
-    return std::max<int64_t>(1, (config_.retry_after.count() + 999) / 1000);
   }
 
   IngestPipeline& pipeline_;
@@ -216,6 +210,10 @@ class Handler {
 };
 
 }  // namespace
+
+int RetryAfterSeconds(const config::CollectorConfig& config) {
+  return static_cast<int>(std::max<int64_t>(1, (config.retry_after.count() + 999) / 1000));
+}
 
 common::HttpHandler MakeOtlpHttpHandler(IngestPipeline& pipeline,
                                         const config::CollectorConfig& config,

@@ -18,4 +18,7 @@ common::HttpHandler MakeOtlpHttpHandler(IngestPipeline& pipeline,
                                         common::MetricsRegistry& metrics,
                                         common::MemoryBudget& budget);
 
+// collector.retry_after in whole seconds (at least 1), for HTTP's Retry-After header.
+int RetryAfterSeconds(const config::CollectorConfig& config);
+
 }  // namespace skua::collector

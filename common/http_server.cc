@@ -266,7 +266,7 @@ void Session::OnHeader(beast::error_code ec) {
       if (!body_lease_) {
         reading_ = false;
         return RefuseAndClose(
-            429, "memory for requests in flight is exhausted; retry later",
+            429, std::string(Message(budget->Exhausted())),
             {{"Retry-After", std::to_string(server_.options().retry_after_seconds)}});
       }
     }

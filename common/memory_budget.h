@@ -5,9 +5,13 @@
 // work the same way).
 #pragma once
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <cstdint>
 #include <utility>
+
+#include "absl/status/status.h"
 
 namespace skua::common {
 
@@ -63,6 +67,14 @@ class MemoryBudget {
 
   uint64_t used() const { return used_.load(std::memory_order_relaxed); }
   uint64_t limit() const { return limit_; }
+
+  // The refusal a client gets when a reservation does not fit (kResourceExhausted; the caller
+  // adds its protocol's retry hint).
+  absl::Status Exhausted() const {
+    return absl::ResourceExhaustedError(
+        fmt::format("memory for requests in flight is exhausted ({} of {} bytes); retry later",
+                    used(), limit()));
+  }
 
  private:
   bool TryTake(uint64_t bytes) {

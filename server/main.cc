@@ -189,8 +189,7 @@ int Run(const skua::config::Config& cfg) {
       HttpOptions("otlp-http", cfg.collector.http_endpoint,
                   cfg.collector.http_max_request_body_size, 4, cfg.collector.http_max_connections);
   http_options.body_budget = &ingest_budget;
-  http_options.retry_after_seconds =
-      static_cast<int>(std::max<int64_t>(1, (cfg.collector.retry_after.count() + 999) / 1000));
+  http_options.retry_after_seconds = collector::RetryAfterSeconds(cfg.collector);
   auto http = common::HttpServer::Start(
       http_options,
       collector::MakeOtlpHttpHandler(pipeline, cfg.collector, metrics, ingest_budget));
