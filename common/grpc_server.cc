@@ -24,17 +24,14 @@
 #include <limits>
 #include <thread>
 
+#include "common/accept_backoff.h"
 #include "common/http_server.h"
-#include "common/log_limiter.h"
 #include "common/status_macros.h"
 
 namespace skua::common {
 namespace {
 
 constexpr auto kStopDeadline = std::chrono::seconds(10);
-// Back-off of the accept loop after a failed accept (out of descriptors or memory).
-constexpr auto kMinAcceptBackoff = std::chrono::milliseconds(10);
-constexpr auto kMaxAcceptBackoff = std::chrono::milliseconds(1000);
 
 int ClampToInt(int64_t v) {
   return static_cast<int>(std::clamp<int64_t>(v, 0, std::numeric_limits<int>::max()));
@@ -119,16 +116,16 @@ class GrpcServerImpl final : public GrpcServer {
  public:
   GrpcServerImpl(std::string name, std::vector<std::shared_ptr<grpc::Service>> services,
                  std::unique_ptr<grpc::Server> server, int listen_fd, std::string address)
-      : name_(std::move(name)),
-        services_(std::move(services)),
+      : services_(std::move(services)),
         server_(std::move(server)),
         listen_fd_(listen_fd),
         address_(std::move(address)),
+        backoff_(std::move(name)),
         accept_thread_([this] { AcceptLoop(); }) {}
   ~GrpcServerImpl() override { Stop(); }
 
   std::string address() const override { return address_; }
-  bool accepting() const override { return accepting_.load(); }
+  bool accepting() const override { return backoff_.accepting(); }
   void SetServing(bool serving) override {
     if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(serving);
   }
@@ -144,7 +141,6 @@ class GrpcServerImpl final : public GrpcServer {
 
  private:
   void AcceptLoop() {
-    auto backoff = kMinAcceptBackoff;
     while (!stopped_.load()) {
       pollfd p{listen_fd_, POLLIN, 0};
       if (poll(&p, 1, 200) <= 0) continue;
@@ -155,36 +151,27 @@ class GrpcServerImpl final : public GrpcServer {
             err == EPROTO) {
           continue;
         }
-        // Out of descriptors or memory: the connection waits in the backlog; retry later.
-        accepting_ = false;
-        uint64_t n = 0;
-        if (log_limiter_.Allow(&n)) {
-          SPDLOG_WARN("{}: accept failed {} time(s): {}; retrying in up to {} ms", name_, n,
-                      std::strerror(err), kMaxAcceptBackoff.count());
-        }
-        for (auto slept = std::chrono::milliseconds(0); slept < backoff && !stopped_.load();
+        // Out of descriptors or memory: the connection waits in the backlog.
+        auto wait = backoff_.Failed(std::strerror(err));
+        for (auto slept = std::chrono::milliseconds(0); slept < wait && !stopped_.load();
              slept += std::chrono::milliseconds(10)) {
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
-        backoff = std::min(backoff * 2, kMaxAcceptBackoff);
         continue;
       }
-      if (!accepting_.exchange(true)) SPDLOG_INFO("{}: accepting connections again", name_);
-      backoff = kMinAcceptBackoff;
+      backoff_.Accepted();
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       grpc::AddInsecureChannelFromFd(server_.get(), fd);
     }
   }
 
-  const std::string name_;
   std::vector<std::shared_ptr<grpc::Service>> services_;  // outlive the server using them
   std::unique_ptr<grpc::Server> server_;
   const int listen_fd_;
   const std::string address_;
   std::atomic<bool> stopped_{false};
-  std::atomic<bool> accepting_{true};
-  LogLimiter log_limiter_{std::chrono::seconds(10)};
+  AcceptBackoff backoff_;      // used by the accept thread
   std::thread accept_thread_;  // last: starts once everything above exists
 };
 

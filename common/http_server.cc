@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
-#include "common/log_limiter.h"
+#include "common/accept_backoff.h"
 #include "common/status_macros.h"
 
 namespace skua::common {
@@ -27,9 +27,6 @@ constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr auto kStopGrace = std::chrono::seconds(10);
 // Largest request header (request line included); RFC 9112 leaves the bound to the server.
 constexpr uint32_t kMaxHeaderBytes = 64 * 1024;
-// Back-off of the accept loop after a failed accept (out of descriptors or memory).
-constexpr auto kMinAcceptBackoff = std::chrono::milliseconds(10);
-constexpr auto kMaxAcceptBackoff = std::chrono::milliseconds(1000);
 
 class ServerImpl;
 
@@ -72,6 +69,7 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
         ioc_(options_.threads),
         acceptor_(asio::make_strand(ioc_)),
         accept_timer_(acceptor_.get_executor()),
+        backoff_(options_.name),
         work_(asio::make_work_guard(ioc_)),
         long_pool_(static_cast<size_t>(std::max(1, options_.long_threads))) {}
 
@@ -106,7 +104,7 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
   }
 
   std::string address() const override { return address_; }
-  bool accepting() const override { return accepting_.load(); }
+  bool accepting() const override { return backoff_.accepting(); }
 
   void Stop() override {
     if (stopped_.exchange(true)) return;
@@ -178,25 +176,14 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
         asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
           if (ec == asio::error::operation_aborted || stopping()) return;
           if (ec) {
-            // Out of descriptors (or memory): the connection waits in the backlog. Back off instead
-            // of spinning, and say so at most every 10 s.
-            accepting_ = false;
-            uint64_t n = 0;
-            if (log_limiter_.Allow(&n)) {
-              SPDLOG_WARN("{}: accept failed {} time(s): {}; retrying in up to {} ms",
-                          options_.name, n, ec.message(), kMaxAcceptBackoff.count());
-            }
-            accept_timer_.expires_after(backoff_);
-            backoff_ = std::min(backoff_ * 2, kMaxAcceptBackoff);
+            // Out of descriptors (or memory): the connection waits in the backlog.
+            accept_timer_.expires_after(backoff_.Failed(ec.message()));
             accept_timer_.async_wait([this](beast::error_code tec) {
               if (!tec) Accept();
             });
             return;
           }
-          if (!accepting_.exchange(true)) {
-            SPDLOG_INFO("{}: accepting connections again", options_.name);
-          }
-          backoff_ = kMinAcceptBackoff;
+          backoff_.Accepted();
           auto s = std::make_shared<Session>(std::move(socket), *this);
           bool full;
           {
@@ -214,15 +201,13 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
   HttpHandler handler_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
-  asio::steady_timer accept_timer_;                        // on the acceptor's strand
-  std::chrono::milliseconds backoff_ = kMinAcceptBackoff;  // on the acceptor's strand
+  asio::steady_timer accept_timer_;  // on the acceptor's strand
+  AcceptBackoff backoff_;            // used on the acceptor's strand
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   asio::thread_pool long_pool_;
   std::vector<std::thread> threads_;
   std::string address_;
   std::atomic<bool> stopped_{false};
-  std::atomic<bool> accepting_{true};
-  LogLimiter log_limiter_{std::chrono::seconds(10)};
   std::mutex mu_;
   std::vector<std::weak_ptr<Session>> sessions_;  // guarded by mu_
   bool paused_ = false;  // accepting stopped at max_connections; guarded by mu_
