@@ -106,6 +106,19 @@ std::string ValueAsString(const otlp_common::AnyValue& value) {
   }
 }
 
+void AddWarning(otlp_trace::Span& span, std::string warning) {
+  otlp_common::AnyValue* list = nullptr;
+  for (auto& kv : *span.mutable_attributes()) {
+    if (kv.key() == kWarningsAttribute) list = kv.mutable_value();
+  }
+  if (list == nullptr) {
+    auto* kv = span.add_attributes();
+    kv->set_key(kWarningsAttribute);
+    list = kv->mutable_value();
+  }
+  list->mutable_array_value()->add_values()->set_string_value(std::move(warning));
+}
+
 std::string_view SpanKindName(otlp_trace::Span::SpanKind kind) {
   switch (kind) {
     case otlp_trace::Span::SPAN_KIND_INTERNAL:

@@ -19,6 +19,13 @@ inline constexpr int kMaxValueDepth = 32;
 // JSON text (as Jaeger renders them), the empty value as "".
 std::string ValueAsString(const opentelemetry::proto::common::v1::AnyValue& value);
 
+// The span attribute Jaeger keeps a span's warnings in (a list of strings); its APIs show them
+// as the span's warnings.
+inline constexpr char kWarningsAttribute[] = "@jaeger@warnings";
+
+// Appends `warning` to the span's kWarningsAttribute list (created at the end of its attributes).
+void AddWarning(opentelemetry::proto::trace::v1::Span& span, std::string warning);
+
 // Jaeger's lowercase span kind ("server", …), or "" for UNSPECIFIED.
 std::string_view SpanKindName(opentelemetry::proto::trace::v1::Span::SpanKind kind);
 

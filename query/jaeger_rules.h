@@ -8,12 +8,12 @@
 #include <string>
 #include <string_view>
 
-#include "storage/span_store.h"
+#include "model/values.h"
 
 namespace skua::query {
 
 // The span attribute Jaeger keeps its warnings in (a list of strings).
-using storage::kWarningsAttribute;
+using skua::model::kWarningsAttribute;
 
 // OpenTelemetry SDK and distro attributes, which Jaeger moves from spans to their resource.
 inline bool IsLibraryKey(std::string_view key) {

@@ -44,20 +44,6 @@ void SortCollections(otlp_trace::TracesData& trace) {
   }
 }
 
-// Appends to the span's "@jaeger@warnings" list (created at the end of its attributes).
-void AddWarning(otlp_trace::Span& span, std::string warning) {
-  otlp_common::AnyValue* list = nullptr;
-  for (auto& kv : *span.mutable_attributes()) {
-    if (kv.key() == kWarningsAttribute) list = kv.mutable_value();
-  }
-  if (list == nullptr) {
-    auto* kv = span.add_attributes();
-    kv->set_key(kWarningsAttribute);
-    list = kv->mutable_value();
-  }
-  list->mutable_array_value()->add_values()->set_string_value(std::move(warning));
-}
-
 // The value of the first attribute `key` (as pdata's Map.Get finds it), or null.
 const otlp_common::AnyValue* Find(const Attributes& attrs, std::string_view key) {
   for (const auto& kv : attrs) {
@@ -105,7 +91,7 @@ void CorrectClockSkew(otlp_trace::TracesData& trace) {
   }
   auto warnings = ClockSkewWarnings(in, SkewWording::kOtlp);
   for (size_t i = 0; i < spans.size(); ++i) {
-    for (auto& w : warnings[i]) AddWarning(*spans[i], std::move(w));
+    for (auto& w : warnings[i]) skua::model::AddWarning(*spans[i], std::move(w));
   }
 }
 
@@ -137,7 +123,8 @@ void MoveLibraryAttributes(opentelemetry::proto::resource::v1::Resource& resourc
         existing->SerializeAsString() != attrs[i].value().SerializeAsString()) {
       std::string key = attrs[i].key();
       ++i;
-      AddWarning(span, "conflicting values between Span and Resource for attribute " + key);
+      skua::model::AddWarning(span,
+                              "conflicting values between Span and Resource for attribute " + key);
       continue;
     }
     if (existing == nullptr) *resource.add_attributes() = attrs[i];
@@ -154,7 +141,7 @@ void RemoveEmptyLinks(otlp_trace::Span& span) {
       continue;
     }
     links.DeleteSubrange(i, 1);
-    AddWarning(span, "Invalid span link removed");
+    skua::model::AddWarning(span, "Invalid span link removed");
   }
 }
 
@@ -195,7 +182,7 @@ void SanitizeAsJaegerIngest(otlp_trace::TracesData& trace) {
       for (auto& span : *ss.mutable_spans()) {
         if (span.start_time_unix_nano() < span.end_time_unix_nano()) continue;
         uint64_t end = span.start_time_unix_nano() + 1;
-        AddWarning(
+        skua::model::AddWarning(
             span, "Negative duration detected, sanitizing end timestamp. Original end timestamp: " +
                       GoTime(span.end_time_unix_nano()) + ", adjusted to: " + GoTime(end));
         span.set_end_time_unix_nano(end);

@@ -25,6 +25,7 @@
 
 #include "common/hash.h"
 #include "common/status_macros.h"
+#include "model/values.h"
 #include "storage/catalog.h"
 #include "storage/chunk.h"
 #include "storage/dependency_counter.h"
@@ -823,10 +824,10 @@ class Shard {
           if (first == nullptr && ss.spans_size() > 0) first = ss.mutable_spans(0);
         }
       }
-      auto* kv = first->add_attributes();
-      kv->set_key(kWarningsAttribute);
-      kv->mutable_value()->mutable_array_value()->add_values()->set_string_value(fmt::format(
-          "{} stored part(s) of this trace could not be decoded and are left out", unreadable));
+      model::AddWarning(*first,
+                        fmt::format("{} stored part(s) of this trace could not be decoded and are "
+                                    "left out",
+                                    unreadable));
     }
     return out;
   }

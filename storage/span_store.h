@@ -24,10 +24,6 @@ namespace otlp = ::opentelemetry::proto::trace::v1;
 
 struct IndexBatch;  // storage/index.h
 
-// The span attribute holding warnings about a span (a list of strings), as Jaeger's storage
-// keeps them: its APIs show them as the span's warnings.
-inline constexpr char kWarningsAttribute[] = "@jaeger@warnings";
-
 // A span with the resource and scope it was exported under. Points into a decoded request that
 // outlives every use of the SpanRef.
 struct SpanRef {
@@ -146,7 +142,7 @@ class SpanReader {
   // Every stored span of the trace, grouped by resource and scope; exact duplicates (a span
   // re-sent after a lost acknowledgement) are returned once. nullopt if nothing is stored.
   // Rows that cannot be decoded are left out (counted in StorageStats::undecodable_rows); the
-  // first span returned then carries a warning in kWarningsAttribute saying so.
+  // first span returned then carries a warning saying so (model::AddWarning).
   virtual absl::StatusOr<std::optional<otlp::TracesData>> GetTrace(const common::TraceId& id) = 0;
 };
 

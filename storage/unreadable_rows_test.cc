@@ -9,6 +9,7 @@
 #include <set>
 
 #include "common/hash.h"
+#include "model/values.h"
 #include "storage/keys.h"
 #include "storage/span_store.h"
 #include "tests/testing/otlp_builders.h"
@@ -97,7 +98,7 @@ void ExpectReadableAroundCorruption(const std::string& dir) {
   EXPECT_EQ(span.name(), "second");
   bool warned = false;
   for (const auto& kv : span.attributes()) {
-    if (kv.key() == kWarningsAttribute) {
+    if (kv.key() == model::kWarningsAttribute) {
       warned = kv.value().array_value().values(0).string_value().find("could not be decoded") !=
                std::string::npos;
     }
