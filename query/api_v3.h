@@ -19,13 +19,6 @@ inline int SearchLimit(int64_t requested, int max_limit) {
                        : std::min(kDefaultSearchLimit, max_limit);
 }
 
-// Search requests run on the query port's search threads (HttpServerOptions::runs_long), apart
-// from the cheap calls (services, operations, one trace).
-inline bool IsSearchPath(std::string_view path) {
-  return path == "/api/traces" || path == "/api/v3/traces" || path == "/api/v3/trace-summaries" ||
-         path == "/api/dependencies";
-}
-
 // An operation's span kind as api_v3 reports it: Jaeger v2 reports an unspecified kind as
 // "internal".
 inline std::string_view V3SpanKind(const storage::Operation& op) {

@@ -251,6 +251,40 @@ std::string RenderSummary(const otlp_trace::TracesData& td) {
   return buf.GetString();
 }
 
+// The routes of the query port, in matching order.
+enum RouteId {
+  kV3Services,
+  kV3Operations,
+  kV3Traces,
+  kV3TraceSummaries,
+  kV3Trace,
+  kV1Services,
+  kV1ServiceOperations,
+  kV1Operations,
+  kV1Traces,
+  kV1Trace,
+  kV1Dependencies,
+};
+
+const Router& Routes() {
+  static const Router kRoutes = [] {
+    Router r;
+    r.Add("/api/v3/services", kV3Services);
+    r.Add("/api/v3/operations", kV3Operations);
+    r.Add("/api/v3/traces", kV3Traces);
+    r.Add("/api/v3/trace-summaries", kV3TraceSummaries);
+    r.Add("/api/v3/traces/{trace_id*}", kV3Trace);
+    r.Add("/api/services", kV1Services);
+    r.Add("/api/services/{service}/operations", kV1ServiceOperations);
+    r.Add("/api/operations", kV1Operations);
+    r.Add("/api/traces", kV1Traces);
+    r.Add("/api/traces/{traceID}", kV1Trace);
+    r.Add("/api/dependencies", kV1Dependencies);
+    return r;
+  }();
+  return kRoutes;
+}
+
 class QueryApi {
  public:
   QueryApi(storage::SpanReader& store, const config::QueryConfig& config, common::Clock& clock,
@@ -272,38 +306,8 @@ class QueryApi {
   }
 
  private:
-  // The routes, in matching order.
-  enum RouteId {
-    kV3Services,
-    kV3Operations,
-    kV3Traces,
-    kV3TraceSummaries,
-    kV3Trace,
-    kV1Services,
-    kV1ServiceOperations,
-    kV1Operations,
-    kV1Traces,
-    kV1Trace,
-    kV1Dependencies,
-  };
-  static Router MakeRouter() {
-    Router r;
-    r.Add("/api/v3/services", kV3Services);
-    r.Add("/api/v3/operations", kV3Operations);
-    r.Add("/api/v3/traces", kV3Traces);
-    r.Add("/api/v3/trace-summaries", kV3TraceSummaries);
-    r.Add("/api/v3/traces/{trace_id*}", kV3Trace);
-    r.Add("/api/services", kV1Services);
-    r.Add("/api/services/{service}/operations", kV1ServiceOperations);
-    r.Add("/api/operations", kV1Operations);
-    r.Add("/api/traces", kV1Traces);
-    r.Add("/api/traces/{traceID}", kV1Trace);
-    r.Add("/api/dependencies", kV1Dependencies);
-    return r;
-  }
-
   HttpResponse Route(const HttpRequest& req, std::string& route) {
-    auto match = router_.Find(req.path);
+    auto match = Routes().Find(req.path);
     if (!match) return NotFoundPage();
     route = *match->pattern;
     if (req.method != "GET") return MethodNotAllowed();
@@ -668,7 +672,6 @@ class QueryApi {
         returned, found, config_.max_response_bytes);
   }
 
-  const Router router_ = MakeRouter();
   storage::SpanReader& store_;
   const config::QueryConfig config_;
   common::Clock& clock_;
@@ -684,6 +687,18 @@ common::HttpHandler MakeQueryHttpHandler(storage::SpanReader& store,
   return [api](const HttpRequest& req) { return api->Handle(req); };
 }
 
-bool IsSearchRequest(const common::HttpRequest& req) { return IsSearchPath(req.path); }
+bool IsSearchRequest(const common::HttpRequest& req) {
+  auto match = Routes().Find(req.path);
+  if (!match) return false;
+  switch (match->id) {
+    case kV3Traces:
+    case kV3TraceSummaries:
+    case kV1Traces:
+    case kV1Dependencies:
+      return true;
+    default:
+      return false;
+  }
+}
 
 }  // namespace skua::query
