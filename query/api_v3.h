@@ -2,15 +2,23 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 
+#include "common/clock.h"
 #include "storage/span_store.h"
 
 namespace skua::query {
 
 // Traces a search returns when it names no limit (Jaeger's storage default).
 inline constexpr int kDefaultSearchLimit = 100;
+
+// When a search that starts now must stop (TraceQuery::deadline_ns): `timeout` (query.timeout,
+// or less if the client's deadline is sooner) from now.
+inline int64_t SearchDeadline(const common::Clock& clock, std::chrono::milliseconds timeout) {
+  return clock.NowNanos() + std::chrono::nanoseconds(timeout).count();
+}
 
 // The number of traces a search asks for (v1 `limit`, api_v3 `search_depth`, api_v2
 // `num_traces`): the default if not positive, at most `max_limit` (query.max_limit).

@@ -144,27 +144,18 @@ class Calls {
   // when the client cancels.
   template <typename Send>
   grpc::Status Search(storage::TraceQuery q, grpc::ServerContext* context, Send send) {
-    const int64_t now = clock_.NowNanos();
-    q.deadline_ns = now + std::chrono::nanoseconds(config_.timeout).count();
     auto client_left = context->deadline() - std::chrono::system_clock::now();
-    if (client_left < std::chrono::hours(24 * 365)) {
-      q.deadline_ns = std::min<int64_t>(
-          q.deadline_ns,
-          now + std::chrono::duration_cast<std::chrono::nanoseconds>(client_left).count());
-    }
+    q.deadline_ns = SearchDeadline(
+        clock_, std::min(config_.timeout,
+                         std::chrono::duration_cast<std::chrono::milliseconds>(client_left)));
     auto hits = store_.FindTraces(q);
     if (!hits.ok()) return StorageFailure(hits.status());
-    bool cancelled = false, late = false;
-    auto st = ForEachHitTrace(store_, *hits, [&](otlp_trace::TracesData& t) {
-      if (clock_.NowNanos() > q.deadline_ns) {
-        late = true;
-        return false;
-      }
+    bool cancelled = false;
+    auto st = ForEachHitTrace(store_, q, clock_, *hits, [&](otlp_trace::TracesData& t) {
       cancelled = context->IsCancelled() || !send(t);
       return !cancelled;
     });
     if (!st.ok()) return StorageFailure(st);
-    if (late) return StorageFailure(absl::DeadlineExceededError("the search ran out of time"));
     return cancelled ? Cancelled(context) : grpc::Status::OK;
   }
 

@@ -341,7 +341,7 @@ class QueryApi {
 
   // Runs a search with the query's deadline (query.timeout).
   absl::StatusOr<std::vector<storage::TraceHit>> Find(storage::TraceQuery& q) {
-    q.deadline_ns = clock_.NowNanos() + std::chrono::nanoseconds(config_.timeout).count();
+    q.deadline_ns = SearchDeadline(clock_, config_.timeout);
     return store_.FindTraces(q);
   }
 
@@ -352,13 +352,8 @@ class QueryApi {
                                                             bool* cut) {
     std::vector<otlp_trace::TracesData> out;
     uint64_t bytes = 0;
-    bool late = false;
     *cut = false;
-    SKUA_RETURN_IF_ERROR(ForEachHitTrace(store_, hits, [&](otlp_trace::TracesData& t) {
-      if (q.deadline_ns != 0 && clock_.NowNanos() > q.deadline_ns) {
-        late = true;
-        return false;
-      }
+    SKUA_RETURN_IF_ERROR(ForEachHitTrace(store_, q, clock_, hits, [&](otlp_trace::TracesData& t) {
       bytes += t.ByteSizeLong();
       if (bytes > config_.max_response_bytes && !out.empty()) {
         *cut = true;
@@ -367,7 +362,6 @@ class QueryApi {
       out.push_back(std::move(t));
       return true;
     }));
-    if (late) return absl::DeadlineExceededError("the search ran out of time");
     return out;
   }
 

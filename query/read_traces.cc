@@ -13,9 +13,13 @@ absl::StatusOr<std::optional<opentelemetry::proto::trace::v1::TracesData>> ReadT
 }
 
 absl::Status ForEachHitTrace(
-    storage::SpanReader& store, std::vector<storage::TraceHit>& hits,
+    storage::SpanReader& store, const storage::TraceQuery& query, const common::Clock& clock,
+    std::vector<storage::TraceHit>& hits,
     const std::function<bool(opentelemetry::proto::trace::v1::TracesData&)>& fn) {
   for (auto& h : hits) {
+    if (query.deadline_ns != 0 && clock.NowNanos() > query.deadline_ns) {
+      return absl::DeadlineExceededError("the search ran out of time");
+    }
     if (h.trace != nullptr) {
       SanitizeAsJaegerIngest(*h.trace);
       if (!fn(*h.trace)) return absl::OkStatus();

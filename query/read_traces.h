@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "storage/span_store.h"
 
 namespace skua::query {
@@ -16,9 +17,11 @@ absl::StatusOr<std::optional<opentelemetry::proto::trace::v1::TracesData>> ReadT
     storage::SpanReader& store, const common::TraceId& id);
 
 // Calls fn(trace) for the trace of each hit, in order — as the search read it, or read now; a
-// trace gone since the search is skipped — until fn returns false.
+// trace gone since the search is skipped — until fn returns false. Stops with kDeadlineExceeded
+// before a trace once `clock` is past query.deadline_ns (when set).
 absl::Status ForEachHitTrace(
-    storage::SpanReader& store, std::vector<storage::TraceHit>& hits,
+    storage::SpanReader& store, const storage::TraceQuery& query, const common::Clock& clock,
+    std::vector<storage::TraceHit>& hits,
     const std::function<bool(opentelemetry::proto::trace::v1::TracesData&)>& fn);
 
 }  // namespace skua::query
