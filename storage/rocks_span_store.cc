@@ -817,6 +817,15 @@ class Shard {
     }
     if (spans == 0) return std::nullopt;
     if (unreadable > 0) {
+      // Scopes and resources whose every span was left out are not part of the answer.
+      auto& resources = *out.mutable_resource_spans();
+      for (int r = resources.size() - 1; r >= 0; --r) {
+        auto& scopes = *resources[r].mutable_scope_spans();
+        for (int i = scopes.size() - 1; i >= 0; --i) {
+          if (scopes[i].spans_size() == 0) scopes.DeleteSubrange(i, 1);
+        }
+        if (scopes.empty()) resources.DeleteSubrange(r, 1);
+      }
       // Said where every API shows it: Jaeger's span warnings (v1 `warnings`, OTLP attribute).
       otlp::Span* first = nullptr;
       for (auto& rs : *out.mutable_resource_spans()) {
