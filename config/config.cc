@@ -97,8 +97,8 @@ Setter IntSetter(int* (*field)(Config&), int min, int max) {
 }
 
 // A duration of at least `min` (0 allowed when `zero_ok`, meaning "off").
-Setter MillisSetter(std::chrono::milliseconds* (*field)(Config&), std::chrono::milliseconds min,
-                    bool zero_ok) {
+Setter MillisSetter(std::function<std::chrono::milliseconds*(Config&)> field,
+                    std::chrono::milliseconds min, bool zero_ok) {
   return [field, min, zero_ok](std::string_view v, Config& c) {
     SKUA_ASSIGN_OR_RETURN(auto d, model::ParseGoDuration(v));
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d);
@@ -116,21 +116,22 @@ Setter MillisSetter(std::chrono::milliseconds* (*field)(Config&), std::chrono::m
 }
 
 // The connection limits of a gRPC listener: `prefix`.max_concurrent_streams and so on.
+// `limits` and `shown` give the same GrpcLimits of a config, to set and to show.
 void AddGrpcLimitKeys(std::vector<Key>& k, const std::string& prefix,
-                      common::GrpcLimits* (*limits)(Config&)) {
-  auto lim = [limits](const Config& c) { return limits(const_cast<Config&>(c)); };
-  k.push_back({prefix + ".max_concurrent_streams", "concurrent calls per connection",
-               [lim](const Config& c) { return std::to_string(lim(c)->max_concurrent_streams); },
-               [limits](std::string_view v, Config& c) {
-                 int n = 0;
-                 auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-                 if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || n < 1 ||
-                     n > 100000) {
-                   return Bad("must be an integer 1..100000");
-                 }
-                 limits(c)->max_concurrent_streams = static_cast<uint32_t>(n);
-                 return absl::OkStatus();
-               }});
+                      common::GrpcLimits* (*limits)(Config&),
+                      const common::GrpcLimits* (*shown)(const Config&)) {
+  k.push_back(
+      {prefix + ".max_concurrent_streams", "concurrent calls per connection",
+       [shown](const Config& c) { return std::to_string(shown(c)->max_concurrent_streams); },
+       [limits](std::string_view v, Config& c) {
+         int n = 0;
+         auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || n < 1 || n > 100000) {
+           return Bad("must be an integer 1..100000");
+         }
+         limits(c)->max_concurrent_streams = static_cast<uint32_t>(n);
+         return absl::OkStatus();
+       }});
   struct DurationKey {
     const char* name;
     const char* help;
@@ -153,23 +154,14 @@ void AddGrpcLimitKeys(std::vector<Key>& k, const std::string& prefix,
     auto field = d.field;
     bool zero_ok = d.zero_ok;
     k.push_back({prefix + "." + d.name, d.help,
-                 [lim, field](const Config& c) { return FormatDuration(lim(c)->*field); },
-                 [limits, field, zero_ok](std::string_view v, Config& c) {
-                   SKUA_ASSIGN_OR_RETURN(auto dur, model::ParseGoDuration(v));
-                   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(dur);
-                   if (ms.count() == 0 && zero_ok) {
-                     limits(c)->*field = ms;
-                     return absl::OkStatus();
-                   }
-                   if (ms.count() < 1000) return Bad("must be at least 1s");
-                   limits(c)->*field = ms;
-                   return absl::OkStatus();
-                 }});
+                 [shown, field](const Config& c) { return FormatDuration(shown(c)->*field); },
+                 MillisSetter([limits, field](Config& c) { return &(limits(c)->*field); },
+                              std::chrono::seconds(1), zero_ok)});
   }
   k.push_back({prefix + ".memory_limit",
                "memory gRPC may use for its connections' buffers (messages being received "
                "included); under pressure it slows reads and cancels the largest calls. 0 = none",
-               [lim](const Config& c) { return FormatBytes(lim(c)->memory_bytes); },
+               [shown](const Config& c) { return FormatBytes(shown(c)->memory_bytes); },
                [limits](std::string_view v, Config& c) {
                  SKUA_ASSIGN_OR_RETURN(auto b, ParseByteSize(v));
                  if (b != 0 && b < (16u << 20)) return Bad("must be 0 or at least 16MiB");
@@ -281,7 +273,9 @@ const std::vector<Key>& Keys() {
          "largest accepted OTLP/gRPC request; larger ones get RESOURCE_EXHAUSTED",
          [](const Config& c) { return FormatBytes(c.collector.grpc_max_recv_msg_size); },
          ByteSizeSetter([](Config& c) { return &c.collector.grpc_max_recv_msg_size; }, 1024)});
-    AddGrpcLimitKeys(k, "collector.otlp.grpc", [](Config& c) { return &c.collector.grpc_limits; });
+    AddGrpcLimitKeys(
+        k, "collector.otlp.grpc", [](Config& c) { return &c.collector.grpc_limits; },
+        [](const Config& c) { return &c.collector.grpc_limits; });
     k.push_back({"collector.otlp.http.endpoint", "OTLP/HTTP listen address",
                  [](const Config& c) { return c.collector.http_endpoint; },
                  EndpointSetter([](Config& c) { return &c.collector.http_endpoint; })});
@@ -327,7 +321,9 @@ const std::vector<Key>& Keys() {
                  "open query HTTP connections at most; more wait until one closes",
                  [](const Config& c) { return std::to_string(c.query.http_max_connections); },
                  IntSetter([](Config& c) { return &c.query.http_max_connections; }, 1, 1 << 20)});
-    AddGrpcLimitKeys(k, "query.grpc", [](Config& c) { return &c.query.grpc_limits; });
+    AddGrpcLimitKeys(
+        k, "query.grpc", [](Config& c) { return &c.query.grpc_limits; },
+        [](const Config& c) { return &c.query.grpc_limits; });
     k.push_back({"query.max_limit", "most traces one search returns, whatever limit it asks for",
                  [](const Config& c) { return std::to_string(c.query.max_limit); },
                  IntSetter([](Config& c) { return &c.query.max_limit; }, 1, 1'000'000)});
