@@ -8,9 +8,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -41,6 +44,43 @@ uint16_t ServerPort() {
   return hp->second;
 }
 
+// A connection to the server from one of 250 loopback source addresses in turn. The harness
+// half-closes each connection to mark the end of its input, so its side ends in TIME_WAIT for a
+// minute: from one source address, the ~28,000 ephemeral ports would run out after a few
+// seconds of inputs wherever the kernel does not reuse them. A connect that still finds none
+// free waits and tries again; any other failure is the harness's, not the server's, and says so.
+int Connect(uint16_t port) {
+  static uint32_t next_source = 0;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int attempt = 0;; ++attempt) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+      perror("http_request_fuzz: socket");
+      abort();
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    from.sin_addr.s_addr = htonl(0x7F000101u + next_source++ % 250);  // 127.0.1.1 - 127.0.1.250
+    if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) == 0 &&
+        connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 0) {
+      return fd;
+    }
+    int error = errno;
+    close(fd);
+    if ((error == EADDRNOTAVAIL || error == EADDRINUSE || error == EINTR) && attempt < 500) {
+      usleep(10'000);
+      continue;
+    }
+    fprintf(stderr, "http_request_fuzz: connect to 127.0.0.1:%u: %s\n", port, strerror(error));
+    abort();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -48,16 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)skua::common::ParseQueryString(text);
   (void)skua::common::PercentDecode(text, true);
 
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(ServerPort());
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) abort();
-  // Closed with a reset once the server has closed its side: neither end keeps the connection
-  // in TIME_WAIT, so hundreds of thousands of inputs do not run out of loopback ports.
-  linger reset{1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+  int fd = Connect(ServerPort());
   timeval timeout{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   size_t sent = 0;
