@@ -1,8 +1,16 @@
 #include "storage/partition.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
+#include <mutex>
+
+#include "common/status_macros.h"
+#include "storage/rocks_options.h"
+#include "storage/span_store.h"
 
 namespace skua::storage {
 
@@ -31,6 +39,95 @@ std::optional<Partition> ParsePartitionName(const std::string& name) {
   }
   p.name = name;
   return p;
+}
+
+PartitionSet::PartitionSet(rocksdb::DB& db, rocksdb::ColumnFamilyOptions options, int shard_id,
+                           const std::vector<rocksdb::ColumnFamilyHandle*>& families)
+    : db_(db), options_(std::move(options)), shard_id_(shard_id) {
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> index_families;
+  for (auto* h : families) {
+    if (h->GetName().ends_with(kIndexFamilySuffix)) index_families[h->GetName()] = h;
+  }
+  for (auto* h : families) {
+    auto p = ParsePartitionName(h->GetName());
+    if (!p) continue;
+    p->cf = Adopt(h);
+    p->index_cf = Adopt(index_families.at(IndexFamilyName(p->name)));
+    parts_.push_back(std::move(*p));
+  }
+  SortLocked();
+}
+
+std::vector<Partition> PartitionSet::All() const {
+  std::shared_lock lock(mu_);
+  return parts_;
+}
+
+std::vector<Partition> PartitionSet::LiveAt(int64_t now_s) const {
+  std::vector<Partition> out;
+  for (auto& p : All()) {
+    if (!p.ExpiredAt(now_s)) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+absl::StatusOr<Partition> PartitionSet::GetOrCreate(int64_t retention_s, int64_t now_s) {
+  int64_t width = PartitionWidthSeconds(retention_s);
+  std::string name = PartitionName(retention_s, width, now_s - now_s % width);
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& p : parts_) {
+      if (p.name == name) return p;
+    }
+  }
+  rocksdb::ColumnFamilyHandle *h = nullptr, *index = nullptr;
+  auto s = db_.CreateColumnFamily(options_, IndexFamilyName(name), &index);
+  if (!s.ok()) return FromRocks(s, fmt::format("create partition {}", name));
+  auto index_handle = Adopt(index);
+  s = db_.CreateColumnFamily(options_, name, &h);
+  if (!s.ok()) {
+    if (auto d = db_.DropColumnFamily(index); !d.ok()) {
+      SPDLOG_WARN("shard {}: drop {}: {}", shard_id_, IndexFamilyName(name), d.ToString());
+    }
+    return FromRocks(s, fmt::format("create partition {}", name));
+  }
+  Partition p = *ParsePartitionName(name);
+  p.cf = Adopt(h);
+  p.index_cf = std::move(index_handle);
+  std::unique_lock lock(mu_);
+  parts_.push_back(p);
+  SortLocked();
+  return p;
+}
+
+absl::Status PartitionSet::Drop(const Partition& p) {
+  {
+    std::unique_lock lock(mu_);
+    auto it = std::find_if(parts_.begin(), parts_.end(),
+                           [&](const Partition& x) { return x.name == p.name; });
+    if (it == parts_.end()) return absl::NotFoundError(fmt::format("partition {}", p.name));
+    parts_.erase(it);
+  }
+  // Data first: a crash between the two leaves an index family without data, which opening
+  // drops.
+  for (auto* cf : {p.cf.get(), p.index_cf.get()}) {
+    if (auto s = db_.DropColumnFamily(cf); !s.ok()) {
+      return FromRocks(s, fmt::format("drop partition {}", cf->GetName()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<rocksdb::ColumnFamilyHandle> PartitionSet::Adopt(rocksdb::ColumnFamilyHandle* h) {
+  rocksdb::DB* db = &db_;
+  return std::shared_ptr<rocksdb::ColumnFamilyHandle>(
+      h, [db](rocksdb::ColumnFamilyHandle* p) { db->DestroyColumnFamilyHandle(p); });
+}
+
+void PartitionSet::SortLocked() {
+  std::sort(parts_.begin(), parts_.end(), [](const Partition& a, const Partition& b) {
+    return a.start_s != b.start_s ? a.start_s > b.start_s : a.name < b.name;
+  });
 }
 
 }  // namespace skua::storage

@@ -1,4 +1,5 @@
-// The time partitions of a shard and their column families' names. Private to storage/.
+// The time partitions of a shard: their column families' names, and the set a shard holds
+// (PartitionSet, which owns its lock and the families' handles). Private to storage/.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -6,9 +7,13 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace skua::storage {
 
@@ -40,5 +45,39 @@ std::string PartitionName(int64_t retention_s, int64_t width_s, int64_t start_s)
 
 // The partition a column family name denotes (without handles), or nullopt.
 std::optional<Partition> ParsePartitionName(const std::string& name);
+
+// The partitions of one shard's database. Readers take copies (which share the handles, still
+// usable after a drop); only the shard's writer thread creates or drops partitions. The set
+// must be destroyed before the database.
+class PartitionSet {
+ public:
+  // `families`: every partition's two column families, as the database was opened with them.
+  PartitionSet(rocksdb::DB& db, rocksdb::ColumnFamilyOptions options, int shard_id,
+               const std::vector<rocksdb::ColumnFamilyHandle*>& families);
+
+  // Newest first (then by name).
+  std::vector<Partition> All() const;
+  // Those not expired at `now_s`, newest first.
+  std::vector<Partition> LiveAt(int64_t now_s) const;
+
+  // The partition receiving data kept `retention_s` at `now_s`, created if needed (the index
+  // family first: a crash between the two leaves an index family without data, which opening
+  // drops, never data without its index family). Writer thread only.
+  absl::StatusOr<Partition> GetOrCreate(int64_t retention_s, int64_t now_s);
+
+  // Removes `p` from the set and drops its families, data first. kNotFound if it is not in the
+  // set (dropped already). Writer thread only.
+  absl::Status Drop(const Partition& p);
+
+ private:
+  std::shared_ptr<rocksdb::ColumnFamilyHandle> Adopt(rocksdb::ColumnFamilyHandle* h);
+  void SortLocked();
+
+  rocksdb::DB& db_;
+  const rocksdb::ColumnFamilyOptions options_;
+  const int shard_id_;
+  mutable std::shared_mutex mu_;
+  std::vector<Partition> parts_;  // guarded by mu_
+};
 
 }  // namespace skua::storage

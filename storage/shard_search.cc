@@ -1,0 +1,146 @@
+// Searching a shard: the open index, then the sealed blocks of its live partitions newest
+// first, with the results of searches by tag verified against the spans.
+
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+
+#include <functional>
+
+#include "common/hash.h"
+#include "common/status_macros.h"
+#include "storage/keys.h"
+#include "storage/rocks_options.h"
+#include "storage/shard.h"
+#include "storage/span_terms.h"
+#include "storage/term_filter.h"
+
+namespace skua::storage {
+namespace {
+
+// The start of the trace's newest span matching `q`; nullopt if none.
+std::optional<int64_t> NewestMatchingStart(const TraceQuery& q, const otlp::TracesData& trace) {
+  std::optional<int64_t> newest;
+  for (const auto& rs : trace.resource_spans()) {
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& span : ss.spans()) {
+        if (!SpanMatches(q, rs.resource(), ss.scope(), span)) continue;
+        int64_t start = static_cast<int64_t>(span.start_time_unix_nano());
+        if (!newest || start > *newest) newest = start;
+      }
+    }
+  }
+  return newest;
+}
+
+}  // namespace
+
+// This shard's part of a search: its `limit` newest matching traces, newest first (ties by
+// trace ID). With tags, sealed blocks yield candidates (their postings are keyed by 32 bits
+// of the term hash), so the answer is verified against the spans: a candidate that does not
+// match is excluded and the index walked again, until the top `limit` are all verified.
+absl::Status Shard::Search(const TraceQuery& q, const std::vector<std::string>& services,
+                           std::vector<TraceHit>& out) {
+  absl::flat_hash_map<common::TraceId, std::optional<int64_t>, common::TraceIdHash> known;
+  absl::flat_hash_map<common::TraceId, std::shared_ptr<otlp::TracesData>, common::TraceIdHash>
+      read;  // the traces verification read
+  const size_t limit = static_cast<size_t>(std::max(q.limit, 1));
+  for (;;) {
+    SKUA_RETURN_IF_ERROR(CheckDeadline(q));
+    Hits hits;
+    hits.known = &known;
+    SKUA_RETURN_IF_ERROR(WalkIndex(q, services, hits));
+    out.clear();
+    for (const auto& [id, start] : hits.best) out.push_back({id, start, nullptr});
+    KeepNewest(out, limit);
+    if (q.tags.empty()) return absl::OkStatus();
+    bool settled = true;
+    for (const TraceHit& hit : out) {
+      auto [it, fresh] = known.try_emplace(hit.trace_id);
+      if (fresh) {
+        SKUA_RETURN_IF_ERROR(CheckDeadline(q));
+        auto trace = GetTrace(hit.trace_id);
+        if (!trace.ok()) return trace.status();
+        if (*trace) {
+          auto stored = std::make_shared<otlp::TracesData>(std::move(**trace));
+          it->second = NewestMatchingStart(q, *stored);
+          read.emplace(hit.trace_id, std::move(stored));
+        }
+      }
+      settled = settled && it->second == hit.start_ns;
+    }
+    if (settled) {
+      for (TraceHit& hit : out) {
+        if (auto r = read.find(hit.trace_id); r != read.end()) hit.trace = std::move(r->second);
+      }
+      return absl::OkStatus();
+    }
+  }
+}
+
+// Adds to `hits` the index entries of this shard matching `q`, newest blocks first, reading
+// no block that cannot change the `limit` newest.
+absl::Status Shard::WalkIndex(const TraceQuery& q, const std::vector<std::string>& services,
+                              Hits& hits) {
+  open_index_.Search(q, hits);
+  size_t limit = static_cast<size_t>(std::max(q.limit, 1));
+  // With tags, walk the small filter rows and read a block only when its filter may hold
+  // every tag; without, walk the blocks themselves.
+  std::vector<uint64_t> tag_hashes;
+  for (const auto& [k, v] : q.tags) tag_hashes.push_back(TermHash(k, v));
+  bool use_filters = !tag_hashes.empty();
+  rocksdb::ReadOptions ro;
+  ro.total_order_seek = true;
+  // One consistent view for filters and blocks: a merge replacing blocks meanwhile is either
+  // wholly seen or not at all.
+  std::unique_ptr<const rocksdb::Snapshot, std::function<void(const rocksdb::Snapshot*)>> snap(
+      db_->GetSnapshot(), [this](const rocksdb::Snapshot* s) { db_->ReleaseSnapshot(s); });
+  ro.snapshot = snap.get();
+  rocksdb::PinnableSlice block_value;
+  uint64_t blocks_seen = 0;
+  for (const auto& part : LivePartitions()) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, part.index_cf.get()));
+    for (const auto& service : services) {
+      SKUA_RETURN_IF_ERROR(CheckDeadline(q));
+      uint64_t service_hash = common::StableHash64(service);
+      std::string prefix = use_filters ? FilterPrefix(service_hash) : BlockPrefix(service_hash);
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        std::string_view key(it->key().data(), it->key().size());
+        if (key.size() != 25) continue;
+        if ((++blocks_seen & 15) == 0) SKUA_RETURN_IF_ERROR(CheckDeadline(q));
+        int64_t max_start = BlockKeyMaxStart(key);
+        // Blocks come newest first: nothing older can enter the result any more.
+        if (q.start_min_ns != 0 && max_start < q.start_min_ns) break;
+        if (auto nth = hits.NthNewest(limit); nth && *nth > max_start) break;
+        std::string_view value(it->value().data(), it->value().size());
+        if (use_filters) {
+          bool may = true;
+          for (uint64_t h : tag_hashes) may = may && FilterMayContain(value, h);
+          if (!may) continue;
+          block_value.Reset();
+          auto s = db_->Get(ro, part.index_cf.get(), BlockKeyOf(key), &block_value);
+          if (s.IsNotFound()) continue;
+          if (!s.ok()) return FromRocks(s, "read index block");
+          value = std::string_view(block_value.data(), block_value.size());
+        }
+        auto block = Block::Decode(value);
+        if (!block) {
+          Unreadable(fmt::format("index block {} in {}", common::HexEncode(key), part.name));
+          continue;
+        }
+        if (block->service() != service) continue;  // a hash collision between services
+        if (!block->Search(q, hits)) {
+          Unreadable(fmt::format("index block {} in {}", common::HexEncode(key), part.name));
+        }
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), "search index");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Shard::CheckDeadline(const TraceQuery& q) const {
+  if (q.deadline_ns == 0 || clock_.NowNanos() <= q.deadline_ns) return absl::OkStatus();
+  return absl::DeadlineExceededError("the search ran out of time");
+}
+
+}  // namespace skua::storage
