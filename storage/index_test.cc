@@ -11,6 +11,10 @@
 #include <map>
 #include <random>
 #include <set>
+#include <type_traits>
+
+#include "storage/open_block.h"
+#include "storage/sealed_block.h"
 
 namespace skua::storage {
 namespace {
@@ -46,25 +50,36 @@ IndexBatch MakeBatch(int n, int first_trace, const std::function<std::vector<Ter
   return b;
 }
 
-Block OpenBlock(const IndexBatch& batch) {
-  Block block("svc");
+OpenBlock Open(const IndexBatch& batch) {
+  OpenBlock block("svc");
   for (const auto& e : batch.entries) block.Append(batch, e);
   return block;
 }
 
 // Trace numbers (1-based, as MakeBatch numbers them) the block returns for one tag.
-std::set<int> Found(const Block& block, const Term& tag) {
+std::set<int> Found(const OpenBlock& block, const Term& tag);
+std::set<int> Found(const SealedBlock& block, const Term& tag);
+
+template <typename AnyBlock>
+std::set<int> FoundIn(const AnyBlock& block, const Term& tag) {
   TraceQuery q;
   q.tags = {{tag.key, tag.value}};
   q.limit = 1 << 20;
   Hits hits;
-  EXPECT_TRUE(block.Search(q, hits));
+  if constexpr (std::is_same_v<AnyBlock, SealedBlock>) {
+    EXPECT_TRUE(block.Search(q, hits));
+  } else {
+    block.Search(q, hits);
+  }
   std::set<int> out;
   for (const auto& [id, start] : hits.best) {
     out.insert(std::stoi(common::FormatTraceId32(id).substr(16), nullptr, 16));
   }
   return out;
 }
+
+std::set<int> Found(const OpenBlock& block, const Term& tag) { return FoundIn(block, tag); }
+std::set<int> Found(const SealedBlock& block, const Term& tag) { return FoundIn(block, tag); }
 
 class SealedBlockTest : public ::testing::Test {
  protected:
@@ -110,9 +125,9 @@ class SealedBlockTest : public ::testing::Test {
 
 TEST_F(SealedBlockTest, AnswersWhatItsEntriesHold) {
   IndexBatch batch = MakeBatch(kEntries, 0, TermsOf, {{"res", "a"}});
-  Block open = OpenBlock(batch);
-  Block::Sealed sealed = open.Seal();
-  auto block = Block::Decode(sealed.block);
+  OpenBlock open = Open(batch);
+  BlockRows sealed = open.Seal();
+  auto block = SealedBlock::Decode(sealed.block);
   ASSERT_TRUE(block.has_value());
   EXPECT_EQ(block->size(), static_cast<size_t>(kEntries));
   for (const auto& tag : Probes()) {
@@ -130,10 +145,10 @@ TEST_F(SealedBlockTest, AnswersWhatItsEntriesHold) {
 TEST_F(SealedBlockTest, MergedBlocksAnswerLikeTheirParts) {
   IndexBatch first = MakeBatch(kEntries, 0, TermsOf, {{"res", "a"}});
   IndexBatch second = MakeBatch(kEntries, kEntries, TermsOf, {{"res", "b"}});
-  Block::Sealed a = OpenBlock(first).Seal(), b = OpenBlock(second).Seal();
-  auto merged = Block::Merge({a.block, b.block});
+  BlockRows a = Open(first).Seal(), b = Open(second).Seal();
+  auto merged = SealedBlock::Merge({a.block, b.block});
   ASSERT_TRUE(merged.has_value());
-  auto block = Block::Decode(merged->block);
+  auto block = SealedBlock::Decode(merged->block);
   ASSERT_TRUE(block.has_value());
   EXPECT_EQ(block->size(), static_cast<size_t>(2 * kEntries));
   for (const auto& tag : Probes()) {
@@ -146,10 +161,10 @@ TEST_F(SealedBlockTest, MergedBlocksAnswerLikeTheirParts) {
 
 TEST_F(SealedBlockTest, DamagedBlocksAreRefusedOrReadWithinBounds) {
   IndexBatch batch = MakeBatch(300, 0, TermsOf, {{"res", "a"}});
-  const std::string good = OpenBlock(batch).Seal().block;
+  const std::string good = Open(batch).Seal().block;
   std::mt19937_64 rng(42);
   auto probe = [](std::string_view data) {
-    auto block = Block::Decode(data);
+    auto block = SealedBlock::Decode(data);
     if (!block) return;
     for (const auto& tag : Probes()) {
       TraceQuery q;

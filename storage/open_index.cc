@@ -14,7 +14,7 @@ void OpenIndex::Apply(const std::vector<std::pair<const IndexBatch*, uint64_t>>&
     for (const auto& e : batch->entries) {
       const std::string& service = batch->strings[e.service];
       auto it = blocks_.find(service);
-      if (it == blocks_.end()) it = blocks_.emplace(service, Block(service)).first;
+      if (it == blocks_.end()) it = blocks_.emplace(service, OpenBlock(service)).first;
       it->second.Append(*batch, e);
       ++entries_;
       term_occurrences_ += e.terms_end - e.terms_begin;

@@ -14,6 +14,7 @@
 
 #include "storage/dependency_counter.h"
 #include "storage/index.h"
+#include "storage/open_block.h"
 
 namespace skua::storage {
 
@@ -48,7 +49,7 @@ class OpenIndex {
     struct SealedBlock {
       std::string service;
       int64_t max_start = 0;
-      Block::Sealed rows;
+      BlockRows rows;
     };
     std::vector<SealedBlock> blocks;
     uint64_t through_seq = 0;      // the newest request they hold
@@ -74,12 +75,12 @@ class OpenIndex {
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, Block> blocks_;  // by service; guarded by mu_
-  size_t entries_ = 0;                   // guarded by mu_
-  size_t term_occurrences_ = 0;          // span terms of blocks_; guarded by mu_
-  int64_t oldest_arrival_ns_ = 0;        // guarded by mu_
-  uint64_t last_seq_ = 0;                // guarded by mu_
-  DependencyCounter deps_;               // guarded by mu_
+  std::map<std::string, OpenBlock> blocks_;  // by service; guarded by mu_
+  size_t entries_ = 0;                       // guarded by mu_
+  size_t term_occurrences_ = 0;              // span terms of blocks_; guarded by mu_
+  int64_t oldest_arrival_ns_ = 0;            // guarded by mu_
+  uint64_t last_seq_ = 0;                    // guarded by mu_
+  DependencyCounter deps_;                   // guarded by mu_
 };
 
 }  // namespace skua::storage

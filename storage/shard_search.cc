@@ -10,6 +10,7 @@
 #include "common/status_macros.h"
 #include "storage/keys.h"
 #include "storage/rocks_options.h"
+#include "storage/sealed_block.h"
 #include "storage/shard.h"
 #include "storage/span_terms.h"
 #include "storage/term_filter.h"
@@ -122,7 +123,7 @@ absl::Status Shard::WalkIndex(const TraceQuery& q, const std::vector<std::string
           if (!s.ok()) return FromRocks(s, "read index block");
           value = std::string_view(block_value.data(), block_value.size());
         }
-        auto block = Block::Decode(value);
+        auto block = SealedBlock::Decode(value);
         if (!block) {
           Unreadable(fmt::format("index block {} in {}", common::HexEncode(key), part.name));
           continue;

@@ -14,6 +14,7 @@
 #include "storage/dependency_counter.h"
 #include "storage/keys.h"
 #include "storage/rocks_options.h"
+#include "storage/sealed_block.h"
 #include "storage/shard.h"
 
 namespace skua::storage {
@@ -136,7 +137,7 @@ absl::StatusOr<bool> Shard::MergeBlocks(const Partition& p, size_t budget) {
     run = Run{};
     if (r.keys.size() < 2) return absl::OkStatus();
     std::vector<std::string_view> parts(r.values.begin(), r.values.end());
-    auto merged = Block::Merge(parts);
+    auto merged = SealedBlock::Merge(parts);
     if (!merged) {
       SPDLOG_WARN(
           "shard {}: {} index blocks in {} could not be merged (malformed); left as they are", id_,
@@ -164,7 +165,7 @@ absl::StatusOr<bool> Shard::MergeBlocks(const Partition& p, size_t budget) {
     std::string_view key(it->key().data(), it->key().size());
     if (key.size() != 25) continue;
     std::string_view value(it->value().data(), it->value().size());
-    auto block = Block::Decode(value);
+    auto block = SealedBlock::Decode(value);
     if (!block) continue;  // left alone; a search reports it
     uint64_t service_hash = DecodeBigEndian64(key.substr(1));
     size_t n = block->size();

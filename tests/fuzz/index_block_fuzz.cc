@@ -12,6 +12,8 @@
 
 #include "opentelemetry/proto/trace/v1/trace.pb.h"
 #include "storage/index.h"
+#include "storage/open_block.h"
+#include "storage/sealed_block.h"
 
 namespace {
 
@@ -43,7 +45,7 @@ void WriteSeeds(const std::string& dir) {
     skua::storage::IndexBatchBuilder builder;
     for (const auto& s : ss->spans()) builder.Add({&rs, ss, &s});
     skua::storage::IndexBatch batch = builder.Finish();
-    skua::storage::Block block("svc");
+    skua::storage::OpenBlock block("svc");
     for (const auto& e : batch.entries) block.Append(batch, e);
     std::ofstream(dir + "/block-" + std::to_string(n++), std::ios::binary) << block.Seal().block;
   }
@@ -60,7 +62,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace storage = skua::storage;
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
-  auto block = storage::Block::Decode(bytes);
+  auto block = storage::SealedBlock::Decode(bytes);
   if (!block) return 0;
   storage::TraceQuery queries[3];
   queries[1].operation = "GET /";
@@ -74,8 +76,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)block->Search(q, hits);
   }
   std::vector<std::string_view> parts = {bytes, bytes};
-  if (auto merged = storage::Block::Merge(parts)) {
-    auto again = storage::Block::Decode(merged->block);
+  if (auto merged = storage::SealedBlock::Merge(parts)) {
+    auto again = storage::SealedBlock::Decode(merged->block);
     if (!again) __builtin_trap();  // a merge of well-formed blocks is well-formed
     storage::Hits hits;
     (void)again->Search(queries[2], hits);
