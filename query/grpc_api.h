@@ -6,20 +6,17 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/clock.h"
 #include "common/grpc_server.h"
 #include "common/metrics.h"
-#include "config/config.h"
-#include "storage/span_store.h"
+#include "query/query_service.h"
 
 namespace skua::query {
 
-// Serves jaeger.api_v3.QueryService and jaeger.api_v2.QueryService on config.grpc_endpoint
-// (port 0 picks one). Searches stop at config.timeout (or the call's deadline, if sooner) and
-// return at most config.max_limit traces. `store`, `clock` and `metrics` must outlive the server.
+// Serves jaeger.api_v3.QueryService and jaeger.api_v2.QueryService on query.grpc_endpoint
+// (port 0 picks one). Searches stop at query.timeout (or the call's deadline, if sooner) and
+// return at most query.max_limit traces. `service` and `metrics` must outlive the server.
 // Errors: kUnavailable (cannot listen).
 absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartQueryGrpcServer(
-    const config::QueryConfig& config, storage::SpanReader& store, common::Clock& clock,
-    common::MetricsRegistry& metrics);
+    QueryService& service, common::MetricsRegistry& metrics);
 
 }  // namespace skua::query

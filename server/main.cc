@@ -200,12 +200,13 @@ int Run(const skua::config::Config& cfg) {
                                    cfg.query.http_max_connections);
   query_options.runs_long = query::IsSearchRequest;
   query_options.long_threads = cfg.query.search_threads;
-  auto query = common::HttpServer::Start(query_options,
-                                         query::MakeQueryHttpHandler(s, cfg.query, clock, metrics));
+  query::QueryService query_service(s, cfg.query, clock);
+  auto query =
+      common::HttpServer::Start(query_options, query::MakeQueryHttpHandler(query_service, metrics));
   if (!query.ok()) return Fail(query.status());
   SPDLOG_INFO("query-http listening on {}", (*query)->address());
 
-  auto query_grpc = query::StartQueryGrpcServer(cfg.query, s, clock, metrics);
+  auto query_grpc = query::StartQueryGrpcServer(query_service, metrics);
   if (!query_grpc.ok()) return Fail(query_grpc.status());
   SPDLOG_INFO("query-grpc listening on {}", (*query_grpc)->address());
 

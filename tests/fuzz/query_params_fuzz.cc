@@ -21,8 +21,9 @@ const skua::common::HttpHandler& Handler() {
     c.max_limit = 100;
     return c;
   }();
-  static skua::common::HttpHandler handler = skua::query::MakeQueryHttpHandler(
-      skua::fuzz::TempStore(1), config, skua::fuzz::FuzzClock(), metrics);
+  static skua::query::QueryService service(skua::fuzz::TempStore(1), config,
+                                           skua::fuzz::FuzzClock());
+  static skua::common::HttpHandler handler = skua::query::MakeQueryHttpHandler(service, metrics);
   return handler;
 }
 

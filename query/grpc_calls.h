@@ -1,0 +1,133 @@
+// What the query port's two gRPC services (api_v3 and api_v2) share: request checks, the
+// error a storage failure answers, and running one call (metrics, the search with its
+// deadline). Private to query/.
+#pragma once
+
+#include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/metrics.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/map.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "query/call_metrics.h"
+#include "query/query_service.h"
+
+namespace skua::query {
+
+grpc::Status Invalid(std::string message);
+// The answer to a failed storage call: DEADLINE_EXCEEDED when a search ran out of time; else
+// the code without the cause (it may name files of the data directory; it goes to the log).
+grpc::Status StorageFailure(const absl::Status& st);
+// Nanoseconds since the epoch of a Timestamp; nullopt if out of range.
+std::optional<int64_t> TimestampNanos(const google::protobuf::Timestamp& t);
+// Nanoseconds of a non-negative Duration; nullopt if negative, malformed or out of range.
+std::optional<int64_t> DurationNanos(const google::protobuf::Duration& d);
+// The code's name, as the metrics label it.
+std::string_view CodeName(grpc::StatusCode code);
+
+// What every call of one gRPC query service needs: the query service, and the metrics its
+// calls are recorded in.
+class Calls {
+ public:
+  Calls(std::string_view grpc_service, QueryService& service, common::MetricsRegistry& metrics)
+      : grpc_service_(grpc_service), service_(service), metrics_(metrics) {}
+  QueryService& service() { return service_; }
+
+  // Runs one call, recording it in the query API's metrics (route = gRPC method).
+  template <typename Fn>
+  grpc::Status Observed(std::string_view method, Fn fn) {
+    auto start = std::chrono::steady_clock::now();
+    grpc::Status st;
+    try {
+      st = fn();
+    } catch (const std::exception& e) {
+      SPDLOG_ERROR("query-grpc {}/{}: {}", grpc_service_, method, e.what());
+      st = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
+    }
+    RecordQueryCall(metrics_, fmt::format("/{}/{}", grpc_service_, method),
+                    std::string(CodeName(st.error_code())), start);
+    return st;
+  }
+
+  // A search from the query parameters both API versions share (v2 calls the attributes
+  // `tags`); the error names the field.
+  template <typename Params>
+  grpc::Status ParseSearch(const Params& p,
+                           const google::protobuf::Map<std::string, std::string>& attributes,
+                           storage::TraceQuery& q) {
+    q.service = p.service_name();
+    q.operation = p.operation_name();
+    // A protobuf map has no order; Jaeger's answer does not depend on one either.
+    for (const auto& [k, v] : attributes) q.tags.emplace_back(k, v);
+    std::sort(q.tags.begin(), q.tags.end());
+    if (!p.has_start_time_min() || !p.has_start_time_max()) {
+      return Invalid("query.start_time_min and query.start_time_max are required");
+    }
+    auto min = TimestampNanos(p.start_time_min()), max = TimestampNanos(p.start_time_max());
+    if (!min) return Invalid("malformed query.start_time_min");
+    if (!max) return Invalid("malformed query.start_time_max");
+    if (*min >= *max) return Invalid("query.start_time_min must be before query.start_time_max");
+    q.start_min_ns = *min;
+    q.start_max_ns = *max;
+    if (p.has_duration_min()) {
+      auto d = DurationNanos(p.duration_min());
+      if (!d) return Invalid("query.duration_min must be a non-negative duration");
+      q.duration_min_ns = *d;
+    }
+    if (p.has_duration_max()) {
+      auto d = DurationNanos(p.duration_max());
+      if (!d) return Invalid("query.duration_max must be a non-negative duration");
+      q.duration_max_ns = *d;
+    }
+    if (q.duration_max_ns != 0 && q.duration_min_ns > q.duration_max_ns) {
+      return Invalid("query.duration_min must not exceed query.duration_max");
+    }
+    q.limit = service_.SearchLimit(p.search_depth());
+    return grpc::Status::OK;
+  }
+
+  // Runs `q` and calls send(trace) for each trace found, newest first, until send returns
+  // false (the client went away).
+  // The search stops at query.timeout or the client's deadline, whichever comes first, and
+  // when the client cancels.
+  template <typename Send>
+  grpc::Status Search(const storage::TraceQuery& q, QueryService::Adjust adjust,
+                      grpc::ServerContext* context, Send send) {
+    auto client_left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        context->deadline() - std::chrono::system_clock::now());
+    bool cancelled = false;
+    auto st = service_.StreamTraces(q, client_left, adjust, [&](otlp_trace::TracesData& t) {
+      cancelled = context->IsCancelled() || !send(t);
+      return !cancelled;
+    });
+    if (!st.ok()) return StorageFailure(st);
+    return cancelled ? Cancelled(context) : grpc::Status::OK;
+  }
+
+  static grpc::Status Cancelled(grpc::ServerContext* context) {
+    return grpc::Status(grpc::StatusCode::CANCELLED,
+                        context->IsCancelled() ? "cancelled by the client" : "stream closed");
+  }
+
+ private:
+  std::string grpc_service_;
+  QueryService& service_;
+  common::MetricsRegistry& metrics_;
+};
+
+// The two services, for StartQueryGrpcServer (grpc_v3.cc, grpc_v2.cc).
+std::shared_ptr<grpc::Service> MakeV3QueryService(QueryService& service,
+                                                  common::MetricsRegistry& metrics);
+std::shared_ptr<grpc::Service> MakeV2QueryService(QueryService& service,
+                                                  common::MetricsRegistry& metrics);
+
+}  // namespace skua::query

@@ -1,0 +1,55 @@
+// The query port's two HTTP APIs as adapters over the query service: each handler parses its
+// parameters (answering the API's 400 when one is malformed), calls the service, and renders
+// the answer in the API's envelope. Routing is http_api.cc's. Private to query/.
+#pragma once
+
+#include <string_view>
+
+#include "common/http_server.h"
+#include "query/params.h"
+#include "query/query_service.h"
+
+namespace skua::query {
+
+// Jaeger's v1 JSON API (/api/…): {"data":…,"total":…,"limit":0,"offset":0,"errors":…}; errors
+// as Go's http.Error (text/plain with a JSON body).
+class V1HttpApi {
+ public:
+  explicit V1HttpApi(QueryService& service) : service_(service) {}
+
+  common::HttpResponse Services(const Params& params);
+  common::HttpResponse ServiceOperations(const Params& params, std::string_view raw_service);
+  common::HttpResponse Operations(const Params& params);
+  common::HttpResponse GetTrace(const Params& params, std::string_view raw_id);
+  common::HttpResponse FindTraces(const Params& params);
+  common::HttpResponse Dependencies(const Params& params);
+
+  // Jaeger's v1 error answer.
+  static common::HttpResponse Fail(int status, std::string_view msg);
+
+ private:
+  common::HttpResponse GetTraces(const Params& params, const std::vector<std::string>& raw_ids,
+                                 bool raw);
+
+  QueryService& service_;
+};
+
+// Jaeger's api_v3 HTTP gateway (/api/v3/…): OTLP/JSON traces; errors as
+// {"error":{"httpCode":…,"message":…}}.
+class V3HttpApi {
+ public:
+  explicit V3HttpApi(QueryService& service) : service_(service) {}
+
+  common::HttpResponse Services();
+  common::HttpResponse Operations(const Params& params);
+  common::HttpResponse GetTrace(const Params& params, std::string_view raw_id);
+  // /api/v3/traces, or /api/v3/trace-summaries when `summaries`.
+  common::HttpResponse FindTraces(const Params& params, bool summaries);
+
+  static common::HttpResponse Fail(int status, std::string_view msg);
+
+ private:
+  QueryService& service_;
+};
+
+}  // namespace skua::query

@@ -1,0 +1,229 @@
+// Jaeger's api_v3 HTTP gateway over the query service (docs/api.md, "api_v3").
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <set>
+
+#include "common/json_write.h"
+#include "common/status_macros.h"
+#include "model/otlp_json.h"
+#include "model/values.h"
+#include "query/http_adapters.h"
+#include "query/http_common.h"
+
+namespace skua::query {
+namespace {
+
+using common::HttpResponse;
+
+HttpResponse V3Json(std::string body) { return {200, "application/json", {}, std::move(body)}; }
+
+// The api_v3 counterpart: the first of `names` present (canonical name first), parsed into *out;
+// Jaeger's gateway 400 answer when malformed.
+template <typename Parse, typename T>
+std::optional<HttpResponse> V3Param(const Params& params,
+                                    std::initializer_list<std::string_view> names, Parse parse,
+                                    T* out) {
+  auto [v, name] = ParamAny(params, names);
+  if (v == nullptr || v->empty()) return std::nullopt;
+  auto r = parse(*v);
+  if (!r.ok()) {
+    return V3HttpApi::Fail(
+        400, fmt::format("malformed parameter {}: {}", name, common::Message(r.status())));
+  }
+  *out = *r;
+  return std::nullopt;
+}
+
+// Appends every ResourceSpans of `from` to `to`.
+void Concatenate(otlp_trace::TracesData& to, otlp_trace::TracesData&& from) {
+  for (auto& rs : *from.mutable_resource_spans()) *to.add_resource_spans() = std::move(rs);
+}
+
+// api_v3 TraceSummary of one trace.
+std::string RenderSummary(const otlp_trace::TracesData& td) {
+  struct ServiceCount {
+    int spans = 0, errors = 0;
+  };
+  std::map<std::string, ServiceCount> services;
+  std::set<std::string> span_ids;
+  uint64_t min_start = UINT64_MAX, max_end = 0;
+  int spans = 0, errors = 0, orphans = 0;
+  const otlp_trace::Span* root = nullptr;
+  std::string root_service;
+  std::string trace_id;
+  for (const auto& rs : td.resource_spans()) {
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& s : ss.spans()) span_ids.insert(s.span_id());
+    }
+  }
+  for (const auto& rs : td.resource_spans()) {
+    std::string service = skua::model::ServiceNameOf(rs.resource());
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& s : ss.spans()) {
+        if (trace_id.empty()) trace_id = common::HexEncode(s.trace_id());
+        ++spans;
+        bool err = s.status().code() == otlp_trace::Status::STATUS_CODE_ERROR;
+        errors += err;
+        auto& sc = services[service];
+        ++sc.spans;
+        sc.errors += err;
+        min_start = std::min(min_start, s.start_time_unix_nano());
+        max_end = std::max(max_end, s.end_time_unix_nano());
+        if (s.parent_span_id().empty()) {
+          if (root == nullptr || s.start_time_unix_nano() < root->start_time_unix_nano()) {
+            root = &s;
+            root_service = service;
+          }
+        } else if (!span_ids.count(s.parent_span_id())) {
+          ++orphans;
+        }
+      }
+    }
+  }
+  rapidjson::StringBuffer buf;
+  common::JsonWriter w(buf);
+  w.StartObject();
+  common::WriteKey(w, "traceId");
+  common::WriteString(w, trace_id);
+  common::WriteKey(w, "rootServiceName");
+  common::WriteString(w, root ? root_service : "");
+  common::WriteKey(w, "rootOperationName");
+  common::WriteString(w, root ? root->name() : "");
+  common::WriteKey(w, "minStartTimeUnixNano");
+  common::WriteString(w, std::to_string(spans ? min_start : 0));
+  common::WriteKey(w, "maxEndTimeUnixNano");
+  common::WriteString(w, std::to_string(max_end));
+  common::WriteKey(w, "spanCount");
+  w.Int(spans);
+  common::WriteKey(w, "errorSpanCount");
+  w.Int(errors);
+  common::WriteKey(w, "orphanSpanCount");
+  w.Int(orphans);
+  common::WriteKey(w, "services");
+  w.StartArray();
+  for (const auto& [name, c] : services) {
+    w.StartObject();
+    common::WriteKey(w, "name");
+    common::WriteString(w, name);
+    common::WriteKey(w, "spanCount");
+    w.Int(c.spans);
+    common::WriteKey(w, "errorSpanCount");
+    w.Int(c.errors);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+}  // namespace
+
+HttpResponse V3HttpApi::Fail(int status, std::string_view msg) {
+  return {
+      status,
+      kTextContentType,
+      {},
+      fmt::format("{{\"error\":{{\"httpCode\":{},\"message\":{}}}}}\n", status, JsonString(msg))};
+}
+
+HttpResponse V3HttpApi::Services() {
+  return V3Json(fmt::format("{{\"services\":{}}}", JsonStringArray(service_.Services())));
+}
+
+HttpResponse V3HttpApi::Operations(const Params& params) {
+  const auto* service = Param(params, "service");
+  auto [kind, kind_name] = ParamEither(params, "spanKind", "span_kind");
+  auto ops = service_.Operations(service != nullptr ? *service : "", kind ? *kind : "");
+  return V3Json("{\"operations\":" + OperationsJson(ops, V3SpanKind) + "}");
+}
+
+HttpResponse V3HttpApi::GetTrace(const Params& params, std::string_view raw_id) {
+  // The time hints and rawTraces are validated only (see V1GetTrace).
+  int64_t hint = 0;
+  bool raw = false;
+  if (auto bad = V3Param(params, {"startTime", "start_time"}, ParseRfc3339Nanos, &hint)) {
+    return *bad;
+  }
+  if (auto bad = V3Param(params, {"endTime", "end_time"}, ParseRfc3339Nanos, &hint)) {
+    return *bad;
+  }
+  if (auto bad = V3Param(params, {"rawTraces", "raw_traces"}, ParseBool, &raw)) return *bad;
+  auto id = PathTraceId(raw_id);
+  if (!id.ok()) {
+    return Fail(400, fmt::format("malformed parameter trace_id: {}", common::Message(id.status())));
+  }
+  auto trace =
+      service_.GetTrace(*id, raw ? QueryService::Adjust::kRaw : QueryService::Adjust::kOtlp);
+  if (!trace.ok()) return StorageFailure(trace.status(), service_.config(), Fail);
+  if (!trace->has_value()) return Fail(404, "No traces found");
+  return V3Json("{\"result\":" + skua::model::RenderOtlpTracesData(**trace) + "}");
+}
+
+HttpResponse V3HttpApi::FindTraces(const Params& params, bool summaries) {
+  storage::TraceQuery q;
+  if (auto [v, n] = ParamEither(params, "query.serviceName", "query.service_name"); v) {
+    q.service = *v;
+  }
+  if (auto [v, n] = ParamEither(params, "query.operationName", "query.operation_name"); v) {
+    q.operation = *v;
+  }
+  if (const auto* v = Param(params, "query.attributes"); v != nullptr && !v->empty()) {
+    auto parsed = ParseStringMapJson(*v);
+    if (!parsed.ok()) {
+      return Fail(400, fmt::format("malformed parameter query.attributes: {}",
+                                   common::Message(parsed.status())));
+    }
+    q.tags = std::move(*parsed);
+  }
+  auto [min_v, min_name] = ParamEither(params, "query.startTimeMin", "query.start_time_min");
+  auto [max_v, max_name] = ParamEither(params, "query.startTimeMax", "query.start_time_max");
+  if (min_v == nullptr || max_v == nullptr || min_v->empty() || max_v->empty()) {
+    return Fail(400, "query.startTimeMin and query.startTimeMax are required");
+  }
+  if (auto bad = V3Param(params, {min_name}, ParseRfc3339Nanos, &q.start_min_ns)) return *bad;
+  if (auto bad = V3Param(params, {max_name}, ParseRfc3339Nanos, &q.start_max_ns)) return *bad;
+  if (q.start_min_ns >= q.start_max_ns) {
+    return Fail(400, "query.startTimeMin must be before query.startTimeMax");
+  }
+  if (auto bad = V3Param(params, {"query.durationMin", "query.duration_min"}, ParseDurationNanos,
+                         &q.duration_min_ns)) {
+    return *bad;
+  }
+  if (auto bad = V3Param(params, {"query.durationMax", "query.duration_max"}, ParseDurationNanos,
+                         &q.duration_max_ns)) {
+    return *bad;
+  }
+  int64_t depth = 0;
+  if (auto bad = V3Param(params, {"query.searchDepth", "query.search_depth", "query.num_traces"},
+                         ParseInt64, &depth)) {
+    return *bad;
+  }
+  q.limit = service_.SearchLimit(depth);
+  bool raw = false;
+  if (auto bad = V3Param(params, {"query.rawTraces", "query.raw_traces"}, ParseBool, &raw)) {
+    return *bad;
+  }
+
+  auto found =
+      service_.FindTraces(q, raw ? QueryService::Adjust::kRaw : QueryService::Adjust::kOtlp);
+  if (!found.ok()) return StorageFailure(found.status(), service_.config(), Fail);
+  if (found->cut) SPDLOG_WARN("query: {}", service_.CutMessage(*found));
+  auto& traces = found->traces;
+  if (summaries) {
+    std::string out = "{\"summaries\":[";
+    for (size_t i = 0; i < traces.size(); ++i) {
+      if (i > 0) out += ",";
+      out += RenderSummary(traces[i]);
+    }
+    return V3Json(out + "]}");
+  }
+  if (traces.empty()) return Fail(404, "No traces found");
+  otlp_trace::TracesData all;
+  for (auto& t : traces) Concatenate(all, std::move(t));
+  return V3Json("{\"result\":" + skua::model::RenderOtlpTracesData(all) + "}");
+}
+
+}  // namespace skua::query
