@@ -1,9 +1,9 @@
-// The sharded ingest pipeline: validates the spans of an export request, routes them by trace
-// ID to their storage shard, queues them (bounded, in bytes) and waits until each shard's
-// writer has group-committed them to the write-ahead log.
+// The ingest pipeline: checks the spans of an export request, routes them by trace ID to their
+// storage shard, encodes them, and submits them to storage, whose per-shard writers queue them
+// (bounded, in bytes) and group-commit them to the write-ahead log.
 //
-// Threads: Export() is called concurrently by receiver threads; each shard has one writer
-// thread that drains its queue and commits everything waiting as one batch.
+// Threads: Export() is called concurrently by receiver threads; the completion comes from a
+// storage writer thread.
 #pragma once
 
 #include <cstdint>
@@ -29,9 +29,7 @@ struct ExportResult {
 
 class IngestPipeline {
  public:
-  IngestPipeline(storage::SpanWriter& store, const config::CollectorConfig& config,
-                 common::MetricsRegistry& metrics);
-  ~IngestPipeline();
+  IngestPipeline(storage::SpanWriter& store, common::MetricsRegistry& metrics);
   IngestPipeline(const IngestPipeline&) = delete;
   IngestPipeline& operator=(const IngestPipeline&) = delete;
 
@@ -40,7 +38,7 @@ class IngestPipeline {
   // Errors (nothing of the request is stored):
   //   kInvalidArgument    the request breaks a storage rule (storage/storable.h); the message
   //                       names the field. Not retryable.
-  //   kResourceExhausted  a shard queue is full; retry after config.retry_after
+  //   kResourceExhausted  a shard queue is full (collector.queue.max_bytes); retry later
   //   kUnavailable        storage failed or the pipeline is stopping; retry
   // REQUIRES: `request` is not modified until Export returns.
   absl::StatusOr<ExportResult> Export(
@@ -56,20 +54,12 @@ class IngestPipeline {
       const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& request,
       std::string_view transport, Done done);
 
-  // Refuses new exports, commits everything queued, stops the writers. Idempotent.
+  // Refuses new exports, commits everything queued, stops storage's writers. Idempotent.
   void Stop();
 
-  // Bytes currently queued (including the batch being committed) on a shard.
-  uint64_t QueuedBytes(int shard) const;
-
  private:
-  class ShardWriter;
-  struct Waiter;
-
   storage::SpanWriter& store_;
-  config::CollectorConfig config_;
   common::MetricsRegistry& metrics_;
-  std::vector<std::unique_ptr<ShardWriter>> shards_;
 };
 
 }  // namespace skua::collector

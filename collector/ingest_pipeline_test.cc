@@ -26,7 +26,13 @@ class IngestPipelineTest : public ::testing::Test {
            ("ingest-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
-    auto s = storage::SpanStore::Open(testing::TestStorage(dir_.string(), 2), clock_);
+    Open(64 << 20);
+  }
+  // (Re)opens the store with shard queues of `max_queue_bytes`.
+  void Open(uint64_t max_queue_bytes) {
+    store_.reset();
+    auto s = storage::SpanStore::Open(testing::TestStorage(dir_.string(), 2), clock_,
+                                      {.max_queue_bytes = max_queue_bytes, .metrics = &metrics_});
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
   }
@@ -39,12 +45,12 @@ class IngestPipelineTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<storage::SpanStore> store_;
   common::MetricsRegistry metrics_;
+  std::unique_ptr<storage::SpanStore> store_;
 };
 
 TEST_F(IngestPipelineTest, StoresValidSpansAndRejectsInvalidOnesIndividually) {
-  IngestPipeline pipeline(*store_, config::CollectorConfig{}, metrics_);
+  IngestPipeline pipeline(*store_, metrics_);
   ExportRequest req;
   auto* ss = AddResource(req, "svc");
   AddSpan(ss, "a1", 1, 0, "ok-1", 1000, 10);
@@ -74,9 +80,8 @@ TEST_F(IngestPipelineTest, StoresValidSpansAndRejectsInvalidOnesIndividually) {
 }
 
 TEST_F(IngestPipelineTest, FullQueueRefusesAtOnceAndStoresNothingOfTheRequest) {
-  config::CollectorConfig cfg;
-  cfg.queue_max_bytes = 1500;  // smaller than the first request below, larger than the second
-  IngestPipeline pipeline(*store_, cfg, metrics_);
+  Open(1500);  // queues smaller than the first request below, larger than the second
+  IngestPipeline pipeline(*store_, metrics_);
   ExportRequest req;
   auto* ss = AddResource(req, "svc");
   for (int i = 1; i <= 100; ++i) {
@@ -87,7 +92,7 @@ TEST_F(IngestPipelineTest, FullQueueRefusesAtOnceAndStoresNothingOfTheRequest) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(r.status().message().find("queue"), absl::string_view::npos);
   for (int i = 1; i <= 100; ++i) EXPECT_EQ(SpansOf(fmt::format("{:x}", 0x100 + i)), 0);
-  EXPECT_EQ(pipeline.QueuedBytes(0) + pipeline.QueuedBytes(1), 0u);
+  EXPECT_EQ(store_->QueuedBytes(0) + store_->QueuedBytes(1), 0u);
   EXPECT_NE(metrics_.RenderPrometheus().find(
                 "skua_spans_rejected_total{transport=\"http\",reason=\"queue_full\"} 100"),
             std::string::npos);
@@ -101,16 +106,15 @@ TEST_F(IngestPipelineTest, FullQueueRefusesAtOnceAndStoresNothingOfTheRequest) {
 }
 
 TEST_F(IngestPipelineTest, QueueBytesNeverExceedTheBoundUnderConcurrentLoad) {
-  config::CollectorConfig cfg;
-  cfg.queue_max_bytes = 4096;
-  IngestPipeline pipeline(*store_, cfg, metrics_);
+  Open(4096);
+  IngestPipeline pipeline(*store_, metrics_);
   std::atomic<int> accepted{0}, refused{0};
   std::atomic<bool> done{false};
   std::atomic<uint64_t> max_seen{0};
   std::thread watcher([&] {
     while (!done) {
       for (int s = 0; s < 2; ++s) {
-        uint64_t q = pipeline.QueuedBytes(s);
+        uint64_t q = store_->QueuedBytes(s);
         uint64_t prev = max_seen.load();
         while (q > prev && !max_seen.compare_exchange_weak(prev, q)) {
         }
@@ -148,7 +152,7 @@ TEST_F(IngestPipelineTest, QueueBytesNeverExceedTheBoundUnderConcurrentLoad) {
 }
 
 TEST_F(IngestPipelineTest, RefusesAfterStop) {
-  IngestPipeline pipeline(*store_, config::CollectorConfig{}, metrics_);
+  IngestPipeline pipeline(*store_, metrics_);
   pipeline.Stop();
   ExportRequest req;
   AddSpan(AddResource(req, "svc"), "9", 1, 0, "op", 1, 1);
@@ -158,7 +162,7 @@ TEST_F(IngestPipelineTest, RefusesAfterStop) {
 }
 
 TEST_F(IngestPipelineTest, EmptyRequestSucceeds) {
-  IngestPipeline pipeline(*store_, config::CollectorConfig{}, metrics_);
+  IngestPipeline pipeline(*store_, metrics_);
   auto r = pipeline.Export(ExportRequest{}, "grpc");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->accepted, 0);

@@ -161,7 +161,8 @@ int Run(const skua::config::Config& cfg) {
   SPDLOG_INFO("admin listening on {}", (*admin)->address());
 
   common::SystemClock clock;
-  auto store = storage::SpanStore::Open(cfg.storage, clock);
+  auto store = storage::SpanStore::Open(
+      cfg.storage, clock, {.max_queue_bytes = cfg.collector.queue_max_bytes, .metrics = &metrics});
   if (!store.ok()) return Fail(store.status());
   storage::SpanStore& s = **store;
   store_for_health = &s;
@@ -173,7 +174,7 @@ int Run(const skua::config::Config& cfg) {
         cfg.collector.queue_max_bytes, cfg.collector.grpc_max_recv_msg_size);
   }
 
-  collector::IngestPipeline pipeline(s, cfg.collector, metrics);
+  collector::IngestPipeline pipeline(s, metrics);
   common::MemoryBudget ingest_budget(cfg.collector.max_inflight_bytes);
   metrics.AddCallbackGauge("skua_ingest_inflight_bytes",
                            "Bytes of OTLP requests held in memory before their spans are queued "

@@ -15,6 +15,9 @@
 namespace skua::storage {
 namespace {
 
+// Upkeep only when the test asks for it (RunUpkeep) or commits run it, on the fake clock.
+const SpanStore::WriterOptions kNoIdleUpkeep{.idle_upkeep_interval = std::chrono::milliseconds(0)};
+
 using testing::AddResource;
 using testing::AddSpan;
 using testing::ExportRequest;
@@ -37,7 +40,7 @@ class RetentionTest : public ::testing::Test {
   void Open(config::StorageConfig c) {
     store_.reset();
     c.path = dir_.string();
-    auto s = SpanStore::Open(c, clock_);
+    auto s = SpanStore::Open(c, clock_, kNoIdleUpkeep);
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
   }
@@ -70,9 +73,7 @@ class RetentionTest : public ::testing::Test {
     return hits.ok() ? hits->size() : 0;
   }
 
-  void MaintainAll() {
-    for (int s = 0; s < store_->shard_count(); ++s) store_->Maintain(s);
-  }
+  void MaintainAll() { store_->RunUpkeep(); }
 
   std::filesystem::path dir_;
   common::FakeClock clock_{kT0};

@@ -23,6 +23,7 @@
 #include "storage/partition.h"
 #include "storage/rocks_options.h"
 #include "storage/shard.h"
+#include "storage/shard_writer.h"
 #include "storage/span_store.h"
 
 namespace skua::storage {
@@ -70,11 +71,24 @@ absl::Status WriteMeta(const fs::path& file, const Meta& m) {
 class RocksSpanStore final : public SpanStore {
  public:
   RocksSpanStore(std::unique_ptr<Catalog> catalog, std::shared_ptr<const RetentionPolicy> retention,
-                 std::vector<std::unique_ptr<Shard>> shards, bool sync)
+                 std::vector<std::unique_ptr<Shard>> shards, bool sync,
+                 const WriterOptions& writer_options)
       : catalog_(std::move(catalog)),
         retention_(std::move(retention)),
         shards_(std::move(shards)),
-        sync_(sync) {}
+        max_queue_bytes_(writer_options.max_queue_bytes) {
+    common::MetricsRegistry* metrics = writer_options.metrics;
+    if (metrics == nullptr) {
+      own_metrics_ = std::make_unique<common::MetricsRegistry>();
+      metrics = own_metrics_.get();
+    }
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      writers_.push_back(std::make_unique<ShardWriter>(
+          static_cast<int>(i), *shards_[i], sync, writer_options.max_queue_bytes,
+          writer_options.idle_upkeep_interval, *metrics));
+    }
+  }
+  ~RocksSpanStore() override { StopWriters(); }
 
   int shard_count() const override { return static_cast<int>(shards_.size()); }
 
@@ -82,15 +96,44 @@ class RocksSpanStore final : public SpanStore {
     return static_cast<int>(common::StableHash64(id.AsBytes()) % shards_.size());
   }
 
-  absl::Status Commit(int shard, std::span<const PreparedWrite* const> writes) override {
-    if (shard < 0 || shard >= shard_count()) {
-      return absl::InvalidArgumentError(fmt::format("commit: no shard {}", shard));
+  void Submit(std::vector<ShardWrite> writes, Done done) override {
+    for (const auto& w : writes) {
+      if (w.shard < 0 || w.shard >= shard_count()) {
+        return done(absl::InvalidArgumentError(fmt::format("submit: no shard {}", w.shard)));
+      }
     }
-    return shards_[shard]->Commit(writes, sync_);
+    // All or nothing, so a refused request stored nothing and its retry cannot duplicate spans.
+    for (size_t i = 0; i < writes.size(); ++i) {
+      ShardWriter& writer = *writers_[writes[i].shard];
+      if (!writer.TryReserve(writes[i].write.bytes)) {
+        for (size_t j = 0; j < i; ++j) writers_[writes[j].shard]->Release(writes[j].write.bytes);
+        return done(absl::ResourceExhaustedError(
+            fmt::format("ingest queue of shard {} is full ({} bytes queued, limit {}); retry later",
+                        writes[i].shard, writer.Reserved(), max_queue_bytes_)));
+      }
+    }
+    auto completion =
+        std::make_shared<WriteCompletion>(static_cast<int>(writes.size()), std::move(done));
+    for (auto& w : writes) {
+      uint64_t bytes = w.write.bytes;
+      ShardWriter& writer = *writers_[w.shard];
+      if (!writer.Push(std::move(w.write), completion)) {
+        writer.Release(bytes);
+        completion->PartDone(absl::UnavailableError("Skua is shutting down"));
+      }
+    }
   }
 
-  void Maintain(int shard) override {
-    if (shard >= 0 && shard < shard_count()) shards_[shard]->Maintain();
+  uint64_t QueuedBytes(int shard) const override { return writers_.at(shard)->Reserved(); }
+
+  void StopWriters() override {
+    for (auto& w : writers_) w->Stop();
+  }
+
+  void RunUpkeep() override {
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      writers_[i]->RunOnWriter([&] { shards_[i]->Maintain(); });
+    }
   }
 
   absl::StatusOr<std::optional<otlp::TracesData>> GetTrace(const common::TraceId& id) override {
@@ -153,7 +196,11 @@ class RocksSpanStore final : public SpanStore {
   }
 
   absl::Status CompactAll() override {
-    for (const auto& s : shards_) SKUA_RETURN_IF_ERROR(s->CompactAll());
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      absl::Status st;
+      writers_[i]->RunOnWriter([&] { st = shards_[i]->CompactAll(); });
+      SKUA_RETURN_IF_ERROR(st);
+    }
     return absl::OkStatus();
   }
 
@@ -168,13 +215,17 @@ class RocksSpanStore final : public SpanStore {
   std::unique_ptr<Catalog> catalog_;
   std::shared_ptr<const RetentionPolicy> retention_;
   std::vector<std::unique_ptr<Shard>> shards_;
-  bool sync_;
+  std::unique_ptr<common::MetricsRegistry> own_metrics_;
+  uint64_t max_queue_bytes_ = 0;
+  // Last: stopped and destroyed before the shards they write to.
+  std::vector<std::unique_ptr<ShardWriter>> writers_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::StorageConfig& config,
-                                                           common::Clock& clock) {
+                                                           common::Clock& clock,
+                                                           const WriterOptions& writers) {
   fs::path root(config.path);
   std::error_code ec;
   fs::create_directories(root, ec);
@@ -290,7 +341,7 @@ absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::Storage
   SPDLOG_INFO("storage open: {} ({} shards, format version {}, fsync {}, retention {}s)",
               root.string(), shards, kFormatVersion, config.fsync, retention->default_seconds);
   return std::make_unique<RocksSpanStore>(std::move(catalog), std::move(retention),
-                                          std::move(opened), config.fsync);
+                                          std::move(opened), config.fsync, writers);
 }
 
 }  // namespace skua::storage

@@ -19,6 +19,9 @@
 namespace skua::storage {
 namespace {
 
+// Upkeep only when the test asks for it (RunUpkeep) or commits run it, on the fake clock.
+const SpanStore::WriterOptions kNoIdleUpkeep{.idle_upkeep_interval = std::chrono::milliseconds(0)};
+
 namespace otlp_trace = ::opentelemetry::proto::trace::v1;
 using testing::ExportRequest;
 
@@ -212,7 +215,7 @@ TEST_P(SearchDifferentialTest, IndexedSearchEqualsNaiveScan) {
   common::FakeClock clock(kT0);
   Dataset data = Generate(7 + static_cast<uint64_t>(shards), 1500, 25);
   {
-    auto store = SpanStore::Open(testing::TestStorage(dir.string(), shards), clock);
+    auto store = SpanStore::Open(testing::TestStorage(dir.string(), shards), clock, kNoIdleUpkeep);
     ASSERT_TRUE(store.ok()) << store.status();
     // First half: sealed block by block (an age-based seal after every few requests).
     size_t half = data.requests.size() / 2;
@@ -220,22 +223,22 @@ TEST_P(SearchDifferentialTest, IndexedSearchEqualsNaiveScan) {
       testing::StoreRequest(**store, data.requests[i]);
       if (i % 4 == 3) {
         clock.Advance(std::chrono::seconds(31));
-        for (int s = 0; s < shards; ++s) (*store)->Maintain(s);
+        (*store)->RunUpkeep();
       }
     }
     clock.Advance(std::chrono::seconds(31));
-    for (int s = 0; s < shards; ++s) (*store)->Maintain(s);
+    (*store)->RunUpkeep();
     // Second half: stays in the open blocks.
     for (size_t i = half; i < data.requests.size(); ++i)
       testing::StoreRequest(**store, data.requests[i]);
     CheckQueries(**store, data.spans, 100, 1500, "sealed+open");
   }
   // Reopen: the open blocks come back from the index log.
-  auto store = SpanStore::Open(testing::TestStorage(dir.string(), shards), clock);
+  auto store = SpanStore::Open(testing::TestStorage(dir.string(), shards), clock, kNoIdleUpkeep);
   ASSERT_TRUE(store.ok()) << store.status();
   CheckQueries(**store, data.spans, 200, 1000, "after reopen");
   clock.Advance(std::chrono::seconds(31));
-  for (int s = 0; s < shards; ++s) (*store)->Maintain(s);
+  (*store)->RunUpkeep();
   CheckQueries(**store, data.spans, 300, 1000, "all sealed");
   // Merged: the sealed blocks of each service become a few large ones.
   ASSERT_TRUE((*store)->CompactAll().ok());
@@ -264,7 +267,7 @@ TEST(SearchVerificationTest, TermsSharingAPostingsKeyAreTellApart) {
   auto dir = std::filesystem::path(::testing::TempDir()) / fmt::format("verify-{}", ::getpid());
   std::filesystem::remove_all(dir);
   common::FakeClock clock(kT0);
-  auto store = SpanStore::Open(testing::TestStorage(dir.string(), 1), clock);
+  auto store = SpanStore::Open(testing::TestStorage(dir.string(), 1), clock, kNoIdleUpkeep);
   ASSERT_TRUE(store.ok()) << store.status();
   const uint64_t t = static_cast<uint64_t>(kT0);
   ExportRequest req;
@@ -300,7 +303,7 @@ TEST(SearchVerificationTest, TermsSharingAPostingsKeyAreTellApart) {
     EXPECT_EQ(ids(vb, 1), (V{{b, 50}}));
     EXPECT_EQ(ids(va, 20), (V{{c, 200}, {a, 100}}));
     clock.Advance(std::chrono::seconds(31));
-    (*store)->Maintain(0);
+    (*store)->RunUpkeep();
   }
   store->reset();
   std::filesystem::remove_all(dir);
@@ -322,7 +325,7 @@ TEST(CatalogTest, ServicesOperationsAndDependencies) {
   testing::AddSpan(testing::AddResource(later, "db"), "f2", 4, 0, "query", kT0 + 3, 5)
       ->set_kind(otlp_trace::Span::SPAN_KIND_UNSPECIFIED);
   {
-    auto store = SpanStore::Open(testing::TestStorage(dir.string(), 2), clock);
+    auto store = SpanStore::Open(testing::TestStorage(dir.string(), 2), clock, kNoIdleUpkeep);
     ASSERT_TRUE(store.ok());
     testing::StoreRequest(**store, req);
     testing::StoreRequest(**store, later);
@@ -341,9 +344,9 @@ TEST(CatalogTest, ServicesOperationsAndDependencies) {
     EXPECT_EQ(deps[0].call_count, 1u);
     EXPECT_TRUE((*store)->Dependencies(kT0 + 120'000'000'000, kT0 + 180'000'000'000).empty());
     clock.Advance(std::chrono::seconds(31));
-    for (int s = 0; s < 2; ++s) (*store)->Maintain(s);
+    (*store)->RunUpkeep();
   }
-  auto store = SpanStore::Open(testing::TestStorage(dir.string(), 2), clock);
+  auto store = SpanStore::Open(testing::TestStorage(dir.string(), 2), clock, kNoIdleUpkeep);
   ASSERT_TRUE(store.ok());
   EXPECT_EQ((*store)->Services(), (std::vector<std::string>{"api", "db"}));
   EXPECT_EQ((*store)->Operations("db", "server"), (std::vector<Operation>{{"query", "server"}}));

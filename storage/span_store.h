@@ -3,7 +3,9 @@
 // statistics and maintenance (StoreAdmin). RocksDB types never appear here.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -15,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/metrics.h"
 #include "config/config.h"
 #include "opentelemetry/proto/trace/v1/trace.pb.h"
 
@@ -146,7 +149,9 @@ class SpanReader {
   virtual absl::StatusOr<std::optional<otlp::TracesData>> GetTrace(const common::TraceId& id) = 0;
 };
 
-// The writer role: what the ingest pipeline needs.
+// The writer role: what the ingest pipeline needs. Each shard has a writer thread of its own
+// (inside storage) with a queue bounded in bytes; it group-commits everything waiting as one
+// batch and does the shard's upkeep between commits and when idle.
 class SpanWriter {
  public:
   virtual ~SpanWriter() = default;
@@ -159,16 +164,28 @@ class SpanWriter {
   // Thread-safe, no I/O.
   virtual PreparedWrite Prepare(std::span<const SpanRef> spans) const = 0;
 
-  // Commits the writes as one atomic batch; when OK, they are in the shard's write-ahead log
-  // (and fsynced if configured) and visible to searches. REQUIRES: calls for one shard (this
-  // and Maintain) never overlap.
-  // Errors: kUnavailable (I/O, disk full), kInvalidArgument (bad shard).
-  virtual absl::Status Commit(int shard, std::span<const PreparedWrite* const> writes) = 0;
+  // One request's writes: at most one per shard.
+  struct ShardWrite {
+    int shard = 0;
+    PreparedWrite write;
+  };
+  using Done = std::function<void(absl::Status)>;
+  // Queues the writes of one request on their shards' writers. Admission is all or nothing:
+  // if any shard's queue would exceed its bound, nothing is queued. `done` is called exactly
+  // once — before Submit returns when the request is refused, else from a writer thread once
+  // every write is in its shard's write-ahead log (and fsynced if configured) and visible to
+  // searches, or one has failed. Thread-safe.
+  // Errors: kResourceExhausted (a shard queue is full; the message names it), kUnavailable (a
+  // commit failed — the message may name files of the data directory — or the writers are
+  // stopping), kInvalidArgument (no such shard).
+  virtual void Submit(std::vector<ShardWrite> writes, Done done) = 0;
 
-  // Periodic upkeep of a shard: seals search index blocks that have aged, drops expired time
-  // partitions and, over the disk cap, the oldest ones. Called by the shard's writer thread
-  // when idle (Commit does it too, at most once a second). Same threading rule as Commit.
-  virtual void Maintain(int shard) = 0;
+  // Bytes queued on a shard, including the batch being committed.
+  virtual uint64_t QueuedBytes(int shard) const = 0;
+
+  // Refuses new writes, commits everything queued, and ends the writer threads (upkeep with
+  // them). Idempotent; also done when the store is destroyed.
+  virtual void StopWriters() = 0;
 };
 
 // The admin role: what the server's health, metrics and offline maintenance need.
@@ -180,8 +197,14 @@ class StoreAdmin {
   virtual uint64_t LiveDataBytes() const = 0;
   virtual StorageStats Stats() const = 0;
   // OK, or why writes currently fail (e.g. the disk is full). Writes resume by themselves once
-  // the cause is gone (Maintain retries). Thread-safe.
+  // the cause is gone (upkeep retries every second). Thread-safe.
   virtual absl::Status Health() const = 0;
+
+  // Runs one round of every shard's upkeep now, on its writer: seals index blocks that are due,
+  // drops expired partitions and, over the disk cap, the oldest ones, and finishes closed
+  // partitions a step. Returns when done. The writers do this by themselves every second; this
+  // is for tests (with an injected clock) and tools.
+  virtual void RunUpkeep() = 0;
 
   // Compacts every partition of every shard down to its last level (offline maintenance:
   // `skua --compact`). Blocks until done.
@@ -200,12 +223,28 @@ class StoreAdmin {
 // collector the writer, the server all three).
 class SpanStore : public SpanReader, public SpanWriter, public StoreAdmin {
  public:
-  // Opens (creating if needed) the shards under `config.path`. Refuses a directory written with
-  // another format version or, when config.shards != 0, another shard count.
+  struct WriterOptions {
+    // Bound of each shard's queue (collector.queue.max_bytes).
+    uint64_t max_queue_bytes = 64ull << 20;
+    // Where the writers' metrics go (queue bytes, group commits); a private registry if null.
+    // Must outlive the store.
+    common::MetricsRegistry* metrics = nullptr;
+    // How long an idle writer waits before doing its shard's upkeep by itself; 0 = never (only
+    // from commits, once per second of `clock`, and RunUpkeep): for tests on a fake clock.
+    std::chrono::milliseconds idle_upkeep_interval{1000};
+  };
+  // Opens (creating if needed) the shards under `config.path` and starts their writers. Refuses
+  // a directory written with another format version or, when config.shards != 0, another shard
+  // count.
   // Errors: kFailedPrecondition (incompatible directory), kUnavailable (I/O).
-  // `clock` (which must outlive the store) times the sealing of search index blocks.
+  // `clock` (which must outlive the store) times retention and the sealing of index blocks.
   static absl::StatusOr<std::unique_ptr<SpanStore>> Open(const config::StorageConfig& config,
-                                                         common::Clock& clock);
+                                                         common::Clock& clock,
+                                                         const WriterOptions& writers);
+  static absl::StatusOr<std::unique_ptr<SpanStore>> Open(const config::StorageConfig& config,
+                                                         common::Clock& clock) {
+    return Open(config, clock, WriterOptions{});
+  }
   ~SpanStore() override = default;
 };
 

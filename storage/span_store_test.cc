@@ -17,6 +17,9 @@
 namespace skua::storage {
 namespace {
 
+// Upkeep only when the test asks for it (RunUpkeep) or commits run it, on the fake clock.
+const SpanStore::WriterOptions kNoIdleUpkeep{.idle_upkeep_interval = std::chrono::milliseconds(0)};
+
 // Real time: these tests do not depend on index sealing by age.
 common::SystemClock clock_;
 
@@ -60,7 +63,7 @@ TEST(PrepareWriteTest, OneChunkPerTraceAndResourceStoredOnce) {
 
 TEST(SpanStoreTest, StoresAndReturnsWholeTracesAcrossRequests) {
   std::string dir = TempDir("store");
-  auto store = SpanStore::Open(testing::TestStorage(dir, 2), clock_);
+  auto store = SpanStore::Open(testing::TestStorage(dir, 2), clock_, kNoIdleUpkeep);
   ASSERT_TRUE(store.ok()) << store.status();
   ExportRequest a, b;
   AddSpan(AddResource(a, "frontend"), "abc", 1, 0, "GET /", 1000, 500);
@@ -88,7 +91,7 @@ TEST(SpanStoreTest, StoresAndReturnsWholeTracesAcrossRequests) {
 
 TEST(SpanStoreTest, ExactDuplicatesAreReturnedOnce) {
   std::string dir = TempDir("dup");
-  auto store = SpanStore::Open(testing::TestStorage(dir, 1), clock_);
+  auto store = SpanStore::Open(testing::TestStorage(dir, 1), clock_, kNoIdleUpkeep);
   ASSERT_TRUE(store.ok());
   ExportRequest req;
   AddSpan(AddResource(req, "svc"), "77", 1, 0, "op", 1000, 1);
@@ -123,7 +126,7 @@ TEST(SpanStoreTest, ExactDuplicatesAreReturnedOnce) {
 // span is one span however the requests that carried it were composed.
 TEST(SpanStoreTest, ParentsComeBackWhereverTheParentWasStored) {
   std::string dir = TempDir("parents");
-  auto store = SpanStore::Open(testing::TestStorage(dir, 1), clock_);
+  auto store = SpanStore::Open(testing::TestStorage(dir, 1), clock_, kNoIdleUpkeep);
   ASSERT_TRUE(store.ok());
   ExportRequest first, retry;
   auto* ss = AddResource(first, "svc");
@@ -161,14 +164,14 @@ TEST(SpanStoreTest, ParentsComeBackWhereverTheParentWasStored) {
 TEST(SpanStoreTest, DataSurvivesReopen) {
   std::string dir = TempDir("reopen");
   {
-    auto store = SpanStore::Open(testing::TestStorage(dir, 3), clock_);
+    auto store = SpanStore::Open(testing::TestStorage(dir, 3), clock_, kNoIdleUpkeep);
     ASSERT_TRUE(store.ok());
     ExportRequest req;
     AddSpan(AddResource(req, "svc"), "1234", 1, 0, "op", 1000, 1);
     testing::StoreRequest(**store, req);
   }
-  auto store =
-      SpanStore::Open(testing::TestStorage(dir, 0), clock_);  // 0 = whatever the directory has
+  auto store = SpanStore::Open(testing::TestStorage(dir, 0), clock_,
+                               kNoIdleUpkeep);  // 0 = whatever the directory has
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ((*store)->shard_count(), 3);
   ExportRequest req2;
@@ -182,8 +185,8 @@ TEST(SpanStoreTest, DataSurvivesReopen) {
 
 TEST(SpanStoreTest, RefusesAnotherShardCountOrFormat) {
   std::string dir = TempDir("meta");
-  { ASSERT_TRUE(SpanStore::Open(testing::TestStorage(dir, 2), clock_).ok()); }
-  auto other = SpanStore::Open(testing::TestStorage(dir, 4), clock_);
+  { ASSERT_TRUE(SpanStore::Open(testing::TestStorage(dir, 2), clock_, kNoIdleUpkeep).ok()); }
+  auto other = SpanStore::Open(testing::TestStorage(dir, 4), clock_, kNoIdleUpkeep);
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(other.status().message().find("storage.shards=2"), absl::string_view::npos);
@@ -191,14 +194,14 @@ TEST(SpanStoreTest, RefusesAnotherShardCountOrFormat) {
     std::ofstream meta(std::filesystem::path(dir) / "SKUA_META", std::ios::trunc);
     meta << "format_version=999\nshards=2\n";
   }
-  auto future = SpanStore::Open(testing::TestStorage(dir, 2), clock_);
+  auto future = SpanStore::Open(testing::TestStorage(dir, 2), clock_, kNoIdleUpkeep);
   ASSERT_FALSE(future.ok());
   EXPECT_NE(future.status().message().find("format version 999"), absl::string_view::npos);
 
   std::string foreign = TempDir("foreign");
   std::filesystem::create_directories(foreign);
   std::ofstream(std::filesystem::path(foreign) / "something") << "x";
-  auto f = SpanStore::Open(testing::TestStorage(foreign, 1), clock_);
+  auto f = SpanStore::Open(testing::TestStorage(foreign, 1), clock_, kNoIdleUpkeep);
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.status().code(), absl::StatusCode::kFailedPrecondition);
 }
@@ -209,7 +212,7 @@ TEST(SpanStoreTest, RefusesAnotherShardCountOrFormat) {
 TEST(SpanStoreTest, PartitionFamiliesAreCheckedAtOpen) {
   std::string dir = TempDir("families");
   {
-    auto store = SpanStore::Open(testing::TestStorage(dir, 1), clock_);
+    auto store = SpanStore::Open(testing::TestStorage(dir, 1), clock_, kNoIdleUpkeep);
     ASSERT_TRUE(store.ok());
     ExportRequest req;
     AddSpan(AddResource(req, "svc"), "aa", 1, 0, "op", 1000, 1);
@@ -238,7 +241,7 @@ TEST(SpanStoreTest, PartitionFamiliesAreCheckedAtOpen) {
 
   add_family("r60-w5-p100-index");  // an index family without its partition
   {
-    auto store = SpanStore::Open(testing::TestStorage(dir, 1), clock_);
+    auto store = SpanStore::Open(testing::TestStorage(dir, 1), clock_, kNoIdleUpkeep);
     ASSERT_TRUE(store.ok()) << store.status();
     auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("aa"));
     ASSERT_TRUE(trace.ok() && trace->has_value());
@@ -247,7 +250,7 @@ TEST(SpanStoreTest, PartitionFamiliesAreCheckedAtOpen) {
   EXPECT_EQ(families().size(), before);
 
   add_family("colour");
-  auto refused = SpanStore::Open(testing::TestStorage(dir, 1), clock_);
+  auto refused = SpanStore::Open(testing::TestStorage(dir, 1), clock_, kNoIdleUpkeep);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("unknown column family 'colour'"),
             absl::string_view::npos);
@@ -255,7 +258,7 @@ TEST(SpanStoreTest, PartitionFamiliesAreCheckedAtOpen) {
 
 TEST(SpanStoreTest, RoutingIsStableAndSpreads) {
   std::string dir = TempDir("route");
-  auto store = SpanStore::Open(testing::TestStorage(dir, 4), clock_);
+  auto store = SpanStore::Open(testing::TestStorage(dir, 4), clock_, kNoIdleUpkeep);
   ASSERT_TRUE(store.ok());
   std::vector<int> counts(4);
   for (int i = 1; i <= 4000; ++i) {

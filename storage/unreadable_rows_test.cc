@@ -18,6 +18,9 @@
 namespace skua::storage {
 namespace {
 
+// Upkeep only when the test asks for it (RunUpkeep) or commits run it, on the fake clock.
+const SpanStore::WriterOptions kNoIdleUpkeep{.idle_upkeep_interval = std::chrono::milliseconds(0)};
+
 namespace fs = std::filesystem;
 using testing::AddResource;
 using testing::AddSpan;
@@ -86,7 +89,7 @@ std::set<std::string> Found(SpanStore& store, const std::string& service) {
 
 // Everything but the corrupted rows answers as before.
 void ExpectReadableAroundCorruption(const std::string& dir) {
-  auto store = SpanStore::Open(testing::TestStorage(dir, 1), clock_);
+  auto store = SpanStore::Open(testing::TestStorage(dir, 1), clock_, kNoIdleUpkeep);
   ASSERT_TRUE(store.ok()) << store.status();
   SpanStore& s = **store;
 
@@ -128,7 +131,7 @@ TEST(UnreadableRowsTest, LookupsSearchesAndStartsGoOnWithoutThem) {
   std::string dir = TempDir("unreadable");
   std::string crashed = dir + "-crash";
   {
-    auto store = SpanStore::Open(testing::TestStorage(dir, 1), clock_);
+    auto store = SpanStore::Open(testing::TestStorage(dir, 1), clock_, kNoIdleUpkeep);
     ASSERT_TRUE(store.ok()) << store.status();
     // Recent spans: dependencies older than the retention are forgotten.
     const auto t = static_cast<uint64_t>(clock_.NowNanos()) - 60'000'000'000;

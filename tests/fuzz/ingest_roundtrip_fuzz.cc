@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <future>
 #include <map>
 #include <set>
 #include <string>
@@ -48,11 +49,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
   }
-  for (auto& [shard, refs] : by_shard) {
-    storage::PreparedWrite w = store.Prepare(refs);
-    const storage::PreparedWrite* writes[] = {&w};
-    if (!store.Commit(shard, writes).ok()) abort();
-  }
+  std::vector<storage::SpanWriter::ShardWrite> writes;
+  for (auto& [shard, refs] : by_shard) writes.push_back({shard, store.Prepare(refs)});
+  std::promise<absl::Status> committed;
+  store.Submit(std::move(writes), [&](absl::Status st) { committed.set_value(std::move(st)); });
+  if (!committed.get_future().get().ok()) abort();
   for (const auto& [id, span_ids] : expected) {
     auto trace = store.GetTrace(id);
     if (!trace.ok() || !trace->has_value()) __builtin_trap();

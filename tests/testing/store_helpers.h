@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <map>
 #include <vector>
 
@@ -22,17 +23,21 @@ inline std::vector<storage::SpanRef> RefsOf(const ExportRequest& req) {
   return refs;
 }
 
-// Commits every span of `req` to its shard (one write per shard).
-inline void StoreRequest(storage::SpanStore& store, const ExportRequest& req) {
+// Submits every span of `req` (one write per shard) and waits until it is durable.
+inline absl::Status SubmitAndWait(storage::SpanWriter& store, const ExportRequest& req) {
   std::map<int, std::vector<storage::SpanRef>> by_shard;
   for (const auto& ref : RefsOf(req)) {
     by_shard[store.ShardOf(*common::TraceId::FromBytes(ref.span->trace_id()))].push_back(ref);
   }
-  for (auto& [shard, refs] : by_shard) {
-    storage::PreparedWrite w = store.Prepare(refs);
-    const storage::PreparedWrite* ws[] = {&w};
-    ASSERT_TRUE(store.Commit(shard, ws).ok());
-  }
+  std::vector<storage::SpanWriter::ShardWrite> writes;
+  for (auto& [shard, refs] : by_shard) writes.push_back({shard, store.Prepare(refs)});
+  std::promise<absl::Status> done;
+  store.Submit(std::move(writes), [&](absl::Status st) { done.set_value(std::move(st)); });
+  return done.get_future().get();
+}
+
+inline void StoreRequest(storage::SpanWriter& store, const ExportRequest& req) {
+  ASSERT_TRUE(SubmitAndWait(store, req).ok());
 }
 
 }  // namespace skua::testing
