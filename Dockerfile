@@ -18,7 +18,8 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libabsl20220623 libbz2-1.0 libc-ares2 libfmt9 libgrpc++1.51 libgrpc29 liblz4-1 \
-      libprotobuf32 libre2-9 libsnappy1v5 libspdlog1.10 libssl3 libyaml-cpp0.7 libzstd1 \
+      libprometheus-cpp-core1.0 libprotobuf32 libre2-9 libsnappy1v5 libspdlog1.10 libssl3 \
+      libyaml-cpp0.7 libzstd1 \
       zlib1g curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 skua \

@@ -36,7 +36,10 @@ class IngestPipelineTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
 
   int SpansOf(std::string_view trace_hex) {
     auto t = store_->GetTrace(*common::ParseTraceIdHex(trace_hex));
@@ -75,7 +78,7 @@ TEST_F(IngestPipelineTest, StoresValidSpansAndRejectsInvalidOnesIndividually) {
   std::string m = metrics_.RenderPrometheus();
   EXPECT_NE(m.find("skua_spans_received_total{transport=\"grpc\"} 9"), std::string::npos);
   EXPECT_NE(m.find("skua_spans_accepted_total{transport=\"grpc\"} 4"), std::string::npos);
-  EXPECT_NE(m.find("skua_spans_rejected_total{transport=\"grpc\",reason=\"invalid\"} 5"),
+  EXPECT_NE(m.find("skua_spans_rejected_total{reason=\"invalid\",transport=\"grpc\"} 5"),
             std::string::npos);
 }
 
@@ -94,7 +97,7 @@ TEST_F(IngestPipelineTest, FullQueueRefusesAtOnceAndStoresNothingOfTheRequest) {
   for (int i = 1; i <= 100; ++i) EXPECT_EQ(SpansOf(fmt::format("{:x}", 0x100 + i)), 0);
   EXPECT_EQ(store_->QueuedBytes(0) + store_->QueuedBytes(1), 0u);
   EXPECT_NE(metrics_.RenderPrometheus().find(
-                "skua_spans_rejected_total{transport=\"http\",reason=\"queue_full\"} 100"),
+                "skua_spans_rejected_total{reason=\"queue_full\",transport=\"http\"} 100"),
             std::string::npos);
 
   // A request that fits is still accepted.

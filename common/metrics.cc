@@ -1,155 +1,150 @@
 #include "common/metrics.h"
 
-#include <fmt/format.h>
+#include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 #include <algorithm>
-#include <cmath>
-#include <stdexcept>
+#include <map>
+#include <mutex>
 
 namespace skua::common {
 namespace {
 
-std::string EscapeLabelValue(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\' || c == '"') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
+prometheus::Labels ToPrometheus(const Labels& labels) {
+  return prometheus::Labels(labels.begin(), labels.end());
+}
+
+// Gauges and counters whose values are computed when scraped; prometheus-cpp has none, so they
+// are a Collectable of their own next to the registry.
+class CallbackMetrics final : public prometheus::Collectable {
+ public:
+  void Add(std::string_view name, std::string_view help, prometheus::MetricType type,
+           const Labels& labels, std::function<double()> fn) {
+    std::lock_guard lock(mu_);
+    auto& family = families_[std::string(name)];
+    family.help = help;
+    family.type = type;
+    family.series.emplace_back(labels, std::move(fn));
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::lock_guard lock(mu_);
+    std::vector<prometheus::MetricFamily> out;
+    for (const auto& [name, family] : families_) {
+      prometheus::MetricFamily f;
+      f.name = name;
+      f.help = family.help;
+      f.type = family.type;
+      for (const auto& [labels, fn] : family.series) {
+        prometheus::ClientMetric m;
+        for (const auto& [k, v] : ToPrometheus(labels)) m.label.push_back({k, v});
+        double value = fn();
+        if (family.type == prometheus::MetricType::Counter) {
+          m.counter.value = value;
+        } else {
+          m.gauge.value = value;
+        }
+        f.metric.push_back(std::move(m));
+      }
+      out.push_back(std::move(f));
     }
+    return out;
   }
-  return out;
-}
 
-// Renders `a="x",b="y"` (without braces); the map key of a series within its family.
-std::string RenderLabels(const Labels& labels) {
-  std::string out;
-  for (const auto& [k, v] : labels) {
-    if (!out.empty()) out.push_back(',');
-    out += fmt::format("{}=\"{}\"", k, EscapeLabelValue(v));
-  }
-  return out;
-}
+ private:
+  struct Family {
+    std::string help;
+    prometheus::MetricType type;
+    std::vector<std::pair<Labels, std::function<double()>>> series;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, Family> families_;  // guarded by mu_
+};
 
-std::string Braced(const std::string& labels, std::string_view extra = {}) {
-  if (labels.empty() && extra.empty()) return "";
-  if (labels.empty()) return fmt::format("{{{}}}", extra);
-  if (extra.empty()) return fmt::format("{{{}}}", labels);
-  return fmt::format("{{{},{}}}", labels, extra);
-}
-
-std::string FormatDouble(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  return fmt::format("{}", v);
+// Skua's handle for each metric prometheus-cpp made, created with it.
+template <typename Handle, typename Metric>
+Handle& HandleOf(std::map<const void*, std::unique_ptr<Handle>>& handles, Metric& metric) {
+  auto& h = handles[&metric];
+  if (h == nullptr) h = std::make_unique<Handle>(metric);
+  return *h;
 }
 
 }  // namespace
 
-Histogram::Histogram(std::vector<double> bounds)
-    : bounds_(std::move(bounds)), buckets_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
-  std::sort(bounds_.begin(), bounds_.end());
-  for (size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0);
-}
+void Counter::Increment(uint64_t n) { c_.Increment(static_cast<double>(n)); }
+void Gauge::Set(int64_t v) { g_.Set(static_cast<double>(v)); }
+void Histogram::Observe(double v) { h_.Observe(v); }
 
-void Histogram::Observe(double v) {
-  size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin();
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-  sum_micros_.fetch_add(static_cast<uint64_t>(std::max(0.0, v) * 1e6), std::memory_order_relaxed);
-}
+struct MetricsRegistry::Impl {
+  std::mutex mu;
+  prometheus::Registry registry;
+  CallbackMetrics callbacks;
+  // Families by name, and the handles of their metrics; guarded by mu.
+  std::map<std::string, prometheus::Family<prometheus::Counter>*, std::less<>> counters;
+  std::map<std::string, prometheus::Family<prometheus::Gauge>*, std::less<>> gauges;
+  std::map<std::string, prometheus::Family<prometheus::Histogram>*, std::less<>> histograms;
+  std::map<const void*, std::unique_ptr<Counter>> counter_handles;
+  std::map<const void*, std::unique_ptr<Gauge>> gauge_handles;
+  std::map<const void*, std::unique_ptr<Histogram>> histogram_handles;
 
-double Histogram::Sum() const { return sum_micros_.load(std::memory_order_relaxed) / 1e6; }
-
-uint64_t Histogram::CumulativeCount(size_t i) const {
-  uint64_t total = 0;
-  for (size_t j = 0; j <= i && j <= bounds_.size(); ++j) {
-    total += buckets_[j].load(std::memory_order_relaxed);
+  template <typename Builder, typename Metric>
+  prometheus::Family<Metric>& FamilyLocked(
+      std::map<std::string, prometheus::Family<Metric>*, std::less<>>& families,
+      std::string_view name, std::string_view help, Builder builder) {
+    auto it = families.find(name);
+    if (it == families.end()) {
+      auto& family = builder.Name(std::string(name)).Help(std::string(help)).Register(registry);
+      it = families.emplace(std::string(name), &family).first;
+    }
+    return *it->second;
   }
-  return total;
-}
+};
 
-MetricsRegistry::Family& MetricsRegistry::FamilyLocked(std::string_view name, std::string_view help,
-                                                       Type type) {
-  auto it = families_.find(name);
-  if (it == families_.end()) {
-    it =
-        families_.emplace(std::string(name), Family{type, std::string(help), {}, {}, {}, {}}).first;
-  } else if (it->second.type != type) {
-    // A programming error: one name registered with two types.
-    throw std::logic_error(fmt::format("metric {} registered with two types", name));
-  }
-  return it->second;
-}
+MetricsRegistry::MetricsRegistry() : impl_(std::make_unique<Impl>()) {}
+MetricsRegistry::~MetricsRegistry() = default;
 
 Counter& MetricsRegistry::GetCounter(std::string_view name, std::string_view help,
                                      const Labels& labels) {
-  std::lock_guard lock(mu_);
-  auto& slot = FamilyLocked(name, help, Type::kCounter).counters[RenderLabels(labels)];
-  if (!slot) slot = std::make_unique<Counter>();
-  return *slot;
+  std::lock_guard lock(impl_->mu);
+  auto& family = impl_->FamilyLocked(impl_->counters, name, help, prometheus::BuildCounter());
+  return HandleOf(impl_->counter_handles, family.Add(ToPrometheus(labels)));
 }
 
 Gauge& MetricsRegistry::GetGauge(std::string_view name, std::string_view help,
                                  const Labels& labels) {
-  std::lock_guard lock(mu_);
-  auto& slot = FamilyLocked(name, help, Type::kGauge).gauges[RenderLabels(labels)];
-  if (!slot) slot = std::make_unique<Gauge>();
-  return *slot;
+  std::lock_guard lock(impl_->mu);
+  auto& family = impl_->FamilyLocked(impl_->gauges, name, help, prometheus::BuildGauge());
+  return HandleOf(impl_->gauge_handles, family.Add(ToPrometheus(labels)));
 }
 
 Histogram& MetricsRegistry::GetHistogram(std::string_view name, std::string_view help,
                                          const std::vector<double>& bounds, const Labels& labels) {
-  std::lock_guard lock(mu_);
-  auto& slot = FamilyLocked(name, help, Type::kHistogram).histograms[RenderLabels(labels)];
-  if (!slot) slot = std::make_unique<Histogram>(bounds);
-  return *slot;
+  std::lock_guard lock(impl_->mu);
+  auto& family = impl_->FamilyLocked(impl_->histograms, name, help, prometheus::BuildHistogram());
+  return HandleOf(impl_->histogram_handles, family.Add(ToPrometheus(labels), bounds));
 }
 
 void MetricsRegistry::AddCallbackGauge(std::string_view name, std::string_view help,
                                        const Labels& labels, std::function<double()> fn) {
-  std::lock_guard lock(mu_);
-  FamilyLocked(name, help, Type::kGauge).callbacks[RenderLabels(labels)] = std::move(fn);
+  impl_->callbacks.Add(name, help, prometheus::MetricType::Gauge, labels, std::move(fn));
 }
 
 void MetricsRegistry::AddCallbackCounter(std::string_view name, std::string_view help,
                                          const Labels& labels, std::function<double()> fn) {
-  std::lock_guard lock(mu_);
-  FamilyLocked(name, help, Type::kCounter).callbacks[RenderLabels(labels)] = std::move(fn);
+  impl_->callbacks.Add(name, help, prometheus::MetricType::Counter, labels, std::move(fn));
 }
 
 std::string MetricsRegistry::RenderPrometheus() const {
-  std::lock_guard lock(mu_);
-  std::string out;
-  for (const auto& [name, f] : families_) {
-    static constexpr const char* kTypeNames[] = {"counter", "gauge", "histogram"};
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f.help, name,
-                       kTypeNames[static_cast<int>(f.type)]);
-    for (const auto& [labels, c] : f.counters) {
-      out += fmt::format("{}{} {}\n", name, Braced(labels), c->Value());
-    }
-    for (const auto& [labels, g] : f.gauges) {
-      out += fmt::format("{}{} {}\n", name, Braced(labels), g->Value());
-    }
-    for (const auto& [labels, fn] : f.callbacks) {
-      out += fmt::format("{}{} {}\n", name, Braced(labels), FormatDouble(fn()));
-    }
-    for (const auto& [labels, h] : f.histograms) {
-      const auto& bounds = h->bounds();
-      for (size_t i = 0; i <= bounds.size(); ++i) {
-        std::string le = i < bounds.size() ? FormatDouble(bounds[i]) : "+Inf";
-        out += fmt::format("{}_bucket{} {}\n", name, Braced(labels, fmt::format("le=\"{}\"", le)),
-                           h->CumulativeCount(i));
-      }
-      out += fmt::format("{}_sum{} {}\n", name, Braced(labels), FormatDouble(h->Sum()));
-      out += fmt::format("{}_count{} {}\n", name, Braced(labels), h->Count());
-    }
-  }
-  return out;
+  std::vector<prometheus::MetricFamily> families = impl_->registry.Collect();
+  for (auto& f : impl_->callbacks.Collect()) families.push_back(std::move(f));
+  std::stable_sort(families.begin(), families.end(),
+                   [](const auto& a, const auto& b) { return a.name < b.name; });
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 const std::vector<double>& LatencyBucketsSeconds() {

@@ -106,13 +106,17 @@ class Skua:
         return requests.get(self.url("admin", "/metrics"), timeout=10).text
 
 
+SERIES_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
+SERIES_LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
 def metric_value(text, name, **labels):
-    """The value of one Prometheus series, or 0 if absent."""
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    series = f"{name}{{{want}}}" if want else name
+    """The value of the series `name` with exactly these labels (in any order), or 0 if absent."""
+    want = {k: str(v) for k, v in labels.items()}
     for line in text.splitlines():
-        if line.startswith(series + " "):
-            return float(line.split()[-1])
+        m = SERIES_RE.match(line)
+        if m and m.group(1) == name and dict(SERIES_LABEL_RE.findall(m.group(2) or "")) == want:
+            return float(m.group(3))
     return 0.0
 
 
