@@ -1,3 +1,5 @@
+// Bounded gzip inflation of request bodies and gRPC messages.
+
 #include "collector/inflate.h"
 
 #include <fmt/format.h>

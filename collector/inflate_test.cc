@@ -1,3 +1,5 @@
+// Inflation stops at its limit and when the caller refuses more memory.
+
 #include "collector/inflate.h"
 
 #include <gtest/gtest.h>

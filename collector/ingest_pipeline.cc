@@ -1,3 +1,6 @@
+// The ingest pipeline: checking, routing and encoding a request's spans, then submitting them
+// to storage's shard writers.
+
 #include "collector/ingest_pipeline.h"
 
 #include <fmt/format.h>

@@ -1,3 +1,5 @@
+// The ingest pipeline over a real store: invalid spans, full queues, stopping, metrics.
+
 #include "collector/ingest_pipeline.h"
 
 #include <fmt/format.h>

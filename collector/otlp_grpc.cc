@@ -1,3 +1,5 @@
+// The OTLP/gRPC receiver (port 4317): raw-bytes Export with bounded inflation.
+
 #include "collector/otlp_grpc.h"
 
 #include <fmt/format.h>

@@ -1,3 +1,5 @@
+// The OTLP/HTTP receiver (port 4318): protobuf and JSON bodies, gzip, status codes.
+
 #include "collector/otlp_http.h"
 
 #include <fmt/format.h>

@@ -1,3 +1,5 @@
+// A gRPC server per port with Skua's own accept loop, health service and limits.
+
 #include "common/grpc_server.h"
 
 #include <fcntl.h>

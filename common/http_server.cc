@@ -1,3 +1,6 @@
+// The HTTP/1.1 server (Beast): connection caps, request limits, body budget, long-running
+// handlers on threads of their own.
+
 #include "common/http_server.h"
 
 #include <spdlog/spdlog.h>

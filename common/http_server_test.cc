@@ -1,3 +1,6 @@
+// The HTTP server on loopback: oversize bodies, busy addresses, unreadable requests, the body
+// budget, the connection cap, and long requests beside cheap ones.
+
 #include "common/http_server.h"
 
 #include <arpa/inet.h>

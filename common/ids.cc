@@ -1,3 +1,5 @@
+// Trace and span IDs: parsing and formatting in Jaeger's and OTLP's forms.
+
 #include "common/ids.h"
 
 #include <algorithm>

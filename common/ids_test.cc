@@ -1,3 +1,5 @@
+// Trace and span ID parsing and formatting.
+
 #include "common/ids.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,5 @@
+// Bounded, non-recursive JSON parsing (RapidJSON's iterative parser).
+
 #include "common/json_parse.h"
 
 #include <fmt/format.h>

@@ -1,3 +1,5 @@
+// JSON writing helpers: strings as valid UTF-8, base64, pretty printing.
+
 #include "common/json_write.h"
 
 #include <rapidjson/document.h>

@@ -1,3 +1,5 @@
+// Metrics on prometheus-cpp: the registry, callback metrics and the text exposition.
+
 #include "common/metrics.h"
 
 #include <prometheus/collectable.h>

@@ -1,3 +1,5 @@
+// The metrics exposition: counters, gauges, callbacks, histograms and label escaping.
+
 #include "common/metrics.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,5 @@
+// UTF-8 validation and repair.
+
 #include "common/utf8.h"
 
 #include <cstdint>

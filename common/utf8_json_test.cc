@@ -1,3 +1,5 @@
+// UTF-8 validation and the bounded JSON parser.
+
 #include <gtest/gtest.h>
 
 #include <string>

@@ -1,3 +1,5 @@
+// Go's time.ParseDuration syntax.
+
 #include "model/go_duration.h"
 
 #include <fmt/format.h>

@@ -1,3 +1,5 @@
+// The data model's rules: value strings, span kind names, service names, durations.
+
 #include <gtest/gtest.h>
 
 #include "model/go_duration.h"

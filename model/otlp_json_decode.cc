@@ -1,3 +1,5 @@
+// Decoding OTLP/JSON (the protobuf JSON mapping with OTLP's exceptions).
+
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>

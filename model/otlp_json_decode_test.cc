@@ -1,3 +1,6 @@
+// OTLP/JSON decoding: every field, snake_case keys and enum names, malformed input (with its
+// path), nesting bounds, and encoded responses.
+
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,3 +1,5 @@
+// Encoding OTLP/JSON as Jaeger's api_v3 renders it.
+
 #include <cmath>
 
 #include "common/ids.h"

@@ -1,3 +1,5 @@
+// OTLP/JSON encoding: the Jaeger api_v3 snapshot, and values in the OTLP/JSON encoding.
+
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 

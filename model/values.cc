@@ -1,3 +1,5 @@
+// The data model's rules: attribute values as strings, span kind names, service names.
+
 #include "model/values.h"
 
 #include <fmt/format.h>

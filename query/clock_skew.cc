@@ -1,3 +1,5 @@
+// Jaeger's clock-skew adjuster for its span model.
+
 #include "query/clock_skew.h"
 
 #include <cstdio>

@@ -1,3 +1,5 @@
+// What the two gRPC query services share: request checks and the answer to storage failures.
+
 #include "query/grpc_calls.h"
 
 #include <limits>

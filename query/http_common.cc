@@ -1,3 +1,6 @@
+// What the v1 and api_v3 HTTP adapters share: pages, JSON pieces, trace IDs from paths, and
+// the answer to storage failures.
+
 #include "query/http_common.h"
 
 #include <fmt/format.h>

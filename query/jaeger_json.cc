@@ -1,3 +1,5 @@
+// Jaeger's v1 JSON rendering of traces in its span model.
+
 #include "query/jaeger_json.h"
 
 #include <google/protobuf/arena.h>

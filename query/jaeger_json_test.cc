@@ -1,3 +1,5 @@
+// The v1 JSON rendering against Jaeger's field names and shapes.
+
 #include "query/jaeger_json.h"
 
 #include <gtest/gtest.h>

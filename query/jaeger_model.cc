@@ -1,3 +1,5 @@
+// Converting OTLP traces to Jaeger's span model (api_v2), with Jaeger's query adjusters.
+
 #include "query/jaeger_model.h"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// Jaeger's ingest sanitizers and query adjusters applied to OTLP traces.
+
 #include "query/otlp_adjust.h"
 
 #include <algorithm>

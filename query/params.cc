@@ -1,3 +1,5 @@
+// Parsing query-string parameters with the error texts of Jaeger's Go handlers.
+
 #include "query/params.h"
 
 #include <fmt/format.h>

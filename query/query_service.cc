@@ -1,3 +1,5 @@
+// The query service: defaults, limits, deadlines and reads shared by every query API.
+
 #include "query/query_service.h"
 
 #include <fmt/format.h>

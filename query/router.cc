@@ -1,3 +1,5 @@
+// The route table: matching a path against patterns with {param} and {param*}.
+
 #include "query/router.h"
 
 namespace skua::query {

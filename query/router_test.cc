@@ -1,3 +1,5 @@
+// Route matching: literals, parameters, the trailing catch-all, and no match.
+
 #include "query/router.h"
 
 #include <gtest/gtest.h>

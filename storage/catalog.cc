@@ -1,3 +1,5 @@
+// The catalog of services and operations (with span kinds) of every shard, kept in memory.
+
 #include "storage/catalog.h"
 
 #include <algorithm>

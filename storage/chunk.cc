@@ -1,3 +1,6 @@
+// The trace chunk format (`T` row values): encoding a request's spans of one trace, and walking
+// and decoding them again.
+
 #include "storage/chunk.h"
 
 #include <google/protobuf/io/coded_stream.h>

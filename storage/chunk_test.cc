@@ -1,3 +1,5 @@
+// Trace chunks round-trip: what is encoded decodes to the same spans, parents and times.
+
 #include "storage/chunk.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,5 @@
+// Byte and bit codes shared by storage's formats: varints, big-endian keys, Rice and gamma codes.
+
 #include "storage/coding.h"
 
 namespace skua::storage {

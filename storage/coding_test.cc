@@ -1,3 +1,5 @@
+// The byte and bit codes on their own: round trips, bounds, and malformed input.
+
 #include "storage/coding.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,5 @@
+// Counting calls between services from parent/child spans, per minute of the child's start.
+
 #include "storage/dependency_counter.h"
 
 #include "storage/keys.h"

@@ -1,3 +1,5 @@
+// The key layout of a shard's rows (docs/storage.md, "Keys").
+
 #include "storage/keys.h"
 
 #include <algorithm>

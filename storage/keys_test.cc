@@ -1,3 +1,5 @@
+// The key layout: ordering and round trips of every kind of key.
+
 #include "storage/keys.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,5 @@
+// Storage's metrics: its statistics exposed as gauges and counters at scrape time.
+
 #include "storage/metrics.h"
 
 namespace skua::storage {

@@ -1,3 +1,5 @@
+// Time partitions: their column families' names, and the set of them a shard holds.
+
 #include "storage/partition.h"
 
 #include <fmt/format.h>

@@ -1,3 +1,5 @@
+// The retention policy (default and per service) and the width of time partitions.
+
 #include <algorithm>
 
 #include "storage/span_store.h"

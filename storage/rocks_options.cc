@@ -1,3 +1,6 @@
+// RocksDB options of shards and partitions, RocksDB's log routed to Skua's, and RocksDB
+// statuses as absl::Status.
+
 #include "storage/rocks_options.h"
 
 #include <fmt/format.h>

@@ -1,3 +1,6 @@
+// The store through its interface: preparing writes, whole traces across requests,
+// duplicates, parents, reopening, and the data directory checks at open.
+
 #include "storage/span_store.h"
 
 #include <fmt/format.h>

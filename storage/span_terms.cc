@@ -1,3 +1,5 @@
+// The terms a span is searchable by, their hashes, and whether a span matches a search.
+
 #include "storage/span_terms.h"
 
 #include <algorithm>

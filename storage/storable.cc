@@ -1,3 +1,5 @@
+// The rules a span must meet to be stored (so that it can always be read back).
+
 #include "storage/storable.h"
 
 #include <fmt/format.h>

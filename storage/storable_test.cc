@@ -1,3 +1,5 @@
+// The storage rules: what is refused, and the field each refusal names.
+
 #include "storage/storable.h"
 
 #include <gtest/gtest.h>

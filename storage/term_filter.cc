@@ -1,3 +1,5 @@
+// The Bloom filter over a sealed block's postings keys (`F` row values).
+
 #include "storage/term_filter.h"
 
 #include <algorithm>
