@@ -170,7 +170,8 @@ class SpanWriter {
     PreparedWrite write;
   };
   using Done = std::function<void(absl::Status)>;
-  // Queues the writes of one request on their shards' writers. Admission is all or nothing:
+  // Queues the writes of one request on their shards' writers (none: done at once, OK).
+  // Admission is all or nothing:
   // if any shard's queue would exceed its bound, nothing is queued. `done` is called exactly
   // once — before Submit returns when the request is refused, else from a writer thread once
   // every write is in its shard's write-ahead log (and fsynced if configured) and visible to

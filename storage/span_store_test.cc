@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <set>
 
@@ -271,6 +272,34 @@ TEST(SpanStoreTest, RoutingIsStableAndSpreads) {
     ++counts[s];
   }
   for (int c : counts) EXPECT_GT(c, 800);
+}
+
+TEST(SpanStoreTest, SubmitCompletesExactlyOnce) {
+  std::string dir = TempDir("submit");
+  auto store = SpanStore::Open(testing::TestStorage(dir, 2), clock_, kNoIdleUpkeep);
+  ASSERT_TRUE(store.ok());
+  auto submit = [&](std::vector<SpanWriter::ShardWrite> writes) {
+    int calls = 0;
+    std::promise<absl::Status> done;
+    (*store)->Submit(std::move(writes), [&](absl::Status st) {
+      ++calls;
+      done.set_value(std::move(st));
+    });
+    absl::Status st = done.get_future().get();
+    EXPECT_EQ(calls, 1);
+    return st;
+  };
+  EXPECT_TRUE(submit({}).ok());  // nothing to write: done at once
+  EXPECT_EQ(submit({{7, PreparedWrite{}}}).code(), absl::StatusCode::kInvalidArgument);
+  testing::ExportRequest req;
+  testing::AddSpan(testing::AddResource(req, "svc"), "ab", 1, 0, "op", 1000, 10);
+  ASSERT_TRUE(testing::SubmitAndWait(**store, req).ok());
+  (*store)->RunUpkeep();
+  (*store)->StopWriters();
+  EXPECT_EQ(testing::SubmitAndWait(**store, req).code(), absl::StatusCode::kUnavailable);
+  (*store)->RunUpkeep();  // on the caller's thread once the writers have stopped
+  auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("ab"));
+  ASSERT_TRUE(trace.ok() && trace->has_value());
 }
 
 }  // namespace
