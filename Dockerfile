@@ -28,9 +28,16 @@ RUN apt-get update \
  && chown skua:skua /data
 COPY --from=build /build/skua /usr/local/bin/skua
 COPY config/skua.yaml /etc/skua/skua.yaml
-# The image's data directory; a mounted config file's storage.path is overridden by this
-# variable, flags override both (skua --help).
+# The image's data directory and listeners; a mounted config file's storage.path and endpoints
+# are overridden by these variables, flags override both (skua --help).
 ENV SKUA_STORAGE_PATH=/data
+# Skua listens on localhost unless told otherwise; in a container the ports must be reachable
+# from outside it.
+ENV SKUA_COLLECTOR_OTLP_GRPC_ENDPOINT=0.0.0.0:4317 \
+    SKUA_COLLECTOR_OTLP_HTTP_ENDPOINT=0.0.0.0:4318 \
+    SKUA_QUERY_HTTP_ENDPOINT=0.0.0.0:16686 \
+    SKUA_QUERY_GRPC_ENDPOINT=0.0.0.0:16685 \
+    SKUA_ADMIN_ENDPOINT=0.0.0.0:8888
 VOLUME ["/data"]
 WORKDIR /data
 USER 10001:10001

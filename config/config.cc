@@ -63,7 +63,8 @@ absl::Status Bad(std::string_view what) { return absl::InvalidArgumentError(std:
 Setter EndpointSetter(std::string* (*field)(Config&)) {
   return [field](std::string_view v, Config& c) {
     auto colon = v.rfind(':');
-    if (colon == std::string_view::npos) return Bad("must be host:port, e.g. 0.0.0.0:4317");
+    if (colon == std::string_view::npos)
+      return Bad("must be host:port, e.g. localhost:4317 or 0.0.0.0:4317");
     auto port = v.substr(colon + 1);
     unsigned p = 0;
     auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
@@ -574,6 +575,34 @@ absl::StatusOr<uint64_t> ParseByteSize(std::string_view text) {
   double bytes = number * mult;
   if (bytes > 1e18) return Bad(fmt::format("'{}' is too large", text));
   return static_cast<uint64_t>(std::llround(bytes));
+}
+
+namespace {
+
+// True for "localhost", 127.0.0.0/8 and ::1 (bracketed or not).
+bool IsLoopbackHost(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+}  // namespace
+
+std::vector<std::string> UnprotectedExposedListeners(const Config& config) {
+  std::vector<std::string> out;
+  for (const auto& [key, endpoint] :
+       {std::pair<std::string_view, const std::string&>{"collector.otlp.grpc.endpoint",
+                                                        config.collector.grpc_endpoint},
+        {"collector.otlp.http.endpoint", config.collector.http_endpoint},
+        {"query.http.endpoint", config.query.http_endpoint},
+        {"query.grpc.endpoint", config.query.grpc_endpoint},
+        {"admin.endpoint", config.admin.endpoint}}) {
+    auto colon = endpoint.rfind(':');
+    std::string_view host = std::string_view(endpoint).substr(0, colon);
+    if (!IsLoopbackHost(host)) out.push_back(fmt::format("{}={}", key, endpoint));
+  }
+  return out;
 }
 
 }  // namespace skua::config

@@ -38,22 +38,22 @@ struct StorageConfig {
 };
 
 struct CollectorConfig {
-  std::string grpc_endpoint = "0.0.0.0:4317";
+  std::string grpc_endpoint = "localhost:4317";
   uint64_t grpc_max_recv_msg_size = 16ull << 20;  // on the wire, compressed or not
   common::GrpcLimits grpc_limits = GrpcLimitsWithMemory(128ull << 20);
   int http_max_connections = 1024;
   // Bytes of OTLP requests held in memory before their spans are queued (bodies being received,
   // inflated, decoded), both protocols together; past it exports are refused (retryably).
   uint64_t max_inflight_bytes = 256ull << 20;
-  std::string http_endpoint = "0.0.0.0:4318";
+  std::string http_endpoint = "localhost:4318";
   uint64_t http_max_request_body_size = 16ull << 20;  // after decompression
   uint64_t queue_max_bytes = 64ull << 20;             // per shard
   std::chrono::milliseconds retry_after{1000};        // hint sent with backpressure refusals
 };
 
 struct QueryConfig {
-  std::string http_endpoint = "0.0.0.0:16686";
-  std::string grpc_endpoint = "0.0.0.0:16685";
+  std::string http_endpoint = "localhost:16686";
+  std::string grpc_endpoint = "localhost:16685";
   int http_max_connections = 256;
   common::GrpcLimits grpc_limits = GrpcLimitsWithMemory(32ull << 20);
   // Largest `limit` a search may ask for (Kiali asks for 10,000 and the Jaeger UI for up to
@@ -70,7 +70,7 @@ struct QueryConfig {
 };
 
 struct AdminConfig {
-  std::string endpoint = "0.0.0.0:8888";
+  std::string endpoint = "localhost:8888";
 };
 
 struct LogConfig {
@@ -114,6 +114,11 @@ std::vector<std::string> KeyNames();
 
 // The environment variable for a key: "storage.path" -> "SKUA_STORAGE_PATH".
 std::string EnvName(std::string_view key);
+
+// The listeners reachable from other hosts (their host is not a loopback name or address)
+// that neither encrypt nor authenticate, as "key=endpoint": what the start warns about. Skua
+// has neither TLS nor authentication yet, so that is every listener not on loopback.
+std::vector<std::string> UnprotectedExposedListeners(const Config& config);
 
 // "16MiB", "512KiB", "1GB", "1048576" -> bytes.
 absl::StatusOr<uint64_t> ParseByteSize(std::string_view text);

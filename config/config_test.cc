@@ -26,16 +26,16 @@ TEST(ConfigTest, DefaultsMatchTheShippedYaml) {
   EXPECT_TRUE(from_yaml.storage.retention_overrides.empty());
   EXPECT_EQ(from_yaml.storage.max_disk_bytes, 0u);
   EXPECT_EQ(from_yaml.storage.min_free_disk_bytes, defaults.storage.min_free_disk_bytes);
-  EXPECT_EQ(from_yaml.collector.grpc_endpoint, "0.0.0.0:4317");
+  EXPECT_EQ(from_yaml.collector.grpc_endpoint, "localhost:4317");
   EXPECT_EQ(from_yaml.collector.grpc_max_recv_msg_size, 16u << 20);
-  EXPECT_EQ(from_yaml.collector.http_endpoint, "0.0.0.0:4318");
+  EXPECT_EQ(from_yaml.collector.http_endpoint, "localhost:4318");
   EXPECT_EQ(from_yaml.collector.http_max_request_body_size,
             defaults.collector.http_max_request_body_size);
   EXPECT_EQ(from_yaml.collector.queue_max_bytes, defaults.collector.queue_max_bytes);
   EXPECT_EQ(from_yaml.collector.retry_after, defaults.collector.retry_after);
-  EXPECT_EQ(from_yaml.query.http_endpoint, "0.0.0.0:16686");
-  EXPECT_EQ(from_yaml.query.grpc_endpoint, "0.0.0.0:16685");
-  EXPECT_EQ(from_yaml.admin.endpoint, "0.0.0.0:8888");
+  EXPECT_EQ(from_yaml.query.http_endpoint, "localhost:16686");
+  EXPECT_EQ(from_yaml.query.grpc_endpoint, "localhost:16685");
+  EXPECT_EQ(from_yaml.admin.endpoint, "localhost:8888");
   EXPECT_EQ(from_yaml.log.level, "info");
   EXPECT_EQ(Describe(from_yaml), Describe(defaults)) << "every key";
 }
@@ -77,7 +77,7 @@ TEST(ConfigTest, HelpListsEveryKeyWithItsDefault) {
     EXPECT_NE(help.find(key), std::string::npos) << key;
     EXPECT_NE(help.find(EnvName(key)), std::string::npos) << key;
   }
-  EXPECT_NE(help.find("default 0.0.0.0:4317"), std::string::npos);
+  EXPECT_NE(help.find("default localhost:4317"), std::string::npos);
   EXPECT_NE(help.find("default 16MiB"), std::string::npos);
 }
 
@@ -162,6 +162,18 @@ TEST(ParseTest, ByteSizes) {
   EXPECT_EQ(*ParseByteSize("1048576"), 1048576u);
   EXPECT_FALSE(ParseByteSize("lots").ok());
   EXPECT_FALSE(ParseByteSize("5 parsecs").ok());
+}
+
+TEST(ConfigTest, ListenersDefaultToLoopbackAndExposedOnesAreNamed) {
+  Config c;
+  EXPECT_TRUE(UnprotectedExposedListeners(c).empty());
+  c.collector.grpc_endpoint = "0.0.0.0:4317";
+  c.query.http_endpoint = "[::1]:16686";
+  c.query.grpc_endpoint = "127.0.0.2:16685";
+  c.admin.endpoint = "10.1.2.3:8888";
+  EXPECT_EQ(UnprotectedExposedListeners(c),
+            (std::vector<std::string>{"collector.otlp.grpc.endpoint=0.0.0.0:4317",
+                                      "admin.endpoint=10.1.2.3:8888"}));
 }
 
 }  // namespace

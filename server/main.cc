@@ -133,6 +133,12 @@ int Run(const skua::config::Config& cfg) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   RaiseDescriptorLimit();
+  for (const auto& listener : config::UnprotectedExposedListeners(cfg)) {
+    SPDLOG_WARN(
+        "{} is reachable from other hosts and has neither TLS nor authentication: anyone "
+        "who can reach it can use it",
+        listener);
+  }
 
   // Why Skua cannot serve, once started (OK: it can). Read by /readyz and the gRPC health
   // service; the pieces it looks at are set once they exist.

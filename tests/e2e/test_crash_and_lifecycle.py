@@ -177,7 +177,7 @@ def test_help_lists_every_key():
                 "collector.otlp.http.endpoint", "query.http.endpoint", "query.grpc.endpoint", "admin.endpoint", "log.level",
                 "collector.otlp.grpc.max_recv_msg_size", "collector.queue.max_bytes"]:
         assert key in r.stdout
-    assert "SKUA_STORAGE_PATH" in r.stdout and "default 0.0.0.0:4317" in r.stdout
+    assert "SKUA_STORAGE_PATH" in r.stdout and "default localhost:4317" in r.stdout
 
 
 def test_bad_configuration_exits_2_naming_the_key(tmp_path):
