@@ -26,6 +26,8 @@ struct Key {
   Setter set;
   // The value is a map (YAML mapping, or "k=v,k=v" in the environment and flags).
   bool map_value = false;
+  // The value is a list (YAML sequence, or "a,b" in the environment and flags).
+  bool list_value = false;
 };
 
 std::string FormatBytes(uint64_t b) {
@@ -114,6 +116,67 @@ Setter MillisSetter(std::function<std::chrono::milliseconds*(Config&)> field,
     *field(c) = ms;
     return absl::OkStatus();
   };
+}
+
+std::string JoinList(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) {
+    if (!out.empty()) out += ",";
+    out += i;
+  }
+  return out;
+}
+
+// "a, b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> SplitList(std::string_view v) {
+  std::vector<std::string> out;
+  while (!v.empty()) {
+    auto comma = v.find(',');
+    std::string_view item = v.substr(0, comma);
+    v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+  }
+  return out;
+}
+
+// The CORS settings of an HTTP listener: `prefix`.cors.allowed_origins and so on.
+void AddCorsKeys(std::vector<Key>& k, const std::string& prefix,
+                 common::CorsPolicy* (*policy)(Config&),
+                 const common::CorsPolicy* (*shown)(const Config&)) {
+  k.push_back({prefix + ".cors.allowed_origins",
+               "origins whose pages may call this port from a browser, e.g. "
+               "https://app.example.com or https://*.example.com; * = any; empty = none (CORS off)",
+               [shown](const Config& c) { return JoinList(shown(c)->allowed_origins); },
+               [policy](std::string_view v, Config& c) {
+                 auto origins = SplitList(v);
+                 for (const auto& o : origins) {
+                   if (std::count(o.begin(), o.end(), '*') > 1) {
+                     return Bad(fmt::format("origin '{}' has more than one *", o));
+                   }
+                 }
+                 policy(c)->allowed_origins = std::move(origins);
+                 return absl::OkStatus();
+               },
+               false, true});
+  k.push_back({prefix + ".cors.allowed_headers",
+               "request headers those pages may send beyond the CORS-safelisted ones; * = any",
+               [shown](const Config& c) { return JoinList(shown(c)->allowed_headers); },
+               [policy](std::string_view v, Config& c) {
+                 policy(c)->allowed_headers = SplitList(v);
+                 return absl::OkStatus();
+               },
+               false, true});
+  k.push_back({prefix + ".cors.max_age",
+               "how long browsers may cache a preflight answer; 0 = not said",
+               [shown](const Config& c) { return FormatSeconds(shown(c)->max_age); },
+               [policy](std::string_view v, Config& c) {
+                 SKUA_ASSIGN_OR_RETURN(auto d, model::ParseGoDuration(v));
+                 if (d.count() < 0) return Bad("must not be negative");
+                 policy(c)->max_age = std::chrono::duration_cast<std::chrono::seconds>(d);
+                 return absl::OkStatus();
+               }});
 }
 
 // The connection limits of a gRPC listener: `prefix`.max_concurrent_streams and so on.
@@ -290,6 +353,9 @@ const std::vector<Key>& Keys() {
          "open OTLP/HTTP connections at most; more wait until one closes",
          [](const Config& c) { return std::to_string(c.collector.http_max_connections); },
          IntSetter([](Config& c) { return &c.collector.http_max_connections; }, 1, 1 << 20)});
+    AddCorsKeys(
+        k, "collector.otlp.http", [](Config& c) { return &c.collector.http_cors; },
+        [](const Config& c) { return &c.collector.http_cors; });
     k.push_back(
         {"collector.max_inflight_bytes",
          "memory for OTLP requests before their spans are queued (bodies being received, "
@@ -322,6 +388,9 @@ const std::vector<Key>& Keys() {
                  "open query HTTP connections at most; more wait until one closes",
                  [](const Config& c) { return std::to_string(c.query.http_max_connections); },
                  IntSetter([](Config& c) { return &c.query.http_max_connections; }, 1, 1 << 20)});
+    AddCorsKeys(
+        k, "query.http", [](Config& c) { return &c.query.http_cors; },
+        [](const Config& c) { return &c.query.http_cors; });
     AddGrpcLimitKeys(
         k, "query.grpc", [](Config& c) { return &c.query.grpc_limits; },
         [](const Config& c) { return &c.query.grpc_limits; });
@@ -401,6 +470,17 @@ absl::Status ApplyNode(const YAML::Node& node, const std::string& prefix, std::s
         if (!flat.empty()) flat += ",";
         flat += kv.first.as<std::string>() + "=" + kv.second.Scalar();
       }
+    }
+    return SetKey(prefix, flat, source, c);
+  }
+  if (const Key* key = FindKey(prefix); key != nullptr && key->list_value && node.IsSequence()) {
+    std::string flat;
+    for (const auto& item : node) {
+      if (!item.IsScalar()) {
+        return Bad(fmt::format("{}: key '{}' must be a list of strings", source, prefix));
+      }
+      if (!flat.empty()) flat += ",";
+      flat += item.Scalar();
     }
     return SetKey(prefix, flat, source, c);
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/cors.h"
 #include "common/grpc_server.h"
 
 namespace skua::config {
@@ -47,6 +48,7 @@ struct CollectorConfig {
   uint64_t max_inflight_bytes = 256ull << 20;
   std::string http_endpoint = "localhost:4318";
   uint64_t http_max_request_body_size = 16ull << 20;  // after decompression
+  common::CorsPolicy http_cors;                       // browsers' OTLP/HTTP exporters
   uint64_t queue_max_bytes = 64ull << 20;             // per shard
   std::chrono::milliseconds retry_after{1000};        // hint sent with backpressure refusals
 };
@@ -55,6 +57,7 @@ struct QueryConfig {
   std::string http_endpoint = "localhost:16686";
   std::string grpc_endpoint = "localhost:16685";
   int http_max_connections = 256;
+  common::CorsPolicy http_cors;  // pages of other origins calling the query API
   common::GrpcLimits grpc_limits = GrpcLimitsWithMemory(32ull << 20);
   // Largest `limit` a search may ask for (Kiali asks for 10,000 and the Jaeger UI for up to
   // 1,500); larger ones are answered with this many traces.

@@ -176,5 +176,26 @@ TEST(ConfigTest, ListenersDefaultToLoopbackAndExposedOnesAreNamed) {
                                       "admin.endpoint=10.1.2.3:8888"}));
 }
 
+TEST(ConfigTest, CorsListsFromYamlEnvironmentAndFlags) {
+  Config c;
+  ASSERT_TRUE(ApplyYaml("collector:\n  otlp:\n    http:\n      cors:\n        allowed_origins: "
+                        "[https://a.example, 'https://*.b.example']\n        max_age: 10m\n",
+                        "f.yaml", c)
+                  .ok());
+  EXPECT_EQ(c.collector.http_cors.allowed_origins,
+            (std::vector<std::string>{"https://a.example", "https://*.b.example"}));
+  EXPECT_EQ(c.collector.http_cors.max_age, std::chrono::seconds(600));
+  auto r = Load({"--query.http.cors.allowed_headers=X-Tenant, Authorization"},
+                {"SKUA_QUERY_HTTP_CORS_ALLOWED_ORIGINS=https://grafana.example"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->config.query.http_cors.allowed_origins,
+            (std::vector<std::string>{"https://grafana.example"}));
+  EXPECT_EQ(r->config.query.http_cors.allowed_headers,
+            (std::vector<std::string>{"X-Tenant", "Authorization"}));
+  auto bad = Load({"--query.http.cors.allowed_origins=https://*.*.example"}, {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("query.http.cors.allowed_origins"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace skua::config

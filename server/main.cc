@@ -21,6 +21,7 @@
 #include "collector/otlp_grpc.h"
 #include "collector/otlp_http.h"
 #include "common/clock.h"
+#include "common/cors.h"
 #include "common/http_server.h"
 #include "common/log_limiter.h"
 #include "common/memory_budget.h"
@@ -198,8 +199,9 @@ int Run(const skua::config::Config& cfg) {
   http_options.body_budget = &ingest_budget;
   http_options.retry_after_seconds = collector::RetryAfterSeconds(cfg.collector);
   auto http = common::HttpServer::Start(
-      http_options,
-      collector::MakeOtlpHttpHandler(pipeline, cfg.collector, metrics, ingest_budget));
+      http_options, common::WithCors(cfg.collector.http_cors, {"POST"},
+                                     collector::MakeOtlpHttpHandler(pipeline, cfg.collector,
+                                                                    metrics, ingest_budget)));
   if (!http.ok()) return Fail(http.status());
   SPDLOG_INFO("otlp-http listening on {}", (*http)->address());
 
@@ -208,8 +210,9 @@ int Run(const skua::config::Config& cfg) {
   query_options.runs_long = query::IsSearchRequest;
   query_options.long_threads = cfg.query.search_threads;
   query::QueryService query_service(s, cfg.query, clock);
-  auto query =
-      common::HttpServer::Start(query_options, query::MakeQueryHttpHandler(query_service, metrics));
+  auto query = common::HttpServer::Start(
+      query_options, common::WithCors(cfg.query.http_cors, {"GET"},
+                                      query::MakeQueryHttpHandler(query_service, metrics)));
   if (!query.ok()) return Fail(query.status());
   SPDLOG_INFO("query-http listening on {}", (*query)->address());
 
