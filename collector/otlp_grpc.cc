@@ -52,8 +52,9 @@ class TraceServiceImpl final : public otlp_collector::TraceService::WithRawCallb
                                    otlp_collector::TraceService::Service> {
  public:
   TraceServiceImpl(IngestPipeline& pipeline, const config::CollectorConfig& config,
-                   common::MemoryBudget& budget)
-      : pipeline_(pipeline),
+                   common::MemoryBudget& budget, common::Authenticator* auth)
+      : auth_(auth),
+        pipeline_(pipeline),
         retry_after_(config.retry_after),
         max_message_bytes_(config.grpc_max_recv_msg_size),
         budget_(budget) {}
@@ -67,6 +68,15 @@ class TraceServiceImpl final : public otlp_collector::TraceService::WithRawCallb
       reactor->Finish(ToGrpc(st, retry_after_, context));
       return reactor;
     };
+    if (auth_ != nullptr) {
+      const auto& md = context->client_metadata();
+      auto it = md.find("authorization");
+      std::string value = it == md.end() ? "" : std::string(it->second.data(), it->second.size());
+      if (absl::Status st = auth_->Check(it == md.end() ? nullptr : &value); !st.ok()) {
+        reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(st.message())));
+        return reactor;
+      }
+    }
     const size_t wire = request->Length();
     common::MemoryBudget::Lease lease = budget_.TryReserve(wire);
     if (!lease) return refuse(budget_.Exhausted());
@@ -129,6 +139,7 @@ class TraceServiceImpl final : public otlp_collector::TraceService::WithRawCallb
  private:
   static constexpr size_t kArenaStart = 64 << 10;
 
+  common::Authenticator* const auth_;
   IngestPipeline& pipeline_;
   const std::chrono::milliseconds retry_after_;
   const size_t max_message_bytes_;
@@ -138,15 +149,16 @@ class TraceServiceImpl final : public otlp_collector::TraceService::WithRawCallb
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartOtlpGrpcReceiver(
-    const config::CollectorConfig& config, IngestPipeline& pipeline, common::MemoryBudget& budget) {
+    const config::CollectorConfig& config, IngestPipeline& pipeline, common::MemoryBudget& budget,
+    common::Authenticator* auth) {
   common::GrpcServerOptions options;
   options.name = "otlp-grpc";
   options.endpoint = config.grpc_endpoint;
   options.max_receive_message_bytes = config.grpc_max_recv_msg_size;
   options.compressed = common::GrpcServerOptions::Compressed::kGzipToHandler;
   options.limits = config.grpc_limits;
-  return common::GrpcServer::Start(options,
-                                   {std::make_shared<TraceServiceImpl>(pipeline, config, budget)});
+  return common::GrpcServer::Start(
+      options, {std::make_shared<TraceServiceImpl>(pipeline, config, budget, auth)});
 }
 
 }  // namespace skua::collector

@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "collector/ingest_pipeline.h"
+#include "common/auth.h"
 #include "common/grpc_server.h"
 #include "common/memory_budget.h"
 #include "config/config.h"
@@ -15,7 +16,10 @@ namespace skua::collector {
 // Request bytes (received, inflated, decoded) are reserved from `budget` first; without room
 // the export is refused with RESOURCE_EXHAUSTED and RetryInfo. `pipeline` and `budget` must
 // outlive the server. Errors: kUnavailable (cannot listen).
+// With `auth` (may be null: no authentication), an export without accepted credentials in its
+// `authorization` metadata is refused with UNAUTHENTICATED before anything of it is read.
 absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartOtlpGrpcReceiver(
-    const config::CollectorConfig& config, IngestPipeline& pipeline, common::MemoryBudget& budget);
+    const config::CollectorConfig& config, IngestPipeline& pipeline, common::MemoryBudget& budget,
+    common::Authenticator* auth = nullptr);
 
 }  // namespace skua::collector

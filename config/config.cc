@@ -179,6 +179,29 @@ void AddCorsKeys(std::vector<Key>& k, const std::string& prefix,
                }});
 }
 
+// The credentials a listener accepts: `prefix`.auth.bearer_tokens_file and
+// `prefix`.auth.htpasswd_file (the files are read at start; their contents never shown).
+void AddAuthKeys(std::vector<Key>& k, const std::string& prefix,
+                 common::AuthConfig* (*auth)(Config&),
+                 const common::AuthConfig* (*shown)(const Config&)) {
+  k.push_back({prefix + ".auth.bearer_tokens_file",
+               "file of accepted bearer tokens, one per line (Authorization: Bearer …); re-read "
+               "when it changes. Empty = no bearer authentication",
+               [shown](const Config& c) { return shown(c)->bearer_tokens_file; },
+               [auth](std::string_view v, Config& c) {
+                 auth(c)->bearer_tokens_file = std::string(v);
+                 return absl::OkStatus();
+               }});
+  k.push_back({prefix + ".auth.htpasswd_file",
+               "htpasswd file of HTTP basic users with bcrypt hashes (htpasswd -B); re-read when "
+               "it changes. Empty = no basic authentication",
+               [shown](const Config& c) { return shown(c)->htpasswd_file; },
+               [auth](std::string_view v, Config& c) {
+                 auth(c)->htpasswd_file = std::string(v);
+                 return absl::OkStatus();
+               }});
+}
+
 // The connection limits of a gRPC listener: `prefix`.max_concurrent_streams and so on.
 // `limits` and `shown` give the same GrpcLimits of a config, to set and to show.
 void AddGrpcLimitKeys(std::vector<Key>& k, const std::string& prefix,
@@ -340,6 +363,9 @@ const std::vector<Key>& Keys() {
     AddGrpcLimitKeys(
         k, "collector.otlp.grpc", [](Config& c) { return &c.collector.grpc_limits; },
         [](const Config& c) { return &c.collector.grpc_limits; });
+    AddAuthKeys(
+        k, "collector.otlp.grpc", [](Config& c) { return &c.collector.grpc_auth; },
+        [](const Config& c) { return &c.collector.grpc_auth; });
     k.push_back({"collector.otlp.http.endpoint", "OTLP/HTTP listen address",
                  [](const Config& c) { return c.collector.http_endpoint; },
                  EndpointSetter([](Config& c) { return &c.collector.http_endpoint; })});
@@ -356,6 +382,9 @@ const std::vector<Key>& Keys() {
     AddCorsKeys(
         k, "collector.otlp.http", [](Config& c) { return &c.collector.http_cors; },
         [](const Config& c) { return &c.collector.http_cors; });
+    AddAuthKeys(
+        k, "collector.otlp.http", [](Config& c) { return &c.collector.http_auth; },
+        [](const Config& c) { return &c.collector.http_auth; });
     k.push_back(
         {"collector.max_inflight_bytes",
          "memory for OTLP requests before their spans are queued (bodies being received, "
@@ -391,9 +420,15 @@ const std::vector<Key>& Keys() {
     AddCorsKeys(
         k, "query.http", [](Config& c) { return &c.query.http_cors; },
         [](const Config& c) { return &c.query.http_cors; });
+    AddAuthKeys(
+        k, "query.http", [](Config& c) { return &c.query.http_auth; },
+        [](const Config& c) { return &c.query.http_auth; });
     AddGrpcLimitKeys(
         k, "query.grpc", [](Config& c) { return &c.query.grpc_limits; },
         [](const Config& c) { return &c.query.grpc_limits; });
+    AddAuthKeys(
+        k, "query.grpc", [](Config& c) { return &c.query.grpc_auth; },
+        [](const Config& c) { return &c.query.grpc_auth; });
     k.push_back({"query.max_limit", "most traces one search returns, whatever limit it asks for",
                  [](const Config& c) { return std::to_string(c.query.max_limit); },
                  IntSetter([](Config& c) { return &c.query.max_limit; }, 1, 1'000'000)});
@@ -415,6 +450,9 @@ const std::vector<Key>& Keys() {
     k.push_back({"admin.endpoint", "admin listen address (/metrics, /healthz, /readyz)",
                  [](const Config& c) { return c.admin.endpoint; },
                  EndpointSetter([](Config& c) { return &c.admin.endpoint; })});
+    AddAuthKeys(
+        k, "admin", [](Config& c) { return &c.admin.auth; },
+        [](const Config& c) { return &c.admin.auth; });
     k.push_back({"log.level", "trace, debug, info, warn, error, critical or off",
                  [](const Config& c) { return c.log.level; },
                  [](std::string_view v, Config& c) {
@@ -670,17 +708,25 @@ bool IsLoopbackHost(std::string_view host) {
 }  // namespace
 
 std::vector<std::string> UnprotectedExposedListeners(const Config& config) {
+  struct Listener {
+    std::string_view key;
+    const std::string& endpoint;
+    const common::AuthConfig& auth;
+  };
   std::vector<std::string> out;
-  for (const auto& [key, endpoint] :
-       {std::pair<std::string_view, const std::string&>{"collector.otlp.grpc.endpoint",
-                                                        config.collector.grpc_endpoint},
-        {"collector.otlp.http.endpoint", config.collector.http_endpoint},
-        {"query.http.endpoint", config.query.http_endpoint},
-        {"query.grpc.endpoint", config.query.grpc_endpoint},
-        {"admin.endpoint", config.admin.endpoint}}) {
-    auto colon = endpoint.rfind(':');
-    std::string_view host = std::string_view(endpoint).substr(0, colon);
-    if (!IsLoopbackHost(host)) out.push_back(fmt::format("{}={}", key, endpoint));
+  for (const Listener& l :
+       {Listener{"collector.otlp.grpc.endpoint", config.collector.grpc_endpoint,
+                 config.collector.grpc_auth},
+        Listener{"collector.otlp.http.endpoint", config.collector.http_endpoint,
+                 config.collector.http_auth},
+        Listener{"query.http.endpoint", config.query.http_endpoint, config.query.http_auth},
+        Listener{"query.grpc.endpoint", config.query.grpc_endpoint, config.query.grpc_auth},
+        Listener{"admin.endpoint", config.admin.endpoint, config.admin.auth}}) {
+    auto colon = l.endpoint.rfind(':');
+    std::string_view host = std::string_view(l.endpoint).substr(0, colon);
+    if (!IsLoopbackHost(host) && !l.auth.enabled()) {
+      out.push_back(fmt::format("{}={}", l.key, l.endpoint));
+    }
   }
   return out;
 }

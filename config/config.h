@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/auth.h"
 #include "common/cors.h"
 #include "common/grpc_server.h"
 
@@ -42,6 +43,7 @@ struct CollectorConfig {
   std::string grpc_endpoint = "localhost:4317";
   uint64_t grpc_max_recv_msg_size = 16ull << 20;  // on the wire, compressed or not
   common::GrpcLimits grpc_limits = GrpcLimitsWithMemory(128ull << 20);
+  common::AuthConfig grpc_auth;  // exporters' credentials
   int http_max_connections = 1024;
   // Bytes of OTLP requests held in memory before their spans are queued (bodies being received,
   // inflated, decoded), both protocols together; past it exports are refused (retryably).
@@ -49,8 +51,9 @@ struct CollectorConfig {
   std::string http_endpoint = "localhost:4318";
   uint64_t http_max_request_body_size = 16ull << 20;  // after decompression
   common::CorsPolicy http_cors;                       // browsers' OTLP/HTTP exporters
-  uint64_t queue_max_bytes = 64ull << 20;             // per shard
-  std::chrono::milliseconds retry_after{1000};        // hint sent with backpressure refusals
+  common::AuthConfig http_auth;
+  uint64_t queue_max_bytes = 64ull << 20;       // per shard
+  std::chrono::milliseconds retry_after{1000};  // hint sent with backpressure refusals
 };
 
 struct QueryConfig {
@@ -58,7 +61,9 @@ struct QueryConfig {
   std::string grpc_endpoint = "localhost:16685";
   int http_max_connections = 256;
   common::CorsPolicy http_cors;  // pages of other origins calling the query API
+  common::AuthConfig http_auth;  // people's and dashboards' credentials
   common::GrpcLimits grpc_limits = GrpcLimitsWithMemory(32ull << 20);
+  common::AuthConfig grpc_auth;
   // Largest `limit` a search may ask for (Kiali asks for 10,000 and the Jaeger UI for up to
   // 1,500); larger ones are answered with this many traces.
   int max_limit = 10'000;
@@ -74,6 +79,8 @@ struct QueryConfig {
 
 struct AdminConfig {
   std::string endpoint = "localhost:8888";
+  // Protects /metrics; /healthz and /readyz stay open for probes.
+  common::AuthConfig auth;
 };
 
 struct LogConfig {
@@ -119,8 +126,8 @@ std::vector<std::string> KeyNames();
 std::string EnvName(std::string_view key);
 
 // The listeners reachable from other hosts (their host is not a loopback name or address)
-// that neither encrypt nor authenticate, as "key=endpoint": what the start warns about. Skua
-// has neither TLS nor authentication yet, so that is every listener not on loopback.
+// that neither encrypt nor authenticate, as "key=endpoint": what the start warns about. (Skua
+// has no TLS yet: a listener counts as protected when it authenticates.)
 std::vector<std::string> UnprotectedExposedListeners(const Config& config);
 
 // "16MiB", "512KiB", "1GB", "1048576" -> bytes.

@@ -7,7 +7,7 @@
 namespace skua::query {
 
 absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartQueryGrpcServer(
-    QueryService& service, common::MetricsRegistry& metrics) {
+    QueryService& service, common::MetricsRegistry& metrics, common::Authenticator* auth) {
   const config::QueryConfig& config = service.config();
   common::GrpcServerOptions options;
   options.name = "query-grpc";
@@ -15,8 +15,8 @@ absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartQueryGrpcServer(
   options.max_receive_message_bytes = 1 << 20;  // queries are small
   options.compressed = common::GrpcServerOptions::Compressed::kRefused;
   options.limits = config.grpc_limits;
-  return common::GrpcServer::Start(
-      options, {MakeV3QueryService(service, metrics), MakeV2QueryService(service, metrics)});
+  return common::GrpcServer::Start(options, {MakeV3QueryService(service, metrics, auth),
+                                             MakeV2QueryService(service, metrics, auth)});
 }
 
 }  // namespace skua::query

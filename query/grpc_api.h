@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/auth.h"
 #include "common/grpc_server.h"
 #include "common/metrics.h"
 #include "query/query_service.h"
@@ -16,7 +17,9 @@ namespace skua::query {
 // (port 0 picks one). Searches stop at query.timeout (or the call's deadline, if sooner) and
 // return at most query.max_limit traces. `service` and `metrics` must outlive the server.
 // Errors: kUnavailable (cannot listen).
+// With `auth` (may be null), a call without accepted credentials in its `authorization`
+// metadata is refused with UNAUTHENTICATED.
 absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartQueryGrpcServer(
-    QueryService& service, common::MetricsRegistry& metrics);
+    QueryService& service, common::MetricsRegistry& metrics, common::Authenticator* auth = nullptr);
 
 }  // namespace skua::query

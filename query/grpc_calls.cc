@@ -50,6 +50,8 @@ std::string_view CodeName(grpc::StatusCode code) {
       return "UNAVAILABLE";
     case grpc::StatusCode::DATA_LOSS:
       return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
     case grpc::StatusCode::UNIMPLEMENTED:
       return "UNIMPLEMENTED";
     default:

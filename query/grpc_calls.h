@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/auth.h"
 #include "common/metrics.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/map.h"
@@ -38,17 +39,20 @@ std::string_view CodeName(grpc::StatusCode code);
 // calls are recorded in.
 class Calls {
  public:
-  Calls(std::string_view grpc_service, QueryService& service, common::MetricsRegistry& metrics)
-      : grpc_service_(grpc_service), service_(service), metrics_(metrics) {}
+  Calls(std::string_view grpc_service, QueryService& service, common::MetricsRegistry& metrics,
+        common::Authenticator* auth)
+      : grpc_service_(grpc_service), service_(service), metrics_(metrics), auth_(auth) {}
   QueryService& service() { return service_; }
 
   // Runs one call, recording it in the query API's metrics (route = gRPC method).
+  // Calls without accepted credentials are refused before `fn` runs.
   template <typename Fn>
-  grpc::Status Observed(std::string_view method, Fn fn) {
+  grpc::Status Observed(grpc::ServerContext* context, std::string_view method, Fn fn) {
     auto start = std::chrono::steady_clock::now();
     grpc::Status st;
     try {
-      st = fn();
+      st = Authenticate(context);
+      if (st.ok()) st = fn();
     } catch (const std::exception& e) {
       SPDLOG_ERROR("query-grpc {}/{}: {}", grpc_service_, method, e.what());
       st = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
@@ -119,15 +123,28 @@ class Calls {
   }
 
  private:
+  grpc::Status Authenticate(grpc::ServerContext* context) {
+    if (auth_ == nullptr) return grpc::Status::OK;
+    const auto& md = context->client_metadata();
+    auto it = md.find("authorization");
+    std::string value = it == md.end() ? "" : std::string(it->second.data(), it->second.size());
+    absl::Status st = auth_->Check(it == md.end() ? nullptr : &value);
+    if (st.ok()) return grpc::Status::OK;
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(st.message()));
+  }
+
   std::string grpc_service_;
   QueryService& service_;
   common::MetricsRegistry& metrics_;
+  common::Authenticator* auth_;
 };
 
 // The two services, for StartQueryGrpcServer (grpc_v3.cc, grpc_v2.cc).
 std::shared_ptr<grpc::Service> MakeV3QueryService(QueryService& service,
-                                                  common::MetricsRegistry& metrics);
+                                                  common::MetricsRegistry& metrics,
+                                                  common::Authenticator* auth);
 std::shared_ptr<grpc::Service> MakeV2QueryService(QueryService& service,
-                                                  common::MetricsRegistry& metrics);
+                                                  common::MetricsRegistry& metrics,
+                                                  common::Authenticator* auth);
 
 }  // namespace skua::query

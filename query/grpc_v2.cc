@@ -18,12 +18,12 @@ namespace api_v2 = ::jaeger::api_v2;
 // port has served them since 1.x (Kiali and other tools call it).
 class V2Service final : public api_v2::QueryService::Service {
  public:
-  V2Service(QueryService& service, common::MetricsRegistry& metrics)
-      : calls_("jaeger.api_v2.QueryService", service, metrics) {}
+  V2Service(QueryService& service, common::MetricsRegistry& metrics, common::Authenticator* auth)
+      : calls_("jaeger.api_v2.QueryService", service, metrics, auth) {}
 
   grpc::Status GetTrace(grpc::ServerContext* context, const api_v2::GetTraceRequest* request,
                         grpc::ServerWriter<api_v2::SpansResponseChunk>* writer) override {
-    return calls_.Observed("GetTrace", [&] {
+    return calls_.Observed(context, "GetTrace", [&] {
       common::TraceId id;
       if (auto st = ParseTraceId(request->trace_id(), id); !st.ok()) return st;
       if (!TimestampNanos(request->start_time())) return Invalid("malformed start_time");
@@ -36,9 +36,10 @@ class V2Service final : public api_v2::QueryService::Service {
     });
   }
 
-  grpc::Status ArchiveTrace(grpc::ServerContext*, const api_v2::ArchiveTraceRequest* request,
+  grpc::Status ArchiveTrace(grpc::ServerContext* context,
+                            const api_v2::ArchiveTraceRequest* request,
                             api_v2::ArchiveTraceResponse*) override {
-    return calls_.Observed("ArchiveTrace", [&] {
+    return calls_.Observed(context, "ArchiveTrace", [&] {
       common::TraceId id;
       if (auto st = ParseTraceId(request->trace_id(), id); !st.ok()) return st;
       return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
@@ -49,7 +50,7 @@ class V2Service final : public api_v2::QueryService::Service {
 
   grpc::Status FindTraces(grpc::ServerContext* context, const api_v2::FindTracesRequest* request,
                           grpc::ServerWriter<api_v2::SpansResponseChunk>* writer) override {
-    return calls_.Observed("FindTraces", [&] {
+    return calls_.Observed(context, "FindTraces", [&] {
       if (!request->has_query()) return Invalid("missing query");
       storage::TraceQuery q;
       auto st = calls_.ParseSearch(request->query(), request->query().tags(), q);
@@ -61,17 +62,18 @@ class V2Service final : public api_v2::QueryService::Service {
     });
   }
 
-  grpc::Status GetServices(grpc::ServerContext*, const api_v2::GetServicesRequest*,
+  grpc::Status GetServices(grpc::ServerContext* context, const api_v2::GetServicesRequest*,
                            api_v2::GetServicesResponse* response) override {
-    return calls_.Observed("GetServices", [&] {
+    return calls_.Observed(context, "GetServices", [&] {
       for (auto& s : calls_.service().Services()) response->add_services(std::move(s));
       return grpc::Status::OK;
     });
   }
 
-  grpc::Status GetOperations(grpc::ServerContext*, const api_v2::GetOperationsRequest* request,
+  grpc::Status GetOperations(grpc::ServerContext* context,
+                             const api_v2::GetOperationsRequest* request,
                              api_v2::GetOperationsResponse* response) override {
-    return calls_.Observed("GetOperations", [&] {
+    return calls_.Observed(context, "GetOperations", [&] {
       std::vector<std::string> names;
       for (const auto& op : calls_.service().Operations(request->service(), request->span_kind())) {
         auto* out = response->add_operations();
@@ -86,9 +88,10 @@ class V2Service final : public api_v2::QueryService::Service {
     });
   }
 
-  grpc::Status GetDependencies(grpc::ServerContext*, const api_v2::GetDependenciesRequest* request,
+  grpc::Status GetDependencies(grpc::ServerContext* context,
+                               const api_v2::GetDependenciesRequest* request,
                                api_v2::GetDependenciesResponse* response) override {
-    return calls_.Observed("GetDependencies", [&] {
+    return calls_.Observed(context, "GetDependencies", [&] {
       if (!request->has_start_time() || !request->has_end_time()) {
         return Invalid("start_time and end_time are required");
       }
@@ -144,8 +147,9 @@ class V2Service final : public api_v2::QueryService::Service {
 }  // namespace
 
 std::shared_ptr<grpc::Service> MakeV2QueryService(QueryService& service,
-                                                  common::MetricsRegistry& metrics) {
-  return std::make_shared<V2Service>(service, metrics);
+                                                  common::MetricsRegistry& metrics,
+                                                  common::Authenticator* auth) {
+  return std::make_shared<V2Service>(service, metrics, auth);
 }
 
 }  // namespace skua::query

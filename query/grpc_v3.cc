@@ -14,12 +14,12 @@ namespace api_v3 = ::jaeger::api_v3;
 // jaeger.api_v3.QueryService: traces as OTLP, one stream message per trace.
 class V3Service final : public api_v3::QueryService::Service {
  public:
-  V3Service(QueryService& service, common::MetricsRegistry& metrics)
-      : calls_("jaeger.api_v3.QueryService", service, metrics) {}
+  V3Service(QueryService& service, common::MetricsRegistry& metrics, common::Authenticator* auth)
+      : calls_("jaeger.api_v3.QueryService", service, metrics, auth) {}
 
   grpc::Status GetTrace(grpc::ServerContext* context, const api_v3::GetTraceRequest* request,
                         grpc::ServerWriter<otlp_trace::TracesData>* writer) override {
-    return calls_.Observed("GetTrace", [&] {
+    return calls_.Observed(context, "GetTrace", [&] {
       auto id = common::ParseTraceIdHex(request->trace_id());
       if (!id) {
         return Invalid(
@@ -41,7 +41,7 @@ class V3Service final : public api_v3::QueryService::Service {
 
   grpc::Status FindTraces(grpc::ServerContext* context, const api_v3::FindTracesRequest* request,
                           grpc::ServerWriter<otlp_trace::TracesData>* writer) override {
-    return calls_.Observed("FindTraces", [&] {
+    return calls_.Observed(context, "FindTraces", [&] {
       if (!request->has_query()) return Invalid("missing query");
       storage::TraceQuery q;
       auto st = calls_.ParseSearch(request->query(), request->query().attributes(), q);
@@ -53,17 +53,18 @@ class V3Service final : public api_v3::QueryService::Service {
     });
   }
 
-  grpc::Status GetServices(grpc::ServerContext*, const api_v3::GetServicesRequest*,
+  grpc::Status GetServices(grpc::ServerContext* context, const api_v3::GetServicesRequest*,
                            api_v3::GetServicesResponse* response) override {
-    return calls_.Observed("GetServices", [&] {
+    return calls_.Observed(context, "GetServices", [&] {
       for (auto& s : calls_.service().Services()) response->add_services(std::move(s));
       return grpc::Status::OK;
     });
   }
 
-  grpc::Status GetOperations(grpc::ServerContext*, const api_v3::GetOperationsRequest* request,
+  grpc::Status GetOperations(grpc::ServerContext* context,
+                             const api_v3::GetOperationsRequest* request,
                              api_v3::GetOperationsResponse* response) override {
-    return calls_.Observed("GetOperations", [&] {
+    return calls_.Observed(context, "GetOperations", [&] {
       for (const auto& op : calls_.service().Operations(request->service(), request->span_kind())) {
         auto* out = response->add_operations();
         out->set_name(op.name);
@@ -80,8 +81,9 @@ class V3Service final : public api_v3::QueryService::Service {
 }  // namespace
 
 std::shared_ptr<grpc::Service> MakeV3QueryService(QueryService& service,
-                                                  common::MetricsRegistry& metrics) {
-  return std::make_shared<V3Service>(service, metrics);
+                                                  common::MetricsRegistry& metrics,
+                                                  common::Authenticator* auth) {
+  return std::make_shared<V3Service>(service, metrics, auth);
 }
 
 }  // namespace skua::query

@@ -16,10 +16,12 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <tuple>
 
 #include "collector/ingest_pipeline.h"
 #include "collector/otlp_grpc.h"
 #include "collector/otlp_http.h"
+#include "common/auth.h"
 #include "common/clock.h"
 #include "common/cors.h"
 #include "common/http_server.h"
@@ -134,6 +136,24 @@ int Run(const skua::config::Config& cfg) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   RaiseDescriptorLimit();
+  // Credentials of each listener class, read now: a file that cannot be used stops the start.
+  struct Auth {
+    std::shared_ptr<common::Authenticator> otlp_grpc, otlp_http, query_http, query_grpc, admin;
+  } auth;
+  for (auto [key, config, slot] :
+       {std::tuple{"collector.otlp.grpc.auth", &cfg.collector.grpc_auth, &auth.otlp_grpc},
+        std::tuple{"collector.otlp.http.auth", &cfg.collector.http_auth, &auth.otlp_http},
+        std::tuple{"query.http.auth", &cfg.query.http_auth, &auth.query_http},
+        std::tuple{"query.grpc.auth", &cfg.query.grpc_auth, &auth.query_grpc},
+        std::tuple{"admin.auth", &cfg.admin.auth, &auth.admin}}) {
+    if (!config->enabled()) continue;
+    auto a = common::Authenticator::Create(*config);
+    if (!a.ok()) {
+      SPDLOG_CRITICAL("{}: {}", key, a.status().message());
+      return kExitUsage;
+    }
+    *slot = std::move(*a);
+  }
   for (const auto& listener : config::UnprotectedExposedListeners(cfg)) {
     SPDLOG_WARN(
         "{} is reachable from other hosts and has neither TLS nor authentication: anyone "
@@ -162,8 +182,12 @@ int Run(const skua::config::Config& cfg) {
     }
     return absl::OkStatus();
   };
-  auto admin = common::HttpServer::Start(HttpOptions("admin", cfg.admin.endpoint, 1 << 20, 1, 64),
-                                         server::MakeAdminHandler(metrics, ready, readiness));
+  auto admin = common::HttpServer::Start(
+      HttpOptions("admin", cfg.admin.endpoint, 1 << 20, 1, 64),
+      common::WithAuth(
+          auth.admin,
+          [](const common::HttpRequest& r) { return r.path == "/healthz" || r.path == "/readyz"; },
+          server::MakeAdminHandler(metrics, ready, readiness)));
   if (!admin.ok()) return Fail(admin.status());
   SPDLOG_INFO("admin listening on {}", (*admin)->address());
 
@@ -188,7 +212,8 @@ int Run(const skua::config::Config& cfg) {
                            "(received, inflated, decoded), all receivers",
                            {},
                            [&ingest_budget] { return static_cast<double>(ingest_budget.used()); });
-  auto grpc = collector::StartOtlpGrpcReceiver(cfg.collector, pipeline, ingest_budget);
+  auto grpc = collector::StartOtlpGrpcReceiver(cfg.collector, pipeline, ingest_budget,
+                                               auth.otlp_grpc.get());
   if (!grpc.ok()) return Fail(grpc.status());
   SPDLOG_INFO("otlp-grpc listening on {}", (*grpc)->address());
 
@@ -199,9 +224,11 @@ int Run(const skua::config::Config& cfg) {
   http_options.body_budget = &ingest_budget;
   http_options.retry_after_seconds = collector::RetryAfterSeconds(cfg.collector);
   auto http = common::HttpServer::Start(
-      http_options, common::WithCors(cfg.collector.http_cors, {"POST"},
-                                     collector::MakeOtlpHttpHandler(pipeline, cfg.collector,
-                                                                    metrics, ingest_budget)));
+      http_options,
+      common::WithCors(cfg.collector.http_cors, {"POST"},
+                       common::WithAuth(auth.otlp_http, nullptr,
+                                        collector::MakeOtlpHttpHandler(pipeline, cfg.collector,
+                                                                       metrics, ingest_budget))));
   if (!http.ok()) return Fail(http.status());
   SPDLOG_INFO("otlp-http listening on {}", (*http)->address());
 
@@ -211,12 +238,14 @@ int Run(const skua::config::Config& cfg) {
   query_options.long_threads = cfg.query.search_threads;
   query::QueryService query_service(s, cfg.query, clock);
   auto query = common::HttpServer::Start(
-      query_options, common::WithCors(cfg.query.http_cors, {"GET"},
-                                      query::MakeQueryHttpHandler(query_service, metrics)));
+      query_options,
+      common::WithCors(cfg.query.http_cors, {"GET"},
+                       common::WithAuth(auth.query_http, nullptr,
+                                        query::MakeQueryHttpHandler(query_service, metrics))));
   if (!query.ok()) return Fail(query.status());
   SPDLOG_INFO("query-http listening on {}", (*query)->address());
 
-  auto query_grpc = query::StartQueryGrpcServer(query_service, metrics);
+  auto query_grpc = query::StartQueryGrpcServer(query_service, metrics, auth.query_grpc.get());
   if (!query_grpc.ok()) return Fail(query_grpc.status());
   SPDLOG_INFO("query-grpc listening on {}", (*query_grpc)->address());
 
