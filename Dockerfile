@@ -17,7 +17,7 @@ RUN scripts/setup.sh \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libabsl20220623 libbz2-1.0 libc-ares2 libfmt9 libgrpc++1.51 libgrpc29 liblz4-1 \
+      libabsl20220623 libbz2-1.0 libc-ares2 libcrypt1 libfmt9 libgrpc++1.51 libgrpc29 liblz4-1 \
       libprometheus-cpp-core1.0 libprotobuf32 libre2-9 libsnappy1v5 libspdlog1.10 libssl3 \
       libyaml-cpp0.7 libzstd1 \
       zlib1g curl \

@@ -60,6 +60,8 @@ def test_default_render(tmp_path):
     assert config["query.http.endpoint"] == "0.0.0.0:16686"
     assert config["query.grpc.endpoint"] == "0.0.0.0:16685"
     assert config["admin.endpoint"] == "0.0.0.0:8888"
+    assert config["query.http.auth.htpasswd_file"] == ""  # no authentication by default
+    assert config["collector.otlp.http.cors.allowed_origins"] == ""
 
     sts = objs[("StatefulSet", "skua")]
     assert sts["spec"]["serviceName"] == "skua-headless"
@@ -121,7 +123,28 @@ def test_all_options_render(tmp_path):
     assert objs[("Service", "skua")]["spec"]["type"] == "LoadBalancer"
 
     sm = objs[("ServiceMonitor", "skua")]
-    assert sm["spec"]["endpoints"] == [{"port": "admin", "path": "/metrics", "interval": "15s"}]
+    assert sm["spec"]["endpoints"] == [{
+        "port": "admin", "path": "/metrics", "interval": "15s",
+        "authorization": {"type": "Bearer",
+                          "credentials": {"name": "skua-metrics-token", "key": "token"}}}]
+    # Credentials: Secrets mounted read-only where the configuration looks for them; probes
+    # (/healthz, /readyz) need none.
+    assert config["collector.otlp.grpc.auth.bearer_tokens_file"] == "/etc/skua-auth/ingest/tokens"
+    assert config["collector.otlp.http.auth.bearer_tokens_file"] == "/etc/skua-auth/ingest/tokens"
+    assert config["query.http.auth.htpasswd_file"] == "/etc/skua-auth/query/htpasswd"
+    assert config["query.grpc.auth.bearer_tokens_file"] == "/etc/skua-auth/query/tokens"
+    assert config["admin.auth.bearer_tokens_file"] == "/etc/skua-auth/metrics/token"
+    assert config["collector.otlp.http.cors.allowed_origins"] == "https://app.example.com"
+    assert config["query.http.cors.allowed_origins"] == "https://*.grafana.example.com"
+    c = pod["containers"][0]
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for role, secret in [("ingest", "skua-ingest-tokens"), ("query", "skua-query-users"),
+                         ("metrics", "skua-metrics-token")]:
+        assert mounts[f"auth-{role}"] == {"name": f"auth-{role}", "readOnly": True,
+                                          "mountPath": f"/etc/skua-auth/{role}"}
+        assert volumes[f"auth-{role}"]["secret"] == {"secretName": secret}
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert sm["metadata"]["labels"]["release"] == "prometheus"
     ing = objs[("Ingress", "skua")]
     assert ing["spec"]["ingressClassName"] == "nginx"
@@ -170,6 +193,10 @@ def test_example_manifests():
     assert env["OTEL_SERVICE_NAME"] == "task-api"
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://skua.observability.svc.cluster.local:4317"
     assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+    grafana = yaml.safe_load((REPO / "deploy" / "grafana-datasource.yaml").read_text())
+    (ds,) = grafana["datasources"]
+    assert ds["type"] == "jaeger" and ds["url"].endswith(":16686")
+    assert ds["basicAuth"] is True and "basicAuthPassword" in ds["secureJsonData"]
 
 
 def test_dockerfile_installs_every_runtime_library():

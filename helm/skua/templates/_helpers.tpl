@@ -33,18 +33,38 @@ app.kubernetes.io/instance: {{ .Release.Name }}
      by the chart (they must match the ports and the volume below). */}}
 {{- define "skua.config" -}}
 {{- $c := .Values.config -}}
+{{- $a := .Values.auth -}}
+{{- $ingestAuth := dict -}}
+{{- if $a.ingest.secretName }}
+{{- $_ := set $ingestAuth "bearer_tokens_file" (printf "/etc/skua-auth/ingest/%s" $a.ingest.tokensKey) }}
+{{- end }}
+{{- $queryAuth := dict -}}
+{{- if and $a.query.secretName $a.query.tokensKey }}
+{{- $_ := set $queryAuth "bearer_tokens_file" (printf "/etc/skua-auth/query/%s" $a.query.tokensKey) }}
+{{- end }}
+{{- if and $a.query.secretName $a.query.htpasswdKey }}
+{{- $_ := set $queryAuth "htpasswd_file" (printf "/etc/skua-auth/query/%s" $a.query.htpasswdKey) }}
+{{- end }}
+{{- $metricsAuth := dict -}}
+{{- if $a.metrics.secretName }}
+{{- $_ := set $metricsAuth "bearer_tokens_file" (printf "/etc/skua-auth/metrics/%s" $a.metrics.tokensKey) }}
+{{- end }}
 {{- $base := dict
   "storage" (dict "path" "/data" "shards" $c.storage.shards "fsync" $c.storage.fsync "block_cache_size" $c.storage.blockCacheSize "memtable_size" $c.storage.memtableSize "retention" $c.storage.retention "retention_overrides" $c.storage.retentionOverrides "max_disk_bytes" $c.storage.maxDiskBytes)
   "collector" (dict
     "otlp" (dict
-      "grpc" (dict "endpoint" "0.0.0.0:4317" "max_recv_msg_size" $c.collector.grpcMaxRecvMsgSize)
-      "http" (dict "endpoint" "0.0.0.0:4318" "max_request_body_size" $c.collector.httpMaxRequestBodySize))
+      "grpc" (dict "endpoint" "0.0.0.0:4317" "max_recv_msg_size" $c.collector.grpcMaxRecvMsgSize "auth" $ingestAuth)
+      "http" (dict "endpoint" "0.0.0.0:4318" "max_request_body_size" $c.collector.httpMaxRequestBodySize "auth" $ingestAuth
+        "cors" (dict "allowed_origins" .Values.cors.otlpHttp.allowedOrigins "allowed_headers" .Values.cors.otlpHttp.allowedHeaders)))
     "queue" (dict "max_bytes" $c.collector.queueMaxBytes)
     "retry_after" $c.collector.retryAfter
     "max_inflight_bytes" $c.collector.maxInflightBytes)
-  "query" (dict "http" (dict "endpoint" "0.0.0.0:16686") "grpc" (dict "endpoint" "0.0.0.0:16685")
+  "query" (dict
+    "http" (dict "endpoint" "0.0.0.0:16686" "auth" $queryAuth
+      "cors" (dict "allowed_origins" .Values.cors.query.allowedOrigins "allowed_headers" .Values.cors.query.allowedHeaders))
+    "grpc" (dict "endpoint" "0.0.0.0:16685" "auth" $queryAuth)
     "max_limit" $c.query.maxLimit "timeout" $c.query.timeout "max_response_bytes" $c.query.maxResponseBytes)
-  "admin" (dict "endpoint" "0.0.0.0:8888")
+  "admin" (dict "endpoint" "0.0.0.0:8888" "auth" $metricsAuth)
   "log" (dict "level" $c.log.level) -}}
 {{- toYaml (mustMergeOverwrite $base (deepCopy .Values.extraConfig)) }}
 {{- end }}
