@@ -157,6 +157,7 @@ absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartOtlpGrpcReceiver(
   options.max_receive_message_bytes = config.grpc_max_recv_msg_size;
   options.compressed = common::GrpcServerOptions::Compressed::kGzipToHandler;
   options.limits = config.grpc_limits;
+  options.tls = config.grpc_tls;
   return common::GrpcServer::Start(
       options, {std::make_shared<TraceServiceImpl>(pipeline, config, budget, auth)});
 }

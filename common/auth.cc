@@ -7,7 +7,6 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
 #include <array>
 #include <cctype>
@@ -20,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/file_stamp.h"
 #include "common/log_limiter.h"
 #include "common/status_macros.h"
 
@@ -42,23 +42,6 @@ std::string_view Trim(std::string_view s) {
     s.remove_suffix(1);
   }
   return s;
-}
-
-// What identifies a version of a file: a rotated Secret is a new inode, an edit a new mtime.
-struct FileStamp {
-  dev_t dev = 0;
-  ino_t ino = 0;
-  int64_t mtime_ns = 0;
-  off_t size = -1;
-  bool operator==(const FileStamp&) const = default;
-};
-
-std::optional<FileStamp> Stamp(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return std::nullopt;
-  return FileStamp{st.st_dev, st.st_ino,
-                   static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
-                   st.st_size};
 }
 
 absl::StatusOr<std::vector<std::string_view>> ReadLines(const std::string& path,
@@ -169,11 +152,11 @@ struct Authenticator::State {
   absl::StatusOr<std::shared_ptr<const Credentials>> Load(FileStamp& tokens, FileStamp& users) {
     auto c = std::make_shared<Credentials>();
     if (!config.bearer_tokens_file.empty()) {
-      tokens = Stamp(config.bearer_tokens_file).value_or(FileStamp{});
+      tokens = StampOf(config.bearer_tokens_file).value_or(FileStamp{});
       SKUA_RETURN_IF_ERROR(LoadTokens(config.bearer_tokens_file, *c));
     }
     if (!config.htpasswd_file.empty()) {
-      users = Stamp(config.htpasswd_file).value_or(FileStamp{});
+      users = StampOf(config.htpasswd_file).value_or(FileStamp{});
       SKUA_RETURN_IF_ERROR(LoadUsers(config.htpasswd_file, *c));
     }
     return c;
@@ -190,9 +173,9 @@ struct Authenticator::State {
     if (now - checked < recheck) return;
     checked = now;
     bool changed = (!config.bearer_tokens_file.empty() &&
-                    Stamp(config.bearer_tokens_file).value_or(FileStamp{}) != tokens_stamp) ||
+                    StampOf(config.bearer_tokens_file).value_or(FileStamp{}) != tokens_stamp) ||
                    (!config.htpasswd_file.empty() &&
-                    Stamp(config.htpasswd_file).value_or(FileStamp{}) != users_stamp);
+                    StampOf(config.htpasswd_file).value_or(FileStamp{}) != users_stamp);
     if (!changed) return;
     FileStamp t, u;
     auto loaded = Load(t, u);

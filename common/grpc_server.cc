@@ -8,6 +8,9 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/server_posix.h>
 #include <grpcpp/support/server_interceptor.h>
 #include <netdb.h>
@@ -116,6 +119,7 @@ class MalformedRequestInterceptorFactory final
 
 class GrpcServerImpl final : public GrpcServer {
  public:
+  // `listen_fd` -1: gRPC accepts connections itself (TLS ports).
   GrpcServerImpl(std::string name, std::vector<std::shared_ptr<grpc::Service>> services,
                  std::unique_ptr<grpc::Server> server, int listen_fd, std::string address)
       : services_(std::move(services)),
@@ -123,7 +127,9 @@ class GrpcServerImpl final : public GrpcServer {
         listen_fd_(listen_fd),
         address_(std::move(address)),
         backoff_(std::move(name)),
-        accept_thread_([this] { AcceptLoop(); }) {}
+        accept_thread_([this] {
+          if (listen_fd_ >= 0) AcceptLoop();
+        }) {}
   ~GrpcServerImpl() override { Stop(); }
 
   std::string address() const override { return address_; }
@@ -135,7 +141,7 @@ class GrpcServerImpl final : public GrpcServer {
   void Stop() override {
     if (stopped_.exchange(true)) return;
     if (accept_thread_.joinable()) accept_thread_.join();
-    close(listen_fd_);
+    if (listen_fd_ >= 0) close(listen_fd_);
     SetServing(false);
     server_->Shutdown(std::chrono::system_clock::now() + kStopDeadline);
     server_->Wait();
@@ -182,8 +188,21 @@ class GrpcServerImpl final : public GrpcServer {
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const GrpcServerOptions& options, std::vector<std::shared_ptr<grpc::Service>> services) {
   SKUA_ASSIGN_OR_RETURN(auto hp, SplitEndpoint(options.endpoint));
+  const TlsConfig& tls = options.tls;
+  if (tls.enabled()) {
+    SKUA_RETURN_IF_ERROR(CheckTls(tls));
+    if (tls.min_version != "1.2") {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: tls.min_version {} is not available for gRPC listeners (this gRPC release's "
+          "minimum is TLS 1.2)",
+          options.name, tls.min_version));
+    }
+  }
   uint16_t port = 0;
-  SKUA_ASSIGN_OR_RETURN(int fd, Listen(options, hp.first, hp.second, &port));
+  int fd = -1;
+  if (!tls.enabled()) {
+    SKUA_ASSIGN_OR_RETURN(fd, Listen(options, hp.first, hp.second, &port));
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -224,11 +243,33 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   creators.push_back(std::make_unique<MalformedRequestInterceptorFactory>());
   builder.experimental().SetInterceptorCreators(std::move(creators));
   for (const auto& service : services) builder.RegisterService(service.get());
-  auto server = builder.BuildAndStart();
-  if (!server) {
-    close(fd);
-    return absl::UnavailableError(fmt::format("{}: cannot start the gRPC server", options.name));
+  int tls_port = 0;
+  if (tls.enabled()) {
+    auto files = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        tls.key_file, tls.cert_file, tls.client_ca_file, /*refresh_interval_sec=*/1);
+    grpc::experimental::TlsServerCredentialsOptions creds(files);
+    creds.watch_identity_key_cert_pairs();
+    if (tls.client_ca_file.empty()) {
+      creds.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    } else {
+      creds.watch_root_certs();
+      creds.set_cert_request_type(tls.requires_client_cert()
+                                      ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                      : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+    }
+    std::string host = hp.first == "localhost" ? "127.0.0.1" : hp.first;
+    std::string address = host.find(':') != std::string::npos
+                              ? fmt::format("[{}]:{}", host, hp.second)
+                              : fmt::format("{}:{}", host, hp.second);
+    builder.AddListeningPort(address, grpc::experimental::TlsServerCredentials(creds), &tls_port);
   }
+  auto server = builder.BuildAndStart();
+  if (!server || (tls.enabled() && tls_port == 0)) {
+    if (fd >= 0) close(fd);
+    return absl::UnavailableError(
+        fmt::format("{}: cannot start the gRPC server on {}", options.name, options.endpoint));
+  }
+  if (tls.enabled()) port = static_cast<uint16_t>(tls_port);
   std::string host = hp.first;
   std::string address = host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
                                                             : fmt::format("{}:{}", host, port);

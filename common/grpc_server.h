@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/tls.h"
 
 namespace grpc {
 class Service;
@@ -44,6 +45,11 @@ struct GrpcServerOptions {
   enum class Compressed { kRefused, kGzipToHandler };
   Compressed compressed = Compressed::kRefused;
   GrpcLimits limits;
+  // TLS when tls.enabled(): gRPC re-reads the files every second and uses changed ones for new
+  // connections. gRPC then accepts connections itself (it has no TLS for connections accepted
+  // by Skua's loop), so such a port does not back off as described for `accepting()`; and this
+  // gRPC release cannot raise the minimum TLS version above 1.2 (min_version 1.3 is refused).
+  TlsConfig tls;
 };
 
 class GrpcServer {

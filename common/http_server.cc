@@ -3,19 +3,24 @@
 
 #include "common/http_server.h"
 
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
 #include <charconv>
 #include <chrono>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <variant>
 
 #include "absl/status/status.h"
 #include "common/accept_backoff.h"
+#include "common/file_stamp.h"
 #include "common/status_macros.h"
 
 namespace skua::common {
@@ -27,6 +32,7 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kStopGrace = std::chrono::seconds(10);
 // Largest request header (request line included); RFC 9112 leaves the bound to the server.
 constexpr uint32_t kMaxHeaderBytes = 64 * 1024;
@@ -37,12 +43,26 @@ class ServerImpl;
 // session's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, ServerImpl& server) : stream_(std::move(socket)), server_(server) {}
+  // With `tls`, the connection is HTTPS (the handshake comes first).
+  Session(tcp::socket socket, ServerImpl& server, std::shared_ptr<asio::ssl::context> tls)
+      : tls_(std::move(tls)), stream_(MakeStream(std::move(socket), tls_.get())), server_(server) {}
   void Start();
   // Closes the connection if it is waiting for a request; a busy one closes after its response.
   void RequestClose();
 
  private:
+  using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+  using Stream = std::variant<beast::tcp_stream, TlsStream>;
+  static Stream MakeStream(tcp::socket socket, asio::ssl::context* tls) {
+    if (tls != nullptr) return Stream(std::in_place_type<TlsStream>, std::move(socket), *tls);
+    return Stream(std::in_place_type<beast::tcp_stream>, std::move(socket));
+  }
+  // The TCP layer, plain or under TLS: timeouts, executor, closing.
+  beast::tcp_stream& Tcp() {
+    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
+                      stream_);
+  }
+  void Handshake();
   void ReadHeader();
   void OnHeader(beast::error_code ec);
   void OnBody(beast::error_code ec);
@@ -55,7 +75,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnWrite(bool close, beast::error_code ec);
   void Close();
 
-  beast::tcp_stream stream_;
+  std::shared_ptr<asio::ssl::context> tls_;  // keeps the context of this connection alive
+  Stream stream_;
   ServerImpl& server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -170,6 +191,8 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
     return options_.runs_long && options_.runs_long(req);
   }
   asio::thread_pool& long_pool() { return long_pool_; }
+  // See below; also called once before serving, so a start with unusable files fails.
+  std::shared_ptr<asio::ssl::context> InitialTls() { return CurrentTls(); }
 
  private:
   // Runs on the acceptor's strand.
@@ -187,7 +210,7 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
             return;
           }
           backoff_.Accepted();
-          auto s = std::make_shared<Session>(std::move(socket), *this);
+          auto s = std::make_shared<Session>(std::move(socket), *this, CurrentTls());
           bool full;
           {
             std::lock_guard lock(mu_);
@@ -200,8 +223,58 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
         });
   }
 
+  // The TLS context new connections get (null without TLS): rebuilt when the certificate, key or
+  // CA files change, looked at most once a second. On the acceptor's strand.
+  std::shared_ptr<asio::ssl::context> CurrentTls() {
+    if (!options_.tls.enabled()) return nullptr;
+    auto now = std::chrono::steady_clock::now();
+    if (tls_ != nullptr && now - tls_checked_ < std::chrono::seconds(1)) return tls_;
+    tls_checked_ = now;
+    std::vector<FileStamp> stamps;
+    for (const auto* f :
+         {&options_.tls.cert_file, &options_.tls.key_file, &options_.tls.client_ca_file}) {
+      stamps.push_back(f->empty() ? FileStamp{} : StampOf(*f).value_or(FileStamp{}));
+    }
+    if (tls_ != nullptr && stamps == tls_stamps_) return tls_;
+    auto built = BuildTls();
+    if (!built.ok()) {
+      SPDLOG_WARN("{}: TLS files not reloaded, the previous ones stay in use: {}", options_.name,
+                  built.status().message());
+      return tls_;
+    }
+    if (tls_ != nullptr) SPDLOG_INFO("{}: TLS certificate reloaded", options_.name);
+    tls_ = std::move(*built);
+    tls_stamps_ = std::move(stamps);
+    return tls_;
+  }
+
+  absl::StatusOr<std::shared_ptr<asio::ssl::context>> BuildTls() const {
+    const TlsConfig& t = options_.tls;
+    SKUA_RETURN_IF_ERROR(CheckTls(t));
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    beast::error_code ec;
+    SSL_CTX_set_min_proto_version(ctx->native_handle(),
+                                  t.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                         asio::ssl::context::no_sslv3 | asio::ssl::context::single_dh_use,
+                     ec);
+    if (!ec) ctx->use_certificate_chain_file(t.cert_file, ec);
+    if (!ec) ctx->use_private_key_file(t.key_file, asio::ssl::context::pem, ec);
+    if (!ec && !t.client_ca_file.empty()) {
+      ctx->load_verify_file(t.client_ca_file, ec);
+      int mode = asio::ssl::verify_peer;
+      if (t.requires_client_cert()) mode |= asio::ssl::verify_fail_if_no_peer_cert;
+      if (!ec) ctx->set_verify_mode(mode, ec);
+    }
+    if (ec) return absl::InvalidArgumentError(fmt::format("TLS: {}", ec.message()));
+    return ctx;
+  }
+
   HttpServerOptions options_;
   HttpHandler handler_;
+  std::shared_ptr<asio::ssl::context> tls_;  // on the acceptor's strand
+  std::vector<FileStamp> tls_stamps_;
+  std::chrono::steady_clock::time_point tls_checked_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   asio::steady_timer accept_timer_;  // on the acceptor's strand
@@ -217,11 +290,30 @@ class ServerImpl final : public HttpServer, public std::enable_shared_from_this<
 };
 
 void Session::Start() {
-  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+  asio::dispatch(Tcp().get_executor(), [self = shared_from_this()] {
+    if (self->tls_) return self->Handshake();
+    self->ReadHeader();
+  });
+}
+
+// A client that does not complete the handshake (no TLS, a certificate refused, too slow) is
+// closed without an answer.
+void Session::Handshake() {
+  Tcp().expires_after(kHandshakeTimeout);
+  reading_ = true;
+  std::get<TlsStream>(stream_).async_handshake(
+      asio::ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
+        self->reading_ = false;
+        if (ec) {
+          SPDLOG_DEBUG("{}: TLS handshake: {}", self->server_.options().name, ec.message());
+          return self->Close();
+        }
+        self->ReadHeader();
+      });
 }
 
 void Session::RequestClose() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+  asio::post(Tcp().get_executor(), [self = shared_from_this()] {
     if (self->reading_) self->Close();
   });
 }
@@ -232,10 +324,14 @@ void Session::ReadHeader() {
   parser_->body_limit(server_.options().max_body_bytes);
   parser_->header_limit(kMaxHeaderBytes);
   reading_ = true;
-  stream_.expires_after(kIdleTimeout);
-  http::async_read_header(
-      stream_, buffer_, *parser_,
-      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  Tcp().expires_after(kIdleTimeout);
+  std::visit(
+      [&](auto& stream) {
+        http::async_read_header(
+            stream, buffer_, *parser_,
+            [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+      },
+      stream_);
 }
 
 void Session::OnHeader(beast::error_code ec) {
@@ -259,8 +355,13 @@ void Session::OnHeader(beast::error_code ec) {
       }
     }
   }
-  http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+  std::visit(
+      [&](auto& stream) {
+        http::async_read(
+            stream, buffer_, *parser_,
+            [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+      },
+      stream_);
 }
 
 void Session::OnReadError(beast::error_code ec) {
@@ -282,7 +383,7 @@ void Session::OnReadError(beast::error_code ec) {
 
 void Session::RefuseAndClose(int status, std::string reason,
                              std::vector<std::pair<std::string, std::string>> headers) {
-  stream_.expires_after(std::chrono::seconds(5));
+  Tcp().expires_after(std::chrono::seconds(5));
   HttpResponse r{status, "text/plain; charset=utf-8", std::move(headers),
                  fmt::format("{} {}\n", status, reason)};
   Write(std::move(r), /*keep_alive=*/false, 11);
@@ -292,7 +393,7 @@ void Session::OnBody(beast::error_code ec) {
   reading_ = false;
   bool too_large = ec == http::error::body_limit;
   if (ec && !too_large) return OnReadError(ec);
-  stream_.expires_never();
+  Tcp().expires_never();
   auto& msg = parser_->get();
   HttpRequest req;
   req.method = std::string(msg.method_string());
@@ -312,14 +413,13 @@ void Session::OnBody(beast::error_code ec) {
 
 void Session::Respond(HttpRequest req, bool keep_alive, unsigned version) {
   if (!server_.IsLong(req)) return Write(server_.Handle(req), keep_alive, version);
-  asio::post(server_.long_pool(),
-             [self = shared_from_this(), req = std::move(req), keep_alive, version]() mutable {
-               HttpResponse r = self->server_.Handle(req);
-               asio::post(self->stream_.get_executor(),
-                          [self, r = std::move(r), keep_alive, version]() mutable {
-                            self->Write(std::move(r), keep_alive, version);
-                          });
-             });
+  asio::post(server_.long_pool(), [self = shared_from_this(), req = std::move(req), keep_alive,
+                                   version]() mutable {
+    HttpResponse r = self->server_.Handle(req);
+    asio::post(self->Tcp().get_executor(), [self, r = std::move(r), keep_alive, version]() mutable {
+      self->Write(std::move(r), keep_alive, version);
+    });
+  });
 }
 
 void Session::Write(HttpResponse r, bool keep_alive, unsigned version) {
@@ -332,11 +432,15 @@ void Session::Write(HttpResponse r, bool keep_alive, unsigned version) {
   bool close = !keep_alive || server_.stopping();
   response_.keep_alive(!close);
   response_.prepare_payload();
-  stream_.expires_after(kIdleTimeout);
-  http::async_write(stream_, response_,
-                    [self = shared_from_this(), close](beast::error_code ec, size_t) {
-                      self->OnWrite(close, ec);
-                    });
+  Tcp().expires_after(kIdleTimeout);
+  std::visit(
+      [&](auto& stream) {
+        http::async_write(stream, response_,
+                          [self = shared_from_this(), close](beast::error_code ec, size_t) {
+                            self->OnWrite(close, ec);
+                          });
+      },
+      stream_);
 }
 
 void Session::OnWrite(bool close, beast::error_code ec) {
@@ -349,8 +453,8 @@ void Session::Close() {
   reading_ = false;
   body_lease_.Reset();
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-  stream_.close();
+  Tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+  Tcp().close();
   server_.Forget(this);
 }
 
@@ -373,8 +477,14 @@ const std::string* HttpRequest::Header(std::string_view lower_name) const {
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
                                                               HttpHandler handler) {
   SKUA_ASSIGN_OR_RETURN(auto hp, SplitEndpoint(options.endpoint));
+  if (options.tls.enabled()) {
+    SKUA_RETURN_IF_ERROR(CheckTls(options.tls));
+  }
   auto server = std::make_unique<ServerImpl>(options, std::move(handler));
   SKUA_RETURN_IF_ERROR(server->Bind(hp.first, hp.second));
+  if (options.tls.enabled() && server->InitialTls() == nullptr) {
+    return absl::InvalidArgumentError(fmt::format("{}: TLS could not be set up", options.name));
+  }
   server->Run();
   return server;
 }

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/memory_budget.h"
+#include "common/tls.h"
 
 namespace skua::common {
 
@@ -59,6 +60,10 @@ struct HttpServerOptions {
   // requests (searches) never hold up the I/O threads answering cheap ones.
   std::function<bool(const HttpRequest&)> runs_long;
   int long_threads = 2;
+  // HTTPS when tls.enabled() (checked by CheckTls before). The files are looked at again at most
+  // once a second as connections arrive; a changed certificate is used for new connections
+  // from then on (one that cannot be used is logged and the previous one kept).
+  TlsConfig tls;
 };
 
 class HttpServer {

@@ -202,6 +202,51 @@ void AddAuthKeys(std::vector<Key>& k, const std::string& prefix,
                }});
 }
 
+// Server TLS of a listener: `prefix`.tls.cert_file and so on (files are checked at start).
+void AddTlsKeys(std::vector<Key>& k, const std::string& prefix, common::TlsConfig* (*tls)(Config&),
+                const common::TlsConfig* (*shown)(const Config&)) {
+  struct FileKey {
+    const char* name;
+    const char* help;
+    std::string common::TlsConfig::*field;
+  };
+  static const FileKey kFiles[] = {
+      {"cert_file", "PEM certificate chain: TLS on this listener; re-read when it changes",
+       &common::TlsConfig::cert_file},
+      {"key_file", "PEM private key of that certificate", &common::TlsConfig::key_file},
+      {"client_ca_file",
+       "PEM CAs of client certificates: mutual TLS (with client_auth); empty = none asked",
+       &common::TlsConfig::client_ca_file},
+  };
+  for (const auto& f : kFiles) {
+    auto field = f.field;
+    k.push_back({prefix + ".tls." + f.name, f.help,
+                 [shown, field](const Config& c) { return shown(c)->*field; },
+                 [tls, field](std::string_view v, Config& c) {
+                   tls(c)->*field = std::string(v);
+                   return absl::OkStatus();
+                 }});
+  }
+  k.push_back({prefix + ".tls.client_auth",
+               "with client_ca_file: require (no valid client certificate, no connection) or "
+               "verify-if-given",
+               [shown](const Config& c) { return shown(c)->client_auth; },
+               [tls](std::string_view v, Config& c) {
+                 if (v != "require" && v != "verify-if-given") {
+                   return Bad("must be require or verify-if-given");
+                 }
+                 tls(c)->client_auth = std::string(v);
+                 return absl::OkStatus();
+               }});
+  k.push_back({prefix + ".tls.min_version", "oldest TLS version accepted: 1.2 or 1.3",
+               [shown](const Config& c) { return shown(c)->min_version; },
+               [tls](std::string_view v, Config& c) {
+                 if (v != "1.2" && v != "1.3") return Bad("must be 1.2 or 1.3");
+                 tls(c)->min_version = std::string(v);
+                 return absl::OkStatus();
+               }});
+}
+
 // The connection limits of a gRPC listener: `prefix`.max_concurrent_streams and so on.
 // `limits` and `shown` give the same GrpcLimits of a config, to set and to show.
 void AddGrpcLimitKeys(std::vector<Key>& k, const std::string& prefix,
@@ -366,6 +411,9 @@ const std::vector<Key>& Keys() {
     AddAuthKeys(
         k, "collector.otlp.grpc", [](Config& c) { return &c.collector.grpc_auth; },
         [](const Config& c) { return &c.collector.grpc_auth; });
+    AddTlsKeys(
+        k, "collector.otlp.grpc", [](Config& c) { return &c.collector.grpc_tls; },
+        [](const Config& c) { return &c.collector.grpc_tls; });
     k.push_back({"collector.otlp.http.endpoint", "OTLP/HTTP listen address",
                  [](const Config& c) { return c.collector.http_endpoint; },
                  EndpointSetter([](Config& c) { return &c.collector.http_endpoint; })});
@@ -385,6 +433,9 @@ const std::vector<Key>& Keys() {
     AddAuthKeys(
         k, "collector.otlp.http", [](Config& c) { return &c.collector.http_auth; },
         [](const Config& c) { return &c.collector.http_auth; });
+    AddTlsKeys(
+        k, "collector.otlp.http", [](Config& c) { return &c.collector.http_tls; },
+        [](const Config& c) { return &c.collector.http_tls; });
     k.push_back(
         {"collector.max_inflight_bytes",
          "memory for OTLP requests before their spans are queued (bodies being received, "
@@ -423,12 +474,18 @@ const std::vector<Key>& Keys() {
     AddAuthKeys(
         k, "query.http", [](Config& c) { return &c.query.http_auth; },
         [](const Config& c) { return &c.query.http_auth; });
+    AddTlsKeys(
+        k, "query.http", [](Config& c) { return &c.query.http_tls; },
+        [](const Config& c) { return &c.query.http_tls; });
     AddGrpcLimitKeys(
         k, "query.grpc", [](Config& c) { return &c.query.grpc_limits; },
         [](const Config& c) { return &c.query.grpc_limits; });
     AddAuthKeys(
         k, "query.grpc", [](Config& c) { return &c.query.grpc_auth; },
         [](const Config& c) { return &c.query.grpc_auth; });
+    AddTlsKeys(
+        k, "query.grpc", [](Config& c) { return &c.query.grpc_tls; },
+        [](const Config& c) { return &c.query.grpc_tls; });
     k.push_back({"query.max_limit", "most traces one search returns, whatever limit it asks for",
                  [](const Config& c) { return std::to_string(c.query.max_limit); },
                  IntSetter([](Config& c) { return &c.query.max_limit; }, 1, 1'000'000)});
@@ -453,6 +510,9 @@ const std::vector<Key>& Keys() {
     AddAuthKeys(
         k, "admin", [](Config& c) { return &c.admin.auth; },
         [](const Config& c) { return &c.admin.auth; });
+    AddTlsKeys(
+        k, "admin", [](Config& c) { return &c.admin.tls; },
+        [](const Config& c) { return &c.admin.tls; });
     k.push_back({"log.level", "trace, debug, info, warn, error, critical or off",
                  [](const Config& c) { return c.log.level; },
                  [](std::string_view v, Config& c) {
@@ -712,19 +772,22 @@ std::vector<std::string> UnprotectedExposedListeners(const Config& config) {
     std::string_view key;
     const std::string& endpoint;
     const common::AuthConfig& auth;
+    const common::TlsConfig& tls;
   };
   std::vector<std::string> out;
   for (const Listener& l :
        {Listener{"collector.otlp.grpc.endpoint", config.collector.grpc_endpoint,
-                 config.collector.grpc_auth},
+                 config.collector.grpc_auth, config.collector.grpc_tls},
         Listener{"collector.otlp.http.endpoint", config.collector.http_endpoint,
-                 config.collector.http_auth},
-        Listener{"query.http.endpoint", config.query.http_endpoint, config.query.http_auth},
-        Listener{"query.grpc.endpoint", config.query.grpc_endpoint, config.query.grpc_auth},
-        Listener{"admin.endpoint", config.admin.endpoint, config.admin.auth}}) {
+                 config.collector.http_auth, config.collector.http_tls},
+        Listener{"query.http.endpoint", config.query.http_endpoint, config.query.http_auth,
+                 config.query.http_tls},
+        Listener{"query.grpc.endpoint", config.query.grpc_endpoint, config.query.grpc_auth,
+                 config.query.grpc_tls},
+        Listener{"admin.endpoint", config.admin.endpoint, config.admin.auth, config.admin.tls}}) {
     auto colon = l.endpoint.rfind(':');
     std::string_view host = std::string_view(l.endpoint).substr(0, colon);
-    if (!IsLoopbackHost(host) && !l.auth.enabled()) {
+    if (!IsLoopbackHost(host) && !l.auth.enabled() && !l.tls.enabled()) {
       out.push_back(fmt::format("{}={}", l.key, l.endpoint));
     }
   }

@@ -14,6 +14,7 @@
 #include "common/auth.h"
 #include "common/cors.h"
 #include "common/grpc_server.h"
+#include "common/tls.h"
 
 namespace skua::config {
 
@@ -44,6 +45,7 @@ struct CollectorConfig {
   uint64_t grpc_max_recv_msg_size = 16ull << 20;  // on the wire, compressed or not
   common::GrpcLimits grpc_limits = GrpcLimitsWithMemory(128ull << 20);
   common::AuthConfig grpc_auth;  // exporters' credentials
+  common::TlsConfig grpc_tls;
   int http_max_connections = 1024;
   // Bytes of OTLP requests held in memory before their spans are queued (bodies being received,
   // inflated, decoded), both protocols together; past it exports are refused (retryably).
@@ -52,6 +54,7 @@ struct CollectorConfig {
   uint64_t http_max_request_body_size = 16ull << 20;  // after decompression
   common::CorsPolicy http_cors;                       // browsers' OTLP/HTTP exporters
   common::AuthConfig http_auth;
+  common::TlsConfig http_tls;
   uint64_t queue_max_bytes = 64ull << 20;       // per shard
   std::chrono::milliseconds retry_after{1000};  // hint sent with backpressure refusals
 };
@@ -62,8 +65,10 @@ struct QueryConfig {
   int http_max_connections = 256;
   common::CorsPolicy http_cors;  // pages of other origins calling the query API
   common::AuthConfig http_auth;  // people's and dashboards' credentials
+  common::TlsConfig http_tls;
   common::GrpcLimits grpc_limits = GrpcLimitsWithMemory(32ull << 20);
   common::AuthConfig grpc_auth;
+  common::TlsConfig grpc_tls;
   // Largest `limit` a search may ask for (Kiali asks for 10,000 and the Jaeger UI for up to
   // 1,500); larger ones are answered with this many traces.
   int max_limit = 10'000;
@@ -81,6 +86,7 @@ struct AdminConfig {
   std::string endpoint = "localhost:8888";
   // Protects /metrics; /healthz and /readyz stay open for probes.
   common::AuthConfig auth;
+  common::TlsConfig tls;
 };
 
 struct LogConfig {
@@ -127,7 +133,7 @@ std::string EnvName(std::string_view key);
 
 // The listeners reachable from other hosts (their host is not a loopback name or address)
 // that neither encrypt nor authenticate, as "key=endpoint": what the start warns about. (Skua
-// has no TLS yet: a listener counts as protected when it authenticates.)
+// counts a listener with TLS or authentication as protected.)
 std::vector<std::string> UnprotectedExposedListeners(const Config& config);
 
 // "16MiB", "512KiB", "1GB", "1048576" -> bytes.

@@ -15,6 +15,7 @@ absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartQueryGrpcServer(
   options.max_receive_message_bytes = 1 << 20;  // queries are small
   options.compressed = common::GrpcServerOptions::Compressed::kRefused;
   options.limits = config.grpc_limits;
+  options.tls = config.grpc_tls;
   return common::GrpcServer::Start(options, {MakeV3QueryService(service, metrics, auth),
                                              MakeV2QueryService(service, metrics, auth)});
 }

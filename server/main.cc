@@ -29,6 +29,7 @@
 #include "common/memory_budget.h"
 #include "common/metrics.h"
 #include "common/status_macros.h"
+#include "common/tls.h"
 #include "config/config.h"
 #include "query/grpc_api.h"
 #include "query/http_api.h"
@@ -154,6 +155,16 @@ int Run(const skua::config::Config& cfg) {
     }
     *slot = std::move(*a);
   }
+  for (auto [key, tls] :
+       {std::pair{"collector.otlp.grpc", &cfg.collector.grpc_tls},
+        std::pair{"collector.otlp.http", &cfg.collector.http_tls},
+        std::pair{"query.http", &cfg.query.http_tls}, std::pair{"query.grpc", &cfg.query.grpc_tls},
+        std::pair{"admin", &cfg.admin.tls}}) {
+    if (absl::Status st = common::CheckTls(*tls); !st.ok()) {
+      SPDLOG_CRITICAL("{}.{}", key, st.message());
+      return kExitUsage;
+    }
+  }
   for (const auto& listener : config::UnprotectedExposedListeners(cfg)) {
     SPDLOG_WARN(
         "{} is reachable from other hosts and has neither TLS nor authentication: anyone "
@@ -182,8 +193,10 @@ int Run(const skua::config::Config& cfg) {
     }
     return absl::OkStatus();
   };
+  auto admin_options = HttpOptions("admin", cfg.admin.endpoint, 1 << 20, 1, 64);
+  admin_options.tls = cfg.admin.tls;
   auto admin = common::HttpServer::Start(
-      HttpOptions("admin", cfg.admin.endpoint, 1 << 20, 1, 64),
+      admin_options,
       common::WithAuth(
           auth.admin,
           [](const common::HttpRequest& r) { return r.path == "/healthz" || r.path == "/readyz"; },
@@ -222,6 +235,7 @@ int Run(const skua::config::Config& cfg) {
       HttpOptions("otlp-http", cfg.collector.http_endpoint,
                   cfg.collector.http_max_request_body_size, 4, cfg.collector.http_max_connections);
   http_options.body_budget = &ingest_budget;
+  http_options.tls = cfg.collector.http_tls;
   http_options.retry_after_seconds = collector::RetryAfterSeconds(cfg.collector);
   auto http = common::HttpServer::Start(
       http_options,
@@ -235,6 +249,7 @@ int Run(const skua::config::Config& cfg) {
   auto query_options = HttpOptions("query-http", cfg.query.http_endpoint, 1 << 20, 2,
                                    cfg.query.http_max_connections);
   query_options.runs_long = query::IsSearchRequest;
+  query_options.tls = cfg.query.http_tls;
   query_options.long_threads = cfg.query.search_threads;
   query::QueryService query_service(s, cfg.query, clock);
   auto query = common::HttpServer::Start(
