@@ -14,6 +14,7 @@ from conftest import REPO, skua_binary
 
 CHART = REPO / "helm" / "skua"
 ALL_ON = REPO / "tests" / "helm" / "values-all-on.yaml"
+TLS = REPO / "tests" / "helm" / "values-tls.yaml"
 PORTS = {"otlp-grpc": 4317, "otlp-http": 4318, "query-http": 16686, "query-grpc": 16685, "admin": 8888}
 
 
@@ -32,7 +33,7 @@ def render(*values):
     return {(d["kind"], d["metadata"]["name"]): d for d in docs}
 
 
-@pytest.mark.parametrize("values", [[], [ALL_ON]], ids=["defaults", "all-on"])
+@pytest.mark.parametrize("values", [[], [ALL_ON], [TLS]], ids=["defaults", "all-on", "tls"])
 def test_lint_strict(values):
     args = ["lint", "--strict", str(CHART)]
     for v in values:
@@ -156,6 +157,31 @@ def test_all_options_render(tmp_path):
     query = objs[("Service", "jaeger-query")]
     assert {p["port"]: p["targetPort"] for p in query["spec"]["ports"]} == {
         16686: "query-http", 16685: "query-grpc"}
+
+
+def test_tls_render(tmp_path):
+    objs = render(TLS)
+    config = check_config_is_read_by_skua(objs, tmp_path)
+    assert config["collector.otlp.grpc.tls.cert_file"] == "/etc/skua-tls/ingest/tls.crt"
+    assert config["collector.otlp.http.tls.client_ca_file"] == "/etc/skua-tls/ingest/ca.crt"
+    assert config["collector.otlp.http.tls.client_auth"] == "require"
+    assert config["query.grpc.tls.key_file"] == "/etc/skua-tls/query/tls.key"
+    assert config["admin.tls.cert_file"] == "/etc/skua-tls/admin/tls.crt"
+    pod = objs[("StatefulSet", "skua")]["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"]["scheme"] == "HTTPS"
+    volumes = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    assert volumes == {"tls-ingest": "skua-ingest-tls", "tls-query": "skua-tls",
+                       "tls-admin": "skua-tls"}
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    assert all(mounts[f"tls-{g}"]["readOnly"] for g in ("ingest", "query", "admin"))
+    cert = objs[("Certificate", "skua")]
+    assert cert["spec"]["secretName"] == "skua-tls"
+    assert "skua.observability.svc" in cert["spec"]["dnsNames"]
+    (endpoint,) = objs[("ServiceMonitor", "skua")]["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"]["ca"]["secret"] == {"name": "skua-tls", "key": "ca.crt"}
 
 
 def test_notes_tell_where_to_send_and_how_to_search(tmp_path):

@@ -31,8 +31,35 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* skua.yaml: the container's configuration. Listen addresses and the data path are fixed
      by the chart (they must match the ports and the volume below). */}}
+{{/* The Secret holding a listener group's certificate, or "" without TLS. */}}
+{{- define "skua.tlsSecret" -}}
+{{- $g := index .root.Values.tls .group -}}
+{{- if $g.enabled -}}
+{{- if $g.secretName -}}{{ $g.secretName }}{{- else if .root.Values.tls.certManager.enabled -}}{{ include "skua.fullname" .root }}-tls{{- end -}}
+{{- end -}}
+{{- end }}
+
+{{/* The tls block of a listener group's configuration (an empty dict without TLS). */}}
+{{- define "skua.tlsConfig" -}}
+{{- $g := index .root.Values.tls .group -}}
+{{- if (include "skua.tlsSecret" .) -}}
+{{- $d := printf "/etc/skua-tls/%s" .group -}}
+{{- $t := dict "cert_file" (printf "%s/tls.crt" $d) "key_file" (printf "%s/tls.key" $d) -}}
+{{- if $g.clientAuth -}}
+{{- $_ := set $t "client_ca_file" (printf "%s/ca.crt" $d) -}}
+{{- $_ := set $t "client_auth" $g.clientAuth -}}
+{{- end -}}
+{{- toJson $t -}}
+{{- else -}}
+{}
+{{- end -}}
+{{- end }}
+
 {{- define "skua.config" -}}
 {{- $c := .Values.config -}}
+{{- $ingestTls := include "skua.tlsConfig" (dict "root" . "group" "ingest") | fromJson -}}
+{{- $queryTls := include "skua.tlsConfig" (dict "root" . "group" "query") | fromJson -}}
+{{- $adminTls := include "skua.tlsConfig" (dict "root" . "group" "admin") | fromJson -}}
 {{- $a := .Values.auth -}}
 {{- $ingestAuth := dict -}}
 {{- if $a.ingest.secretName }}
@@ -53,18 +80,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   "storage" (dict "path" "/data" "shards" $c.storage.shards "fsync" $c.storage.fsync "block_cache_size" $c.storage.blockCacheSize "memtable_size" $c.storage.memtableSize "retention" $c.storage.retention "retention_overrides" $c.storage.retentionOverrides "max_disk_bytes" $c.storage.maxDiskBytes)
   "collector" (dict
     "otlp" (dict
-      "grpc" (dict "endpoint" "0.0.0.0:4317" "max_recv_msg_size" $c.collector.grpcMaxRecvMsgSize "auth" $ingestAuth)
-      "http" (dict "endpoint" "0.0.0.0:4318" "max_request_body_size" $c.collector.httpMaxRequestBodySize "auth" $ingestAuth
+      "grpc" (dict "endpoint" "0.0.0.0:4317" "max_recv_msg_size" $c.collector.grpcMaxRecvMsgSize "auth" $ingestAuth "tls" $ingestTls)
+      "http" (dict "endpoint" "0.0.0.0:4318" "max_request_body_size" $c.collector.httpMaxRequestBodySize "auth" $ingestAuth "tls" $ingestTls
         "cors" (dict "allowed_origins" .Values.cors.otlpHttp.allowedOrigins "allowed_headers" .Values.cors.otlpHttp.allowedHeaders)))
     "queue" (dict "max_bytes" $c.collector.queueMaxBytes)
     "retry_after" $c.collector.retryAfter
     "max_inflight_bytes" $c.collector.maxInflightBytes)
   "query" (dict
-    "http" (dict "endpoint" "0.0.0.0:16686" "auth" $queryAuth
+    "http" (dict "endpoint" "0.0.0.0:16686" "auth" $queryAuth "tls" $queryTls
       "cors" (dict "allowed_origins" .Values.cors.query.allowedOrigins "allowed_headers" .Values.cors.query.allowedHeaders))
-    "grpc" (dict "endpoint" "0.0.0.0:16685" "auth" $queryAuth)
+    "grpc" (dict "endpoint" "0.0.0.0:16685" "auth" $queryAuth "tls" $queryTls)
     "max_limit" $c.query.maxLimit "timeout" $c.query.timeout "max_response_bytes" $c.query.maxResponseBytes)
-  "admin" (dict "endpoint" "0.0.0.0:8888" "auth" $metricsAuth)
+  "admin" (dict "endpoint" "0.0.0.0:8888" "auth" $metricsAuth "tls" $adminTls)
   "log" (dict "level" $c.log.level) -}}
 {{- toYaml (mustMergeOverwrite $base (deepCopy .Values.extraConfig)) }}
 {{- end }}
