@@ -6,7 +6,10 @@ CPU-seconds per million spans (from /proc/<pid>/stat) and spans per second of Sk
 Each run starts Skua on a fresh data directory and stops it (SIGTERM) afterwards; medians of
 the runs are reported. Everything listens and sends on 127.0.0.1 only.
 
-  bench/ingest.py [--runs 3] [--duration 10] [--concurrency 8] [--rate SPANS_PER_S]
+  bench/ingest.py [--runs 3] [--duration 10] [--concurrency 8] [--rate SPANS_PER_S] [--tls]
+
+With --tls, OTLP/gRPC is served over TLS (a CA and a certificate for 127.0.0.1 are made with
+openssl in the run's temporary directory) and each loadgen lane keeps one TLS connection.
 """
 
 import argparse
@@ -83,15 +86,39 @@ def stop(proc):
     return None
 
 
+def make_certificates(workdir):
+    """A CA and a server certificate for 127.0.0.1, made with openssl; returns their paths."""
+    d = Path(workdir)
+
+    def openssl(*a):
+        subprocess.run(["openssl", *a], cwd=d, check=True, capture_output=True, timeout=60)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+            "-days", "1", "-subj", "/CN=bench-ca")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=skua")
+    (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "1", "-extfile", "server.ext", "-out", "server.crt")
+    return d / "ca.crt", d / "server.crt", d / "server.key"
+
+
 def run_once(args, workdir, i):
     data = Path(workdir) / f"data-{i}"
-    proc, addr = start_skua(args.skua, data, Path(workdir) / f"skua-{i}.log", args.skua_flag)
+    flags = list(args.skua_flag)
+    loadgen_tls = []
+    if args.tls:
+        ca, cert, key = make_certificates(workdir)
+        flags += [f"--collector.otlp.grpc.tls.cert_file={cert}",
+                  f"--collector.otlp.grpc.tls.key_file={key}"]
+        loadgen_tls = [f"--ca={ca}"]
+    proc, addr = start_skua(args.skua, data, Path(workdir) / f"skua-{i}.log", flags)
     try:
         cpu0 = cpu_seconds(proc.pid)
         out = subprocess.run(
             [args.loadgen, f"--target={addr['otlp-grpc']}", f"--duration={args.duration}",
              f"--concurrency={args.concurrency}", f"--batch={args.batch}", f"--seed={i + 1}",
-             f"--rate={args.rate}"],
+             f"--rate={args.rate}", *loadgen_tls],
             capture_output=True, text=True, timeout=args.duration + 120)
         if out.returncode != 0:
             sys.exit(f"loadgen failed: {out.stderr}")
@@ -122,6 +149,7 @@ def main():
     p.add_argument("--loadgen", default=str(REPO / "build" / "skua-loadgen"))
     p.add_argument("--skua-flag", action="append", default=[], help="extra flag for skua")
     p.add_argument("--json", action="store_true", help="print raw results as JSON lines too")
+    p.add_argument("--tls", action="store_true", help="OTLP/gRPC over TLS")
     args = p.parse_args()
 
     results = []

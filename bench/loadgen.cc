@@ -4,7 +4,7 @@
 //
 //   skua-loadgen --target=127.0.0.1:4317 --duration=10 --concurrency=8 [--rate=SPANS_PER_S]
 //                [--batch=512] [--batches=64] [--seed=1] [--spans=N] [--acked-out=FILE]
-//                [--shape=random|tracegen] [--fresh]
+//                [--shape=random|tracegen] [--fresh] [--ca=PEM]
 // Requests are --batches pre-encoded ones sent in turn (each send re-stamped with fresh trace IDs
 // and times). With --fresh every send is built anew instead, so no span content repeats; slower
 // to generate, for disk measurements, where repeats would flatter compression.
@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -48,6 +49,7 @@ struct Options {
   int64_t time_base = 0;  // span times start here (ns since the epoch) instead of at send time
   skua::bench::Shape shape = skua::bench::Shape::kRandom;
   bool fresh = false;
+  std::string ca;  // PEM CA file: TLS to the target (each lane keeps one connection)
 };
 
 Options Parse(int argc, char** argv) {
@@ -75,6 +77,7 @@ Options Parse(int argc, char** argv) {
            }
          }},
         {"--fresh", [&] { o.fresh = true; }},
+        {"--ca", [&] { o.ca = v; }},
     };
     auto it = setters.find(k);
     if (it == setters.end()) {
@@ -140,14 +143,25 @@ int main(int argc, char** argv) {
   std::map<std::string, int> error_kinds;
   auto start = Clock::now();
   auto end = start + std::chrono::duration<double>(opt.duration);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!opt.ca.empty()) {
+    std::ifstream in(opt.ca);
+    std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (pem.empty()) {
+      std::fprintf(stderr, "skua-loadgen: cannot read --ca=%s\n", opt.ca.c_str());
+      return 2;
+    }
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
   std::vector<std::thread> lanes;
   for (int lane = 0; lane < opt.concurrency; ++lane) {
     lanes.emplace_back([&, lane] {
       // One channel per lane so lanes do not share one HTTP/2 connection.
       grpc::ChannelArguments lane_args = args;
       lane_args.SetInt("skua.lane", lane);
-      auto channel =
-          grpc::CreateCustomChannel(opt.target, grpc::InsecureChannelCredentials(), lane_args);
+      auto channel = grpc::CreateCustomChannel(opt.target, credentials, lane_args);
       grpc::GenericStub stub(channel);
       double lane_rate = opt.rate / opt.concurrency;
       auto next = Clock::now();
