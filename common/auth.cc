@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/file_stamp.h"
+#include "common/json_write.h"
 #include "common/log_limiter.h"
 #include "common/status_macros.h"
 
@@ -98,32 +99,6 @@ absl::Status LoadUsers(const std::string& path, Credentials& out) {
   }
   if (out.users.empty()) return absl::InvalidArgumentError(fmt::format("{} holds no user", path));
   return absl::OkStatus();
-}
-
-std::optional<std::string> Base64Decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v = value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
 }
 
 bool StartsWithScheme(std::string_view value, std::string_view scheme) {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "common/json_write.h"
+
 namespace skua::common {
 namespace {
 
@@ -18,38 +20,6 @@ uint64_t LoadBigEndian(const uint8_t* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
   return v;
-}
-
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
-
-// Decodes standard or URL-safe base64, with or without padding. Mixed alphabets are rejected.
-std::optional<std::string> Base64DecodeLenient(std::string_view s) {
-  bool std_alpha = s.find_first_of("+/") != std::string_view::npos;
-  bool url_alpha = s.find_first_of("-_") != std::string_view::npos;
-  if (std_alpha && url_alpha) return std::nullopt;
-  while (!s.empty() && s.back() == '=') s.remove_suffix(1);
-  if (s.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    int v = Base64Value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -124,7 +94,7 @@ std::optional<TraceId> ParseTraceIdHex(std::string_view s) {
 std::optional<TraceId> ParseTraceIdPath(std::string_view s) {
   if (auto id = ParseTraceIdHex(s)) return id;
   if (s.empty() || s.size() > 24) return std::nullopt;
-  auto raw = Base64DecodeLenient(s);
+  auto raw = Base64Decode(s);
   if (!raw) return std::nullopt;
   return TraceId::FromBytes(*raw);
 }

@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,10 @@ inline void WriteKey(JsonWriter& w, std::string_view s) {
 
 // Standard base64 with padding.
 std::string Base64Encode(std::string_view raw);
+
+// Decodes standard or URL-safe base64, with or without padding; nullopt if malformed (mixed
+// alphabets included).
+std::optional<std::string> Base64Decode(std::string_view encoded);
 
 // Re-indents compact JSON with 4 spaces (Jaeger's prettyPrint).
 std::string PrettyPrint(const std::string& compact);
