@@ -68,14 +68,9 @@ class TraceServiceImpl final : public otlp_collector::TraceService::WithRawCallb
       reactor->Finish(ToGrpc(st, retry_after_, context));
       return reactor;
     };
-    if (auth_ != nullptr) {
-      const auto& md = context->client_metadata();
-      auto it = md.find("authorization");
-      std::string value = it == md.end() ? "" : std::string(it->second.data(), it->second.size());
-      if (absl::Status st = auth_->Check(it == md.end() ? nullptr : &value); !st.ok()) {
-        reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(st.message())));
-        return reactor;
-      }
+    if (absl::Status st = common::AuthenticateCall(auth_, *context); !st.ok()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(st.message())));
+      return reactor;
     }
     const size_t wire = request->Length();
     common::MemoryBudget::Lease lease = budget_.TryReserve(wire);

@@ -8,6 +8,7 @@
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstring>
@@ -183,7 +184,14 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
   return std::unique_ptr<Authenticator>(new Authenticator(std::move(state)));
 }
 
-absl::Status Authenticator::Check(const std::string* authorization) {
+absl::Status Authenticator::Check(const std::string* authorization,
+                                  const std::vector<std::string>& cert_names) {
+  for (const auto& name : cert_names) {
+    const auto& accepted = state_->config.client_cert_names;
+    if (std::find(accepted.begin(), accepted.end(), name) != accepted.end()) {
+      return absl::OkStatus();
+    }
+  }
   if (authorization == nullptr || authorization->empty()) {
     return absl::UnauthenticatedError("missing credentials");
   }
@@ -250,11 +258,17 @@ HttpHandler WithAuth(std::shared_ptr<Authenticator> auth,
   return [auth = std::move(auth), open = std::move(open),
           handler = std::move(handler)](const HttpRequest& req) {
     if (open && open(req)) return handler(req);
-    if (absl::Status st = auth->Check(req.Header("authorization")); !st.ok()) {
-      return HttpResponse{401,
-                          "text/plain; charset=utf-8",
-                          {{"WWW-Authenticate", auth->Challenge()}},
-                          "401 Unauthorized: " + std::string(st.message()) + "\n"};
+    if (absl::Status st = auth->Check(req.Header("authorization"), req.client_cert_names);
+        !st.ok()) {
+      HttpResponse r{401,
+                     "text/plain; charset=utf-8",
+                     {},
+                     "401 Unauthorized: " + std::string(st.message()) + "\n"};
+      // Without a header scheme (client certificates only) there is nothing to challenge with.
+      if (std::string challenge = auth->Challenge(); !challenge.empty()) {
+        r.headers.emplace_back("WWW-Authenticate", std::move(challenge));
+      }
+      return r;
     }
     return handler(req);
   };

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -20,7 +21,12 @@ namespace skua::common {
 struct AuthConfig {
   std::string bearer_tokens_file;  // one accepted token per line; blank and # lines ignored
   std::string htpasswd_file;       // user:bcrypt-hash lines ($2a$, $2b$ or $2y$)
-  bool enabled() const { return !bearer_tokens_file.empty() || !htpasswd_file.empty(); }
+  // Clients accepted by their TLS client certificate (mutual TLS, verified against the
+  // listener's tls.client_ca_file): its common name or a DNS/URI alternative name is one of these.
+  std::vector<std::string> client_cert_names;
+  bool enabled() const {
+    return !bearer_tokens_file.empty() || !htpasswd_file.empty() || !client_cert_names.empty();
+  }
 };
 
 // Thread-safe.
@@ -33,9 +39,11 @@ class Authenticator {
   ~Authenticator();
 
   // `authorization`: the request's Authorization header (HTTP) or `authorization` metadata
-  // (gRPC), null when absent. kUnauthenticated when it is missing, malformed or not accepted;
-  // the message says which, and nothing else.
-  absl::Status Check(const std::string* authorization);
+  // (gRPC), null when absent; `cert_names`: the names of the client's verified certificate
+  // (empty without one). OK if either is accepted; else kUnauthenticated, the message saying
+  // whether credentials were missing, malformed or not accepted, and nothing else.
+  absl::Status Check(const std::string* authorization,
+                     const std::vector<std::string>& cert_names = {});
 
   // The WWW-Authenticate value of a 401: the schemes this listener accepts.
   std::string Challenge() const;

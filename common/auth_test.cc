@@ -129,5 +129,23 @@ TEST_F(AuthTest, HttpHandlerBehindAuthentication) {
   EXPECT_EQ(h(probe).status, 200);
 }
 
+TEST_F(AuthTest, ClientCertificateNames) {
+  AuthConfig c;
+  c.client_cert_names = {"exporter", "spiffe://cluster/ns/apps/sa/collector"};
+  c.bearer_tokens_file = Write("tokens", "tok\n");
+  auto a = Authenticator::Create(c, std::chrono::milliseconds(0));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_TRUE((*a)->Check(nullptr, {"client", "exporter"}).ok());
+  EXPECT_TRUE((*a)->Check(nullptr, {"spiffe://cluster/ns/apps/sa/collector"}).ok());
+  EXPECT_EQ((*a)->Check(nullptr, {"intruder"}).code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(Check(**a, "Bearer tok").ok());  // other credentials still work
+  AuthConfig only_certs;
+  only_certs.client_cert_names = {"exporter"};
+  auto b = Authenticator::Create(only_certs);
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(Check(**b, "Bearer tok").ok());
+  EXPECT_EQ((*b)->Challenge(), "");
+}
+
 }  // namespace
 }  // namespace skua::common

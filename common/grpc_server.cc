@@ -279,4 +279,19 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   return std::unique_ptr<GrpcServer>(std::move(impl));
 }
 
+absl::Status AuthenticateCall(Authenticator* auth, const grpc::ServerContextBase& context) {
+  if (auth == nullptr) return absl::OkStatus();
+  const auto& md = context.client_metadata();
+  auto it = md.find("authorization");
+  std::string value = it == md.end() ? "" : std::string(it->second.data(), it->second.size());
+  std::vector<std::string> names;
+  if (auto ctx = context.auth_context(); ctx != nullptr && ctx->IsPeerAuthenticated()) {
+    for (const char* property : {"x509_common_name", "x509_subject_alternative_name"}) {
+      for (const auto& v : ctx->FindPropertyValues(property))
+        names.emplace_back(v.data(), v.size());
+    }
+  }
+  return auth->Check(it == md.end() ? nullptr : &value, names);
+}
+
 }  // namespace skua::common

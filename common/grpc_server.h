@@ -13,10 +13,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/auth.h"
 #include "common/tls.h"
 
 namespace grpc {
 class Service;
+class ServerContextBase;
 }  // namespace grpc
 
 namespace skua::common {
@@ -69,5 +71,10 @@ class GrpcServer {
   // Stops accepting calls and waits up to 10 s for calls in flight. Idempotent.
   virtual void Stop() = 0;
 };
+
+// Checks a call's credentials with `auth` (OK when null): its `authorization` metadata, and the
+// names of its verified client certificate over mutual TLS. kUnauthenticated as
+// Authenticator::Check says.
+absl::Status AuthenticateCall(Authenticator* auth, const grpc::ServerContextBase& context);
 
 }  // namespace skua::common

@@ -4,6 +4,7 @@
 #include "common/http_server.h"
 
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -38,6 +39,32 @@ constexpr auto kStopGrace = std::chrono::seconds(10);
 constexpr uint32_t kMaxHeaderBytes = 64 * 1024;
 
 class ServerImpl;
+
+// The common name and DNS/URI alternative names of the peer's certificate, if it sent one and
+// it was verified.
+std::vector<std::string> PeerNames(SSL* ssl) {
+  std::vector<std::string> names;
+  if (SSL_get_verify_result(ssl) != X509_V_OK) return names;
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) return names;
+  char cn[256];
+  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) > 0) {
+    names.emplace_back(cn);
+  }
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
+    if (n->type == GEN_DNS || n->type == GEN_URI) {
+      const ASN1_IA5STRING* v = n->type == GEN_DNS ? n->d.dNSName : n->d.uniformResourceIdentifier;
+      names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)),
+                         static_cast<size_t>(ASN1_STRING_length(v)));
+    }
+  }
+  GENERAL_NAMES_free(sans);
+  X509_free(cert);
+  return names;
+}
 
 // One connection. Requests are read and answered one at a time; the handler runs on the
 // session's strand.
@@ -81,8 +108,9 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
-  MemoryBudget::Lease body_lease_;  // the body of the request being read or answered
-  bool reading_ = false;            // touched only on the strand
+  MemoryBudget::Lease body_lease_;              // the body of the request being read or answered
+  std::vector<std::string> client_cert_names_;  // of a verified client certificate (mTLS)
+  bool reading_ = false;                        // touched only on the strand
 };
 
 class ServerImpl final : public HttpServer, public std::enable_shared_from_this<ServerImpl> {
@@ -308,6 +336,7 @@ void Session::Handshake() {
           SPDLOG_DEBUG("{}: TLS handshake: {}", self->server_.options().name, ec.message());
           return self->Close();
         }
+        self->client_cert_names_ = PeerNames(std::get<TlsStream>(self->stream_).native_handle());
         self->ReadHeader();
       });
 }
@@ -407,6 +436,7 @@ void Session::OnBody(beast::error_code ec) {
     req.headers.emplace_back(std::move(name), std::string(f.value()));
   }
   req.body_too_large = too_large;
+  req.client_cert_names = client_cert_names_;
   if (!too_large) req.body = std::move(msg.body());
   Respond(std::move(req), msg.keep_alive() && !too_large, msg.version());
 }

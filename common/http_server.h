@@ -27,6 +27,9 @@ struct HttpRequest {
   // The body exceeded HttpServerOptions::max_body_bytes; `body` is empty and the connection is
   // closed after the response.
   bool body_too_large = false;
+  // Over mutual TLS, the names of the client's verified certificate: its subject's common name
+  // and its DNS and URI subject alternative names. Empty otherwise.
+  std::vector<std::string> client_cert_names;
 
   // First header with this lowercase name, or nullptr.
   const std::string* Header(std::string_view lower_name) const;

@@ -200,6 +200,16 @@ void AddAuthKeys(std::vector<Key>& k, const std::string& prefix,
                  auth(c)->htpasswd_file = std::string(v);
                  return absl::OkStatus();
                }});
+  k.push_back({prefix + ".auth.client_cert_names",
+               "clients accepted by their TLS client certificate (mutual TLS, needs "
+               "tls.client_ca_file): its common name or a DNS/URI alternative name is one of "
+               "these. Empty = certificates are not credentials here",
+               [shown](const Config& c) { return JoinList(shown(c)->client_cert_names); },
+               [auth](std::string_view v, Config& c) {
+                 auth(c)->client_cert_names = SplitList(v);
+                 return absl::OkStatus();
+               },
+               false, true});
 }
 
 // Server TLS of a listener: `prefix`.tls.cert_file and so on (files are checked at start).

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "common/auth.h"
+#include "common/grpc_server.h"
 #include "common/metrics.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/map.h"
@@ -124,11 +125,7 @@ class Calls {
 
  private:
   grpc::Status Authenticate(grpc::ServerContext* context) {
-    if (auth_ == nullptr) return grpc::Status::OK;
-    const auto& md = context->client_metadata();
-    auto it = md.find("authorization");
-    std::string value = it == md.end() ? "" : std::string(it->second.data(), it->second.size());
-    absl::Status st = auth_->Check(it == md.end() ? nullptr : &value);
+    absl::Status st = common::AuthenticateCall(auth_, *context);
     if (st.ok()) return grpc::Status::OK;
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(st.message()));
   }

@@ -141,13 +141,20 @@ int Run(const skua::config::Config& cfg) {
   struct Auth {
     std::shared_ptr<common::Authenticator> otlp_grpc, otlp_http, query_http, query_grpc, admin;
   } auth;
-  for (auto [key, config, slot] :
-       {std::tuple{"collector.otlp.grpc.auth", &cfg.collector.grpc_auth, &auth.otlp_grpc},
-        std::tuple{"collector.otlp.http.auth", &cfg.collector.http_auth, &auth.otlp_http},
-        std::tuple{"query.http.auth", &cfg.query.http_auth, &auth.query_http},
-        std::tuple{"query.grpc.auth", &cfg.query.grpc_auth, &auth.query_grpc},
-        std::tuple{"admin.auth", &cfg.admin.auth, &auth.admin}}) {
+  for (auto [key, config, tls, slot] :
+       {std::tuple{"collector.otlp.grpc.auth", &cfg.collector.grpc_auth, &cfg.collector.grpc_tls,
+                   &auth.otlp_grpc},
+        std::tuple{"collector.otlp.http.auth", &cfg.collector.http_auth, &cfg.collector.http_tls,
+                   &auth.otlp_http},
+        std::tuple{"query.http.auth", &cfg.query.http_auth, &cfg.query.http_tls, &auth.query_http},
+        std::tuple{"query.grpc.auth", &cfg.query.grpc_auth, &cfg.query.grpc_tls, &auth.query_grpc},
+        std::tuple{"admin.auth", &cfg.admin.auth, &cfg.admin.tls, &auth.admin}}) {
     if (!config->enabled()) continue;
+    if (!config->client_cert_names.empty() && tls->client_ca_file.empty()) {
+      SPDLOG_CRITICAL("{}.client_cert_names needs the listener's tls.client_ca_file (mutual TLS)",
+                      key);
+      return kExitUsage;
+    }
     auto a = common::Authenticator::Create(*config);
     if (!a.ok()) {
       SPDLOG_CRITICAL("{}: {}", key, a.status().message());

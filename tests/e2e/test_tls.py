@@ -40,6 +40,7 @@ def pki(tmp_path_factory):
     issue(d, "server")
     issue(d, "server2")  # the rotated certificate
     issue(d, "client", san="DNS:exporter")
+    issue(d, "intruder", san="DNS:intruder")  # trusted CA, name not accepted
     issue(d, "stranger", ca="other-ca", san="DNS:stranger")
     return d
 
@@ -181,3 +182,40 @@ def test_unusable_tls_files_stop_the_start(skua_factory, pki, tmp_path):
         skua.start()
     assert "is not the key of the certificate" in str(e.value)
     assert "PRIVATE KEY" not in str(e.value)
+
+
+def test_client_certificate_names_as_credentials(skua_factory, pki, tmp_path):
+    tokens = tmp_path / "tokens"
+    tokens.write_text("fallback-token\n")
+    flags = []
+    for prefix in ("collector.otlp.grpc", "collector.otlp.http"):
+        flags += tls_flags(prefix, pki, pki, client_ca=True) + [
+            f"--{prefix}.tls.client_auth=verify-if-given",
+            f"--{prefix}.auth.client_cert_names=exporter",
+            f"--{prefix}.auth.bearer_tokens_file={tokens}"]
+    skua = skua_factory(flags=flags).start()
+    url = f"https://{skua.addr['otlp-http']}/v1/traces"
+    ca = str(pki / "ca.crt")
+    post = lambda **kw: requests.post(url, data=b"", verify=ca, timeout=10,  # noqa: E731
+                                      headers={"Content-Type": "application/x-protobuf",
+                                               **kw.pop("headers", {})}, **kw)
+    assert post(cert=(str(pki / "client.crt"), str(pki / "client.key"))).status_code == 200
+    assert post(cert=(str(pki / "intruder.crt"), str(pki / "intruder.key"))).status_code == 401
+    assert post().status_code == 401  # no certificate (allowed by verify-if-given), no token
+    assert post(headers={"Authorization": "Bearer fallback-token"}).status_code == 200
+
+    def export(name):
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=(pki / "ca.crt").read_bytes(),
+            private_key=(pki / f"{name}.key").read_bytes(),
+            certificate_chain=(pki / f"{name}.crt").read_bytes())
+        with grpc.secure_channel(skua.grpc_target, creds) as ch:
+            call = ch.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                                  request_serializer=lambda b: b,
+                                  response_deserializer=lambda b: b)
+            return call(b"", timeout=10)
+
+    assert export("client") == b""
+    with pytest.raises(grpc.RpcError) as e:
+        export("intruder")
+    assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
