@@ -777,28 +777,24 @@ bool IsLoopbackHost(std::string_view host) {
 
 }  // namespace
 
-std::vector<std::string> UnprotectedExposedListeners(const Config& config) {
-  struct Listener {
-    std::string_view key;
-    const std::string& endpoint;
-    const common::AuthConfig& auth;
-    const common::TlsConfig& tls;
+std::vector<ListenerSettings> Listeners(const Config& config) {
+  return {
+      {"collector.otlp.grpc", &config.collector.grpc_endpoint, &config.collector.grpc_auth,
+       &config.collector.grpc_tls},
+      {"collector.otlp.http", &config.collector.http_endpoint, &config.collector.http_auth,
+       &config.collector.http_tls},
+      {"query.http", &config.query.http_endpoint, &config.query.http_auth, &config.query.http_tls},
+      {"query.grpc", &config.query.grpc_endpoint, &config.query.grpc_auth, &config.query.grpc_tls},
+      {"admin", &config.admin.endpoint, &config.admin.auth, &config.admin.tls},
   };
+}
+
+std::vector<std::string> UnprotectedExposedListeners(const Config& config) {
   std::vector<std::string> out;
-  for (const Listener& l :
-       {Listener{"collector.otlp.grpc.endpoint", config.collector.grpc_endpoint,
-                 config.collector.grpc_auth, config.collector.grpc_tls},
-        Listener{"collector.otlp.http.endpoint", config.collector.http_endpoint,
-                 config.collector.http_auth, config.collector.http_tls},
-        Listener{"query.http.endpoint", config.query.http_endpoint, config.query.http_auth,
-                 config.query.http_tls},
-        Listener{"query.grpc.endpoint", config.query.grpc_endpoint, config.query.grpc_auth,
-                 config.query.grpc_tls},
-        Listener{"admin.endpoint", config.admin.endpoint, config.admin.auth, config.admin.tls}}) {
-    auto colon = l.endpoint.rfind(':');
-    std::string_view host = std::string_view(l.endpoint).substr(0, colon);
-    if (!IsLoopbackHost(host) && !l.auth.enabled() && !l.tls.enabled()) {
-      out.push_back(fmt::format("{}={}", l.key, l.endpoint));
+  for (const ListenerSettings& l : Listeners(config)) {
+    std::string_view host = std::string_view(*l.endpoint).substr(0, l.endpoint->rfind(':'));
+    if (!IsLoopbackHost(host) && !l.auth->enabled() && !l.tls->enabled()) {
+      out.push_back(fmt::format("{}.endpoint={}", l.prefix, *l.endpoint));
     }
   }
   return out;

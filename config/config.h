@@ -131,6 +131,18 @@ std::vector<std::string> KeyNames();
 // The environment variable for a key: "storage.path" -> "SKUA_STORAGE_PATH".
 std::string EnvName(std::string_view key);
 
+// One listener class: its key prefix ("collector.otlp.grpc", "collector.otlp.http",
+// "query.http", "query.grpc" or "admin") and its settings in a Config.
+struct ListenerSettings {
+  std::string_view prefix;
+  const std::string* endpoint;
+  const common::AuthConfig* auth;
+  const common::TlsConfig* tls;
+};
+
+// The five listener classes of `config` (which must outlive the result), in that order.
+std::vector<ListenerSettings> Listeners(const Config& config);
+
 // The listeners reachable from other hosts (their host is not a loopback name or address)
 // that neither encrypt nor authenticate, as "key=endpoint": what the start warns about. (Skua
 // counts a listener with TLS or authentication as protected.)

@@ -15,8 +15,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <mutex>
-#include <tuple>
 
 #include "collector/ingest_pipeline.h"
 #include "collector/otlp_grpc.h"
@@ -137,41 +137,33 @@ int Run(const skua::config::Config& cfg) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   RaiseDescriptorLimit();
-  // Credentials of each listener class, read now: a file that cannot be used stops the start.
-  struct Auth {
-    std::shared_ptr<common::Authenticator> otlp_grpc, otlp_http, query_http, query_grpc, admin;
-  } auth;
-  for (auto [key, config, tls, slot] :
-       {std::tuple{"collector.otlp.grpc.auth", &cfg.collector.grpc_auth, &cfg.collector.grpc_tls,
-                   &auth.otlp_grpc},
-        std::tuple{"collector.otlp.http.auth", &cfg.collector.http_auth, &cfg.collector.http_tls,
-                   &auth.otlp_http},
-        std::tuple{"query.http.auth", &cfg.query.http_auth, &cfg.query.http_tls, &auth.query_http},
-        std::tuple{"query.grpc.auth", &cfg.query.grpc_auth, &cfg.query.grpc_tls, &auth.query_grpc},
-        std::tuple{"admin.auth", &cfg.admin.auth, &cfg.admin.tls, &auth.admin}}) {
-    if (!config->enabled()) continue;
-    if (!config->client_cert_names.empty() && tls->client_ca_file.empty()) {
-      SPDLOG_CRITICAL("{}.client_cert_names needs the listener's tls.client_ca_file (mutual TLS)",
-                      key);
+  // TLS files and credentials of each listener class, read now: a file that cannot be used
+  // stops the start.
+  std::map<std::string_view, std::shared_ptr<common::Authenticator>> auth;  // by key prefix
+  for (const config::ListenerSettings& l : config::Listeners(cfg)) {
+    if (absl::Status st = common::CheckTls(*l.tls); !st.ok()) {
+      SPDLOG_CRITICAL("{}.{}", l.prefix, st.message());
       return kExitUsage;
     }
-    auto a = common::Authenticator::Create(*config);
+    if (!l.auth->enabled()) continue;
+    if (!l.auth->client_cert_names.empty() && l.tls->client_ca_file.empty()) {
+      SPDLOG_CRITICAL(
+          "{}.auth.client_cert_names needs the listener's tls.client_ca_file (mutual TLS)",
+          l.prefix);
+      return kExitUsage;
+    }
+    auto a = common::Authenticator::Create(*l.auth);
     if (!a.ok()) {
-      SPDLOG_CRITICAL("{}: {}", key, a.status().message());
+      SPDLOG_CRITICAL("{}.auth: {}", l.prefix, a.status().message());
       return kExitUsage;
     }
-    *slot = std::move(*a);
+    auth[l.prefix] = std::move(*a);
   }
-  for (auto [key, tls] :
-       {std::pair{"collector.otlp.grpc", &cfg.collector.grpc_tls},
-        std::pair{"collector.otlp.http", &cfg.collector.http_tls},
-        std::pair{"query.http", &cfg.query.http_tls}, std::pair{"query.grpc", &cfg.query.grpc_tls},
-        std::pair{"admin", &cfg.admin.tls}}) {
-    if (absl::Status st = common::CheckTls(*tls); !st.ok()) {
-      SPDLOG_CRITICAL("{}.{}", key, st.message());
-      return kExitUsage;
-    }
-  }
+  // The authenticator of a listener class; null without authentication.
+  auto auth_of = [&auth](std::string_view prefix) {
+    auto it = auth.find(prefix);
+    return it == auth.end() ? nullptr : it->second;
+  };
   for (const auto& listener : config::UnprotectedExposedListeners(cfg)) {
     SPDLOG_WARN(
         "{} is reachable from other hosts and has neither TLS nor authentication: anyone "
@@ -205,7 +197,7 @@ int Run(const skua::config::Config& cfg) {
   auto admin = common::HttpServer::Start(
       admin_options,
       common::WithAuth(
-          auth.admin,
+          auth_of("admin"),
           [](const common::HttpRequest& r) { return r.path == "/healthz" || r.path == "/readyz"; },
           server::MakeAdminHandler(metrics, ready, readiness)));
   if (!admin.ok()) return Fail(admin.status());
@@ -233,7 +225,7 @@ int Run(const skua::config::Config& cfg) {
                            {},
                            [&ingest_budget] { return static_cast<double>(ingest_budget.used()); });
   auto grpc = collector::StartOtlpGrpcReceiver(cfg.collector, pipeline, ingest_budget,
-                                               auth.otlp_grpc.get());
+                                               auth_of("collector.otlp.grpc").get());
   if (!grpc.ok()) return Fail(grpc.status());
   SPDLOG_INFO("otlp-grpc listening on {}", (*grpc)->address());
 
@@ -247,7 +239,7 @@ int Run(const skua::config::Config& cfg) {
   auto http = common::HttpServer::Start(
       http_options,
       common::WithCors(cfg.collector.http_cors, {"POST"},
-                       common::WithAuth(auth.otlp_http, nullptr,
+                       common::WithAuth(auth_of("collector.otlp.http"), nullptr,
                                         collector::MakeOtlpHttpHandler(pipeline, cfg.collector,
                                                                        metrics, ingest_budget))));
   if (!http.ok()) return Fail(http.status());
@@ -262,12 +254,13 @@ int Run(const skua::config::Config& cfg) {
   auto query = common::HttpServer::Start(
       query_options,
       common::WithCors(cfg.query.http_cors, {"GET"},
-                       common::WithAuth(auth.query_http, nullptr,
+                       common::WithAuth(auth_of("query.http"), nullptr,
                                         query::MakeQueryHttpHandler(query_service, metrics))));
   if (!query.ok()) return Fail(query.status());
   SPDLOG_INFO("query-http listening on {}", (*query)->address());
 
-  auto query_grpc = query::StartQueryGrpcServer(query_service, metrics, auth.query_grpc.get());
+  auto query_grpc =
+      query::StartQueryGrpcServer(query_service, metrics, auth_of("query.grpc").get());
   if (!query_grpc.ok()) return Fail(query_grpc.status());
   SPDLOG_INFO("query-grpc listening on {}", (*query_grpc)->address());
 
