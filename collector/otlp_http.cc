@@ -24,12 +24,6 @@ enum class Encoding { kProtobuf, kJson };
 constexpr char kProtobufType[] = "application/x-protobuf";
 constexpr char kJsonType[] = "application/json";
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
@@ -92,7 +86,8 @@ class Handler {
                        {{"Allow", "POST"}});
     }
     const std::string* ct = req.Header("content-type");
-    std::string media = ct ? Lower(Trim(std::string_view(*ct).substr(0, ct->find(';')))) : "";
+    std::string media =
+        ct ? common::AsciiLower(Trim(std::string_view(*ct).substr(0, ct->find(';')))) : "";
     Encoding enc;
     if (media == kProtobufType) {
       enc = Encoding::kProtobuf;
@@ -115,7 +110,7 @@ class Handler {
     // Memory beyond the body itself (reserved by the server): its inflation and decoding.
     common::MemoryBudget::Lease lease = budget_.TryReserve(0);
     const std::string* ce = req.Header("content-encoding");
-    std::string coding = ce ? Lower(Trim(*ce)) : "";
+    std::string coding = ce ? common::AsciiLower(Trim(*ce)) : "";
     if (coding == "gzip" || coding == "deflate" || coding == "x-gzip") {
       auto out =
           Inflate(req.body, limit, coding != "deflate", [&](size_t n) { return lease.Resize(n); });

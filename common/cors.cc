@@ -10,12 +10,6 @@
 namespace skua::common {
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -37,7 +31,7 @@ bool Safelisted(std::string_view lower_header) {
 
 void AddVary(HttpResponse& r, std::string_view value) {
   for (auto& [name, v] : r.headers) {
-    if (Lower(name) == "vary") {
+    if (AsciiLower(name) == "vary") {
       v += ", ";
       v += value;
       return;
@@ -77,7 +71,7 @@ struct Cors {
       std::string_view rest = *h;
       while (!rest.empty()) {
         auto comma = rest.find(',');
-        std::string name = Lower(Trim(rest.substr(0, comma)));
+        std::string name = AsciiLower(Trim(rest.substr(0, comma)));
         rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
         if (name.empty()) continue;
         if (!AllowsHeader(name)) return r;
@@ -111,9 +105,9 @@ struct Cors {
 }  // namespace
 
 bool CorsPolicy::AllowsOrigin(std::string_view origin) const {
-  std::string lower = Lower(origin);
+  std::string lower = AsciiLower(origin);
   for (const auto& pattern : allowed_origins) {
-    if (pattern == "*" || MatchesPattern(Lower(pattern), lower)) return true;
+    if (pattern == "*" || MatchesPattern(AsciiLower(pattern), lower)) return true;
   }
   return false;
 }
@@ -123,7 +117,7 @@ HttpHandler WithCors(CorsPolicy policy, std::vector<std::string> methods, HttpHa
   auto cors = std::make_shared<Cors>();
   for (const auto& h : policy.allowed_headers) {
     cors->any_header = cors->any_header || h == "*";
-    cors->lower_headers.push_back(Lower(h));
+    cors->lower_headers.push_back(AsciiLower(h));
   }
   cors->policy = std::move(policy);
   cors->methods = std::move(methods);

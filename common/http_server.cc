@@ -431,9 +431,9 @@ void Session::OnBody(beast::error_code ec) {
   req.path = req.target.substr(0, q);
   if (q != std::string::npos) req.query = req.target.substr(q + 1);
   for (const auto& f : msg) {
-    std::string name(f.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    req.headers.emplace_back(std::move(name), std::string(f.value()));
+    req.headers.emplace_back(
+        AsciiLower(std::string_view(f.name_string().data(), f.name_string().size())),
+        std::string(f.value()));
   }
   req.body_too_large = too_large;
   req.client_cert_names = client_cert_names_;
@@ -537,6 +537,12 @@ absl::StatusOr<std::pair<std::string, uint16_t>> SplitEndpoint(std::string_view 
         fmt::format("endpoint '{}': port must be a number 0..65535", endpoint));
   }
   return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 std::optional<std::string> PercentDecode(std::string_view s, bool plus_as_space) {

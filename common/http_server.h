@@ -86,6 +86,9 @@ class HttpServer {
 // Splits "host:port" (or "[v6]:port"). Error names the text.
 absl::StatusOr<std::pair<std::string, uint16_t>> SplitEndpoint(std::string_view endpoint);
 
+// A copy of `s` with ASCII letters lowercased (header names, media types, CORS origins).
+std::string AsciiLower(std::string_view s);
+
 // Decodes %XX escapes; with `plus_as_space`, '+' becomes ' ' (query strings, Go's QueryUnescape).
 std::optional<std::string> PercentDecode(std::string_view s, bool plus_as_space);
 
