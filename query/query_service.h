@@ -45,7 +45,6 @@ class QueryService {
   QueryService(storage::SpanReader& reader, config::QueryConfig config, common::Clock& clock);
 
   const config::QueryConfig& config() const { return config_; }
-  int64_t NowNanos() const { return clock_.NowNanos(); }
 
   // The number of traces a search asks for (v1 `limit`, api_v3 `search_depth`, api_v2
   // `num_traces`): the default if not positive, at most query.max_limit.

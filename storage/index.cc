@@ -3,15 +3,11 @@
 #include "storage/index.h"
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
 
 #include "common/hash.h"
 #include "model/values.h"
-#include "storage/coding.h"
-#include "storage/keys.h"
 #include "storage/span_terms.h"
-#include "storage/term_filter.h"
 
 namespace skua::storage {
 namespace {
