@@ -97,7 +97,7 @@ class Shard {
   void MaybeSeal(bool force, int64_t now_ns);
   absl::Status CheckFreeSpace() const;
   bool Resume();
-  OpenIndex::SealPolicy SealPolicy() const;
+  static OpenIndex::SealPolicy SealPolicyFor(const RetentionPolicy& retention);
 
   // shard_read.cc
   absl::Status ReadRowInto(const Partition& part, const std::string& key,
@@ -133,6 +133,7 @@ class Shard {
   Catalog& catalog_;
   const std::shared_ptr<const RetentionPolicy> retention_;
   const Limits limits_;
+  const OpenIndex::SealPolicy seal_policy_;  // of retention_, which never changes
 
   // Shared with readers, each behind its own lock. Declared after the database: destroyed
   // before it.

@@ -146,7 +146,7 @@ absl::Status Shard::Commit(std::span<const PreparedWrite* const> writes, bool sy
 // Seals every open block if due (OpenIndex::SealIfDue) or `force`d. Blocks go to the partition
 // of their oldest entry's arrival, so they never outlive the spans they point to.
 void Shard::MaybeSeal(bool force, int64_t now_ns) {
-  auto sealing = open_index_.SealIfDue(force, now_ns, SealPolicy());
+  auto sealing = open_index_.SealIfDue(force, now_ns, seal_policy_);
   if (!sealing) return;
   if (!health_.Get().ok()) return;  // nothing can be written until resumed
   rocksdb::WriteBatch batch;
@@ -182,11 +182,11 @@ void Shard::MaybeSeal(bool force, int64_t now_ns) {
 
 // Index blocks are sealed after 30 s, or sooner for short retentions: an entry waits at most
 // one partition width in memory. Blocks never span two periods of any partition width.
-OpenIndex::SealPolicy Shard::SealPolicy() const {
+OpenIndex::SealPolicy Shard::SealPolicyFor(const RetentionPolicy& retention) {
   OpenIndex::SealPolicy p;
-  int64_t min_retention = retention_->default_seconds;
-  p.widths.insert(PartitionWidthSeconds(retention_->default_seconds));
-  for (const auto& [service, r] : retention_->overrides) {
+  int64_t min_retention = retention.default_seconds;
+  p.widths.insert(PartitionWidthSeconds(retention.default_seconds));
+  for (const auto& [service, r] : retention.overrides) {
     p.widths.insert(PartitionWidthSeconds(r));
     min_retention = std::min(min_retention, r);
   }
