@@ -40,18 +40,19 @@ const char* InvalidReason(const otlp_trace::Span& span) {
 
 }  // namespace
 
-IngestPipeline::IngestPipeline(storage::SpanWriter& store, common::MetricsRegistry& metrics)
-    : store_(store), metrics_(metrics) {}
+IngestPipeline::IngestPipeline(storage::SpanWriter& store, common::MetricsRegistry& metrics,
+                               TenantLimits* limits)
+    : store_(store), metrics_(metrics), limits_(limits) {}
 
 void IngestPipeline::Stop() { store_.StopWriters(); }
 
 absl::StatusOr<ExportResult> IngestPipeline::Export(
     const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& request,
-    std::string_view transport) {
+    std::string_view transport, const std::string& tenant) {
   std::mutex mu;
   std::condition_variable cv;
   std::optional<absl::StatusOr<ExportResult>> outcome;
-  ExportAsync(request, transport, [&](absl::StatusOr<ExportResult> r) {
+  ExportAsync(request, transport, tenant, [&](absl::StatusOr<ExportResult> r) {
     std::lock_guard lock(mu);
     outcome = std::move(r);
     cv.notify_one();
@@ -63,7 +64,7 @@ absl::StatusOr<ExportResult> IngestPipeline::Export(
 
 void IngestPipeline::ExportAsync(
     const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& request,
-    std::string_view transport, Done done) {
+    std::string_view transport, const std::string& tenant, Done done) {
   const std::string t(transport);
   auto counter = [&](std::string_view name, std::string_view help,
                      std::string_view reason = {}) -> common::Counter& {
@@ -117,11 +118,20 @@ void IngestPipeline::ExportAsync(
     counter(kRejectedName, kRejectedHelp, "invalid").Increment(result.rejected);
   }
   if (result.accepted == 0) return done(result);
+  if (limits_ != nullptr) {
+    if (absl::Status st = limits_->Admit(tenant, static_cast<uint64_t>(result.accepted));
+        !st.ok()) {
+      bool rate = st.code() == absl::StatusCode::kResourceExhausted;
+      counter(kRejectedName, kRejectedHelp, rate ? "tenant_rate" : "tenant_limit")
+          .Increment(result.accepted);
+      return done(std::move(st));
+    }
+  }
 
   std::vector<storage::SpanWriter::ShardWrite> writes;
   for (size_t shard = 0; shard < by_shard.size(); ++shard) {
     if (!by_shard[shard].empty()) {
-      writes.push_back({static_cast<int>(shard), store_.Prepare(by_shard[shard])});
+      writes.push_back({static_cast<int>(shard), store_.Prepare(tenant, by_shard[shard])});
     }
   }
   common::Counter& accepted =

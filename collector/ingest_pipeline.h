@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "collector/tenant_limits.h"
 #include "common/metrics.h"
 #include "config/config.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
@@ -29,21 +30,26 @@ struct ExportResult {
 
 class IngestPipeline {
  public:
-  IngestPipeline(storage::SpanWriter& store, common::MetricsRegistry& metrics);
+  // `limits` (null: none) must outlive the pipeline.
+  IngestPipeline(storage::SpanWriter& store, common::MetricsRegistry& metrics,
+                 TenantLimits* limits = nullptr);
   IngestPipeline(const IngestPipeline&) = delete;
   IngestPipeline& operator=(const IngestPipeline&) = delete;
 
-  // Stores the valid spans of `request`; returns once they are durable. `transport` labels the
-  // metrics ("grpc", "http"). Invalid spans (bad trace or span ID) are skipped and counted.
+  // Stores the valid spans of `request` as `tenant`'s ("" without tenancy; resolved by the
+  // receiver); returns once they are durable. `transport` labels the metrics ("grpc", "http").
+  // Invalid spans (bad trace or span ID) are skipped and counted.
   // Errors (nothing of the request is stored):
   //   kInvalidArgument    the request breaks a storage rule (storage/storable.h); the message
   //                       names the field. Not retryable.
-  //   kResourceExhausted  a shard queue is full (collector.queue.max_bytes); retry later
+  //   kPermissionDenied   a new tenant past tenancy.max_tenants. Not retryable.
+  //   kResourceExhausted  a shard queue is full (collector.queue.max_bytes), or the tenant is
+  //                       over its rate; retry later
   //   kUnavailable        storage failed or the pipeline is stopping; retry
   // REQUIRES: `request` is not modified until Export returns.
   absl::StatusOr<ExportResult> Export(
       const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& request,
-      std::string_view transport);
+      std::string_view transport, const std::string& tenant = "");
 
   // As Export, without blocking: `done` is called exactly once with the outcome, either before
   // ExportAsync returns (refusals, nothing to store) or from a shard writer thread once the spans
@@ -52,7 +58,7 @@ class IngestPipeline {
   using Done = std::function<void(absl::StatusOr<ExportResult>)>;
   void ExportAsync(
       const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest& request,
-      std::string_view transport, Done done);
+      std::string_view transport, const std::string& tenant, Done done);
 
   // Refuses new exports, commits everything queued, stops storage's writers. Idempotent.
   void Stop();
@@ -60,6 +66,7 @@ class IngestPipeline {
  private:
   storage::SpanWriter& store_;
   common::MetricsRegistry& metrics_;
+  TenantLimits* const limits_;
 };
 
 }  // namespace skua::collector

@@ -44,7 +44,7 @@ class IngestPipelineTest : public ::testing::Test {
   }
 
   int SpansOf(std::string_view trace_hex) {
-    auto t = store_->GetTrace(*common::ParseTraceIdHex(trace_hex));
+    auto t = store_->GetTrace("", *common::ParseTraceIdHex(trace_hex));
     EXPECT_TRUE(t.ok());
     return t.ok() && t->has_value() ? CountSpans(**t) : 0;
   }

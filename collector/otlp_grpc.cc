@@ -52,8 +52,10 @@ class TraceServiceImpl final : public otlp_collector::TraceService::WithRawCallb
                                    otlp_collector::TraceService::Service> {
  public:
   TraceServiceImpl(IngestPipeline& pipeline, const config::CollectorConfig& config,
-                   common::MemoryBudget& budget, common::Authenticator* auth)
+                   common::MemoryBudget& budget, common::Authenticator* auth,
+                   const common::Tenancy* tenancy)
       : auth_(auth),
+        tenancy_(tenancy),
         pipeline_(pipeline),
         retry_after_(config.retry_after),
         max_message_bytes_(config.grpc_max_recv_msg_size),
@@ -72,6 +74,8 @@ class TraceServiceImpl final : public otlp_collector::TraceService::WithRawCallb
       reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(st.message())));
       return reactor;
     }
+    absl::StatusOr<std::string> tenant = common::TenantOfCall(tenancy_, *context);
+    if (!tenant.ok()) return refuse(tenant.status());
     const size_t wire = request->Length();
     common::MemoryBudget::Lease lease = budget_.TryReserve(wire);
     if (!lease) return refuse(budget_.Exhausted());
@@ -110,7 +114,7 @@ class TraceServiceImpl final : public otlp_collector::TraceService::WithRawCallb
     if (!lease.Resize(bytes.size() + arena.SpaceAllocated())) return refuse(budget_.Exhausted());
     bytes.clear();
     bytes.shrink_to_fit();
-    pipeline_.ExportAsync(*message, "grpc",
+    pipeline_.ExportAsync(*message, "grpc", *tenant,
                           [this, context, response, reactor](absl::StatusOr<ExportResult> result) {
                             if (!result.ok()) {
                               SPDLOG_DEBUG("otlp-grpc export from {} refused: {}", context->peer(),
@@ -135,6 +139,7 @@ class TraceServiceImpl final : public otlp_collector::TraceService::WithRawCallb
   static constexpr size_t kArenaStart = 64 << 10;
 
   common::Authenticator* const auth_;
+  const common::Tenancy* const tenancy_;
   IngestPipeline& pipeline_;
   const std::chrono::milliseconds retry_after_;
   const size_t max_message_bytes_;
@@ -145,7 +150,7 @@ class TraceServiceImpl final : public otlp_collector::TraceService::WithRawCallb
 
 absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartOtlpGrpcReceiver(
     const config::CollectorConfig& config, IngestPipeline& pipeline, common::MemoryBudget& budget,
-    common::Authenticator* auth) {
+    common::Authenticator* auth, const common::Tenancy* tenancy) {
   common::GrpcServerOptions options;
   options.name = "otlp-grpc";
   options.endpoint = config.grpc_endpoint;
@@ -154,7 +159,7 @@ absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartOtlpGrpcReceiver(
   options.limits = config.grpc_limits;
   options.tls = config.grpc_tls;
   return common::GrpcServer::Start(
-      options, {std::make_shared<TraceServiceImpl>(pipeline, config, budget, auth)});
+      options, {std::make_shared<TraceServiceImpl>(pipeline, config, budget, auth, tenancy)});
 }
 
 }  // namespace skua::collector

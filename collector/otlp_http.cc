@@ -67,8 +67,10 @@ common::HttpResponse PlainText(int status, std::string body,
 class Handler {
  public:
   Handler(IngestPipeline& pipeline, const config::CollectorConfig& config,
-          common::MetricsRegistry& metrics, common::MemoryBudget& budget)
+          common::MetricsRegistry& metrics, common::MemoryBudget& budget,
+          const common::Tenancy* tenancy)
       : pipeline_(pipeline),
+        tenancy_(tenancy),
         config_(config),
         budget_(budget),
         bad_requests_(metrics.GetCounter("skua_otlp_http_bad_requests_total",
@@ -98,6 +100,15 @@ class Handler {
       return PlainText(415,
                        "415 unsupported media type, supported: [application/json, "
                        "application/x-protobuf]");
+    }
+    std::string tenant;
+    if (tenancy_ != nullptr && tenancy_->enabled()) {
+      auto resolved = tenancy_->Resolve(req.Header(tenancy_->header()));
+      if (!resolved.ok()) {
+        return StatusResponse(common::TenantRefusalHttpStatus(resolved.status()), enc,
+                              resolved.status().code(), common::Message(resolved.status()));
+      }
+      tenant = std::move(*resolved);
     }
     uint64_t limit = config_.http_max_request_body_size;
     if (req.body_too_large) {
@@ -164,12 +175,15 @@ class Handler {
     if (!lease.Resize(lease.bytes() - decoded_estimate + arena.SpaceAllocated())) {
       return BudgetExhausted(enc);
     }
-    auto result = pipeline_.Export(request, "http");
+    auto result = pipeline_.Export(request, "http", tenant);
     if (!result.ok()) {
       const auto& st = result.status();
       if (st.code() == absl::StatusCode::kInvalidArgument) {
         bad_requests_.Increment();
         return StatusResponse(400, enc, st.code(), common::Message(st));
+      }
+      if (st.code() == absl::StatusCode::kPermissionDenied) {
+        return StatusResponse(403, enc, st.code(), common::Message(st));
       }
       bool full = st.code() == absl::StatusCode::kResourceExhausted;
       auto r = StatusResponse(full ? 429 : 503, enc, st.code(), common::Message(st));
@@ -201,6 +215,7 @@ class Handler {
   }
 
   IngestPipeline& pipeline_;
+  const common::Tenancy* const tenancy_;
   config::CollectorConfig config_;
   common::MemoryBudget& budget_;
   common::Counter& bad_requests_;
@@ -215,8 +230,9 @@ int RetryAfterSeconds(const config::CollectorConfig& config) {
 common::HttpHandler MakeOtlpHttpHandler(IngestPipeline& pipeline,
                                         const config::CollectorConfig& config,
                                         common::MetricsRegistry& metrics,
-                                        common::MemoryBudget& budget) {
-  auto handler = std::make_shared<Handler>(pipeline, config, metrics, budget);
+                                        common::MemoryBudget& budget,
+                                        const common::Tenancy* tenancy) {
+  auto handler = std::make_shared<Handler>(pipeline, config, metrics, budget, tenancy);
   return [handler](const common::HttpRequest& req) { return (*handler)(req); };
 }
 

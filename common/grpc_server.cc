@@ -294,4 +294,14 @@ absl::Status AuthenticateCall(Authenticator* auth, const grpc::ServerContextBase
   return auth->Check(it == md.end() ? nullptr : &value, names);
 }
 
+absl::StatusOr<std::string> TenantOfCall(const Tenancy* tenancy,
+                                         const grpc::ServerContextBase& context) {
+  if (tenancy == nullptr || !tenancy->enabled()) return std::string();
+  const auto& md = context.client_metadata();
+  auto it = md.find(tenancy->header());
+  if (it == md.end()) return tenancy->Resolve(nullptr);
+  std::string value(it->second.data(), it->second.size());
+  return tenancy->Resolve(&value);
+}
+
 }  // namespace skua::common

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/auth.h"
+#include "common/tenancy.h"
 #include "common/tls.h"
 
 namespace grpc {
@@ -76,5 +77,10 @@ class GrpcServer {
 // names of its verified client certificate over mutual TLS. kUnauthenticated as
 // Authenticator::Check says.
 absl::Status AuthenticateCall(Authenticator* auth, const grpc::ServerContextBase& context);
+
+// The tenant of a call, from its tenancy.header metadata (Tenancy::Resolve); "" when `tenancy`
+// is null or off.
+absl::StatusOr<std::string> TenantOfCall(const Tenancy* tenancy,
+                                         const grpc::ServerContextBase& context);
 
 }  // namespace skua::common

@@ -312,6 +312,133 @@ void AddGrpcLimitKeys(std::vector<Key>& k, const std::string& prefix,
                }});
 }
 
+// "name=value,name=value" (a YAML mapping in files) -> pairs, each value parsed by `parse`;
+// `what` names the left side in errors ("service", "tenant").
+template <typename T>
+absl::StatusOr<std::vector<std::pair<std::string, T>>> ParseMap(
+    std::string_view v, std::string_view what,
+    const std::function<absl::StatusOr<T>(std::string_view)>& parse) {
+  std::vector<std::pair<std::string, T>> out;
+  while (!v.empty()) {
+    auto comma = v.find(',');
+    auto item = v.substr(0, comma);
+    v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+    if (item.empty()) continue;
+    auto eq = item.rfind('=');
+    if (eq == std::string_view::npos || eq == 0) {
+      return Bad(fmt::format("'{}' is not {}=value", item, what));
+    }
+    auto value = parse(item.substr(eq + 1));
+    if (!value.ok()) {
+      return Bad(fmt::format("{} {}: {}", what, item.substr(0, eq), value.status().message()));
+    }
+    out.emplace_back(std::string(item.substr(0, eq)), std::move(*value));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::chrono::seconds>>> ParseRetentionMap(
+    std::string_view v, std::string_view what) {
+  return ParseMap<std::chrono::seconds>(v, what, ParseRetention);
+}
+
+std::string FormatRetentionMap(
+    const std::vector<std::pair<std::string, std::chrono::seconds>>& map) {
+  std::string out;
+  for (const auto& [name, d] : map) {
+    if (!out.empty()) out += ",";
+    out += fmt::format("{}={}", name, FormatSeconds(d));
+  }
+  return out;
+}
+
+// A non-negative integer.
+absl::StatusOr<uint64_t> ParseCount(std::string_view v) {
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) {
+    return Bad("must be a non-negative integer");
+  }
+  return n;
+}
+
+absl::Status SetBool(std::string_view v, bool& field) {
+  if (v == "true") {
+    field = true;
+  } else if (v == "false") {
+    field = false;
+  } else {
+    return Bad("must be true or false");
+  }
+  return absl::OkStatus();
+}
+
+// Tenants: whether calls must name one, which, and their limits.
+void AddTenancyKeys(std::vector<Key>& k) {
+  k.push_back({"tenancy.enabled",
+               "every export and query must name its tenant in tenancy.header (missing: 401 / "
+               "UNAUTHENTICATED, not allowed: 403 / PERMISSION_DENIED); each tenant sees only "
+               "its own data",
+               [](const Config& c) { return std::string(c.tenancy.enabled ? "true" : "false"); },
+               [](std::string_view v, Config& c) { return SetBool(v, c.tenancy.enabled); }});
+  k.push_back({"tenancy.header",
+               "HTTP header (gRPC metadata key) naming the tenant, e.g. x-tenant (Jaeger) or "
+               "X-Scope-OrgID (Tempo)",
+               [](const Config& c) { return c.tenancy.header; },
+               [](std::string_view v, Config& c) {
+                 c.tenancy.header = std::string(v);
+                 return absl::OkStatus();
+               }});
+  k.push_back({"tenancy.tenants", "the tenants allowed; empty = any well-formed tenant ID",
+               [](const Config& c) { return JoinList(c.tenancy.tenants); },
+               [](std::string_view v, Config& c) {
+                 c.tenancy.tenants = SplitList(v);
+                 return absl::OkStatus();
+               },
+               false, true});
+  k.push_back({"tenancy.max_tenants",
+               "with tenancy.tenants empty: how many distinct tenants may store data; exports of "
+               "a new tenant past it are refused (403)",
+               [](const Config& c) { return std::to_string(c.tenancy.max_tenants); },
+               IntSetter([](Config& c) { return &c.tenancy.max_tenants; }, 1, 100'000)});
+  k.push_back({"tenancy.max_spans_per_second",
+               "spans per second each tenant may export, on average (over it: gRPC "
+               "RESOURCE_EXHAUSTED / HTTP 429 with a retry hint). 0 = no limit",
+               [](const Config& c) { return std::to_string(c.tenancy.max_spans_per_second); },
+               [](std::string_view v, Config& c) {
+                 SKUA_ASSIGN_OR_RETURN(c.tenancy.max_spans_per_second, ParseCount(v));
+                 return absl::OkStatus();
+               }});
+  k.push_back({"tenancy.rate_overrides",
+               "tenants with another tenancy.max_spans_per_second, e.g. acme=50000,trial=500 (a "
+               "YAML mapping in files); 0 = no limit",
+               [](const Config& c) {
+                 std::string out;
+                 for (const auto& [tenant, n] : c.tenancy.rate_overrides) {
+                   if (!out.empty()) out += ",";
+                   out += fmt::format("{}={}", tenant, n);
+                 }
+                 return out;
+               },
+               [](std::string_view v, Config& c) {
+                 SKUA_ASSIGN_OR_RETURN(c.tenancy.rate_overrides,
+                                       ParseMap<uint64_t>(v, "tenant", ParseCount));
+                 return absl::OkStatus();
+               },
+               true});
+  k.push_back(
+      {"tenancy.retention_overrides",
+       "tenants kept for another period than storage.retention, all their services, "
+       "e.g. acme=720h,trial=24h (a YAML mapping in files)",
+       [](const Config& c) { return FormatRetentionMap(c.storage.tenant_retention_overrides); },
+       [](std::string_view v, Config& c) {
+         SKUA_ASSIGN_OR_RETURN(c.storage.tenant_retention_overrides,
+                               ParseRetentionMap(v, "tenant"));
+         return absl::OkStatus();
+       },
+       true});
+}
+
 const std::vector<Key>& Keys() {
   static const std::vector<Key> kKeys = [] {
     std::vector<Key> k;
@@ -339,16 +466,7 @@ const std::vector<Key>& Keys() {
     k.push_back({"storage.fsync",
                  "fsync the write-ahead log on every group commit (survives power loss, slower)",
                  [](const Config& c) { return std::string(c.storage.fsync ? "true" : "false"); },
-                 [](std::string_view v, Config& c) {
-                   if (v == "true") {
-                     c.storage.fsync = true;
-                   } else if (v == "false") {
-                     c.storage.fsync = false;
-                   } else {
-                     return Bad("must be true or false");
-                   }
-                   return absl::OkStatus();
-                 }});
+                 [](std::string_view v, Config& c) { return SetBool(v, c.storage.fsync); }});
     k.push_back({"storage.block_cache_size",
                  "RocksDB block cache shared by all shards (recently read span and index data)",
                  [](const Config& c) { return FormatBytes(c.storage.block_cache_size); },
@@ -368,32 +486,9 @@ const std::vector<Key>& Keys() {
     k.push_back(
         {"storage.retention_overrides",
          "per-service retention, e.g. checkout=720h,healthcheck-svc=1h (a YAML mapping in files)",
-         [](const Config& c) {
-           std::string out;
-           for (const auto& [svc, d] : c.storage.retention_overrides) {
-             if (!out.empty()) out += ",";
-             out += fmt::format("{}={}", svc, FormatSeconds(d));
-           }
-           return out;
-         },
+         [](const Config& c) { return FormatRetentionMap(c.storage.retention_overrides); },
          [](std::string_view v, Config& c) {
-           std::vector<std::pair<std::string, std::chrono::seconds>> out;
-           while (!v.empty()) {
-             auto comma = v.find(',');
-             auto item = v.substr(0, comma);
-             v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
-             if (item.empty()) continue;
-             auto eq = item.rfind('=');
-             if (eq == std::string_view::npos || eq == 0) {
-               return Bad(fmt::format("'{}' is not service=duration", item));
-             }
-             auto r = ParseRetention(item.substr(eq + 1));
-             if (!r.ok()) {
-               return Bad(fmt::format("service {}: {}", item.substr(0, eq), r.status().message()));
-             }
-             out.emplace_back(std::string(item.substr(0, eq)), *r);
-           }
-           c.storage.retention_overrides = std::move(out);
+           SKUA_ASSIGN_OR_RETURN(c.storage.retention_overrides, ParseRetentionMap(v, "service"));
            return absl::OkStatus();
          },
          true});
@@ -523,6 +618,7 @@ const std::vector<Key>& Keys() {
     AddTlsKeys(
         k, "admin", [](Config& c) { return &c.admin.tls; },
         [](const Config& c) { return &c.admin.tls; });
+    AddTenancyKeys(k);
     k.push_back({"log.level", "trace, debug, info, warn, error, critical or off",
                  [](const Config& c) { return c.log.level; },
                  [](std::string_view v, Config& c) {
@@ -565,8 +661,7 @@ absl::Status ApplyNode(const YAML::Node& node, const std::string& prefix, std::s
                        Config& c) {
   if (const Key* key = FindKey(prefix); key != nullptr && key->map_value) {
     if (!node.IsMap() && !node.IsNull()) {
-      return Bad(
-          fmt::format("{}: key '{}' must be a mapping of service: duration", source, prefix));
+      return Bad(fmt::format("{}: key '{}' must be a mapping (name: value)", source, prefix));
     }
     std::string flat;
     if (node.IsMap()) {
@@ -699,6 +794,12 @@ absl::StatusOr<LoadResult> Load(const std::vector<std::string>& args,
   for (const auto& [name, value] : flags) {
     if (auto st = SetKey(name, value, "flag --" + name, result.config); !st.ok()) return st;
   }
+  // Checks across keys, whatever the source of each.
+  std::vector<std::string> retention_tenants;
+  for (const auto& [tenant, d] : result.config.storage.tenant_retention_overrides) {
+    retention_tenants.push_back(tenant);
+  }
+  SKUA_RETURN_IF_ERROR(common::CheckTenancyConfig(result.config.tenancy, retention_tenants));
   return result;
 }
 

@@ -14,6 +14,7 @@
 #include "common/auth.h"
 #include "common/cors.h"
 #include "common/grpc_server.h"
+#include "common/tenancy.h"
 #include "common/tls.h"
 
 namespace skua::config {
@@ -34,6 +35,8 @@ struct StorageConfig {
   std::chrono::seconds retention{72 * 3600};  // spans older than this are dropped
   // Services kept for another period than `retention`, e.g. {checkout: 720h}.
   std::vector<std::pair<std::string, std::chrono::seconds>> retention_overrides;
+  // Tenants kept for another period, all their services (key tenancy.retention_overrides).
+  std::vector<std::pair<std::string, std::chrono::seconds>> tenant_retention_overrides;
   uint64_t max_disk_bytes = 0;  // 0 = no cap; above it the oldest partitions are dropped
   // Writes are refused (retryably) while the filesystem has less free space than this, so the
   // database never runs into a full disk. 0 = no check.
@@ -98,6 +101,7 @@ struct Config {
   CollectorConfig collector;
   QueryConfig query;
   AdminConfig admin;
+  common::TenancyConfig tenancy;  // its retention_overrides are storage's
   LogConfig log;
 };
 

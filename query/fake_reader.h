@@ -1,6 +1,7 @@
 // An in-memory SpanReader for the query part's unit tests: the adapters and the query service
 // are tested on it without RocksDB. It answers from what a test put in, records the last
-// search, and can be told to fail. Not for production use.
+// search, and can be told to fail. Everything put in belongs to one tenant (set_tenant; "" by
+// default): calls of any other tenant see nothing. Not for production use.
 #pragma once
 
 #include <algorithm>
@@ -32,6 +33,11 @@ class FakeReader final : public storage::SpanReader {
     std::lock_guard lock(mu_);
     links_.push_back(std::move(link));
   }
+  // The tenant whose data this holds.
+  void set_tenant(std::string tenant) {
+    std::lock_guard lock(mu_);
+    tenant_ = std::move(tenant);
+  }
   // Every call that can fail fails with `st` until set back to OK.
   void FailWith(absl::Status st) {
     std::lock_guard lock(mu_);
@@ -54,6 +60,7 @@ class FakeReader final : public storage::SpanReader {
     last_query_ = q;
     if (!failure_.ok()) return failure_;
     std::vector<storage::TraceHit> hits;
+    if (q.tenant != tenant_) return hits;
     for (const auto& [id, trace] : traces_) {
       std::optional<int64_t> newest;
       for (const auto& rs : trace.resource_spans()) {
@@ -73,9 +80,10 @@ class FakeReader final : public storage::SpanReader {
     return hits;
   }
 
-  std::vector<std::string> Services() override {
+  std::vector<std::string> Services(const std::string& tenant) override {
     std::lock_guard lock(mu_);
     std::vector<std::string> out;
+    if (tenant != tenant_) return out;
     for (const auto& [id, trace] : traces_) {
       for (const auto& rs : trace.resource_spans()) {
         out.push_back(model::ServiceNameOf(rs.resource()));
@@ -86,26 +94,30 @@ class FakeReader final : public storage::SpanReader {
     return out;
   }
 
-  std::vector<storage::Operation> Operations(const std::string& service,
+  std::vector<storage::Operation> Operations(const std::string& tenant, const std::string& service,
                                              const std::string& span_kind) override {
     std::lock_guard lock(mu_);
     std::vector<storage::Operation> out;
+    if (tenant != tenant_) return out;
     for (const auto& op : operations_[service]) {
       if (span_kind.empty() || op.span_kind == span_kind) out.push_back(op);
     }
     return out;
   }
 
-  std::vector<storage::DependencyLink> Dependencies(int64_t start_ns, int64_t end_ns) override {
+  std::vector<storage::DependencyLink> Dependencies(const std::string& tenant, int64_t start_ns,
+                                                    int64_t end_ns) override {
     std::lock_guard lock(mu_);
     last_dependency_range_ = {start_ns, end_ns};
+    if (tenant != tenant_) return {};
     return links_;
   }
 
   absl::StatusOr<std::optional<storage::otlp::TracesData>> GetTrace(
-      const common::TraceId& id) override {
+      const std::string& tenant, const common::TraceId& id) override {
     std::lock_guard lock(mu_);
     if (!failure_.ok()) return failure_;
+    if (tenant != tenant_) return std::nullopt;
     auto it = traces_.find(id);
     if (it == traces_.end()) return std::nullopt;
     return it->second;
@@ -113,6 +125,7 @@ class FakeReader final : public storage::SpanReader {
 
  private:
   mutable std::mutex mu_;
+  std::string tenant_;
   std::map<common::TraceId, storage::otlp::TracesData> traces_;
   std::map<std::string, std::vector<storage::Operation>> operations_;
   std::vector<storage::DependencyLink> links_;

@@ -7,7 +7,8 @@
 namespace skua::query {
 
 absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartQueryGrpcServer(
-    QueryService& service, common::MetricsRegistry& metrics, common::Authenticator* auth) {
+    QueryService& service, common::MetricsRegistry& metrics, common::Authenticator* auth,
+    const common::Tenancy* tenancy) {
   const config::QueryConfig& config = service.config();
   common::GrpcServerOptions options;
   options.name = "query-grpc";
@@ -16,8 +17,8 @@ absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartQueryGrpcServer(
   options.compressed = common::GrpcServerOptions::Compressed::kRefused;
   options.limits = config.grpc_limits;
   options.tls = config.grpc_tls;
-  return common::GrpcServer::Start(options, {MakeV3QueryService(service, metrics, auth),
-                                             MakeV2QueryService(service, metrics, auth)});
+  return common::GrpcServer::Start(options, {MakeV3QueryService(service, metrics, auth, tenancy),
+                                             MakeV2QueryService(service, metrics, auth, tenancy)});
 }
 
 }  // namespace skua::query

@@ -18,8 +18,11 @@ namespace skua::query {
 // return at most query.max_limit traces. `service` and `metrics` must outlive the server.
 // Errors: kUnavailable (cannot listen).
 // With `auth` (may be null), a call without accepted credentials in its `authorization`
-// metadata is refused with UNAUTHENTICATED.
+// metadata is refused with UNAUTHENTICATED. With `tenancy` on (null: off), each call's tenant
+// comes from its tenancy.header metadata (missing: UNAUTHENTICATED, not allowed:
+// PERMISSION_DENIED) and the call sees that tenant's data only.
 absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartQueryGrpcServer(
-    QueryService& service, common::MetricsRegistry& metrics, common::Authenticator* auth = nullptr);
+    QueryService& service, common::MetricsRegistry& metrics, common::Authenticator* auth = nullptr,
+    const common::Tenancy* tenancy = nullptr);
 
 }  // namespace skua::query

@@ -156,5 +156,52 @@ TEST_F(GrpcApiTest, V2Calls) {
   }
 }
 
+// With tenancy on, every call names an allowed tenant in its metadata and sees only its data.
+TEST(GrpcTenancyTest, CallsNeedATenantAndSeeOnlyItsData) {
+  FakeReader reader;
+  reader.set_tenant("acme");
+  reader.Put(OneSpanTrace("task-api", kTraceHex, kNow - 1000));
+  config::QueryConfig config;
+  config.grpc_endpoint = "127.0.0.1:0";
+  common::FakeClock clock{kNow};
+  common::MetricsRegistry metrics;
+  QueryService service(reader, config, clock);
+  common::TenancyConfig tc;
+  tc.enabled = true;
+  tc.tenants = {"acme", "globex"};
+  common::Tenancy tenancy(tc);
+  auto server = StartQueryGrpcServer(service, metrics, nullptr, &tenancy);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel((*server)->address(), grpc::InsecureChannelCredentials());
+  auto v3 = jaeger::api_v3::QueryService::NewStub(channel);
+  auto services = [&](const char* tenant) {
+    grpc::ClientContext ctx;
+    if (tenant != nullptr) ctx.AddMetadata("x-tenant", tenant);
+    jaeger::api_v3::GetServicesResponse resp;
+    auto st = v3->GetServices(&ctx, {}, &resp);
+    return std::make_pair(st.error_code(), resp.services_size());
+  };
+  EXPECT_EQ(services(nullptr).first, grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(services("initech").first, grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(services("acme"), std::make_pair(grpc::StatusCode::OK, 1));
+  EXPECT_EQ(services("globex"), std::make_pair(grpc::StatusCode::OK, 0));
+
+  auto v2 = jaeger::api_v2::QueryService::NewStub(channel);
+  auto get_trace = [&](const char* tenant) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-tenant", tenant);
+    jaeger::api_v2::GetTraceRequest req;
+    req.set_trace_id(std::string(common::ParseTraceIdHex(kTraceHex)->AsBytes()));
+    auto r = v2->GetTrace(&ctx, req);
+    jaeger::api_v2::SpansResponseChunk chunk;
+    while (r->Read(&chunk)) {
+    }
+    return r->Finish().error_code();
+  };
+  EXPECT_EQ(get_trace("acme"), grpc::StatusCode::OK);
+  EXPECT_EQ(get_trace("globex"), grpc::StatusCode::NOT_FOUND);
+  (*server)->Stop();
+}
+
 }  // namespace
 }  // namespace skua::query

@@ -41,19 +41,30 @@ std::string_view CodeName(grpc::StatusCode code);
 class Calls {
  public:
   Calls(std::string_view grpc_service, QueryService& service, common::MetricsRegistry& metrics,
-        common::Authenticator* auth)
-      : grpc_service_(grpc_service), service_(service), metrics_(metrics), auth_(auth) {}
+        common::Authenticator* auth, const common::Tenancy* tenancy)
+      : grpc_service_(grpc_service),
+        service_(service),
+        metrics_(metrics),
+        auth_(auth),
+        tenancy_(tenancy) {}
   QueryService& service() { return service_; }
 
-  // Runs one call, recording it in the query API's metrics (route = gRPC method).
-  // Calls without accepted credentials are refused before `fn` runs.
+  // Runs one call as fn(tenant), recording it in the query API's metrics (route = gRPC method).
+  // Calls without accepted credentials, or (with tenancy) without an allowed tenant, are
+  // refused before `fn` runs.
   template <typename Fn>
   grpc::Status Observed(grpc::ServerContext* context, std::string_view method, Fn fn) {
     auto start = std::chrono::steady_clock::now();
     grpc::Status st;
     try {
       st = Authenticate(context);
-      if (st.ok()) st = fn();
+      absl::StatusOr<std::string> tenant;
+      if (st.ok()) tenant = common::TenantOfCall(tenancy_, *context);
+      if (st.ok() && !tenant.ok()) {
+        st = grpc::Status(static_cast<grpc::StatusCode>(tenant.status().code()),
+                          std::string(tenant.status().message()));
+      }
+      if (st.ok()) st = fn(*tenant);
     } catch (const std::exception& e) {
       SPDLOG_ERROR("query-grpc {}/{}: {}", grpc_service_, method, e.what());
       st = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
@@ -134,14 +145,17 @@ class Calls {
   QueryService& service_;
   common::MetricsRegistry& metrics_;
   common::Authenticator* auth_;
+  const common::Tenancy* tenancy_;
 };
 
 // The two services, for StartQueryGrpcServer (grpc_v3.cc, grpc_v2.cc).
 std::shared_ptr<grpc::Service> MakeV3QueryService(QueryService& service,
                                                   common::MetricsRegistry& metrics,
-                                                  common::Authenticator* auth);
+                                                  common::Authenticator* auth,
+                                                  const common::Tenancy* tenancy);
 std::shared_ptr<grpc::Service> MakeV2QueryService(QueryService& service,
                                                   common::MetricsRegistry& metrics,
-                                                  common::Authenticator* auth);
+                                                  common::Authenticator* auth,
+                                                  const common::Tenancy* tenancy);
 
 }  // namespace skua::query

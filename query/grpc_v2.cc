@@ -18,17 +18,18 @@ namespace api_v2 = ::jaeger::api_v2;
 // port has served them since 1.x (Kiali and other tools call it).
 class V2Service final : public api_v2::QueryService::Service {
  public:
-  V2Service(QueryService& service, common::MetricsRegistry& metrics, common::Authenticator* auth)
-      : calls_("jaeger.api_v2.QueryService", service, metrics, auth) {}
+  V2Service(QueryService& service, common::MetricsRegistry& metrics, common::Authenticator* auth,
+            const common::Tenancy* tenancy)
+      : calls_("jaeger.api_v2.QueryService", service, metrics, auth, tenancy) {}
 
   grpc::Status GetTrace(grpc::ServerContext* context, const api_v2::GetTraceRequest* request,
                         grpc::ServerWriter<api_v2::SpansResponseChunk>* writer) override {
-    return calls_.Observed(context, "GetTrace", [&] {
+    return calls_.Observed(context, "GetTrace", [&](const std::string& tenant) {
       common::TraceId id;
       if (auto st = ParseTraceId(request->trace_id(), id); !st.ok()) return st;
       if (!TimestampNanos(request->start_time())) return Invalid("malformed start_time");
       if (!TimestampNanos(request->end_time())) return Invalid("malformed end_time");
-      auto trace = calls_.service().GetTrace(id, QueryService::Adjust::kRaw);
+      auto trace = calls_.service().GetTrace(tenant, id, QueryService::Adjust::kRaw);
       if (!trace.ok()) return StorageFailure(trace.status());
       if (!trace->has_value()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "trace not found");
       if (!SendInChunks(**trace, !request->raw_traces(), *writer)) return Calls::Cancelled(context);
@@ -39,7 +40,7 @@ class V2Service final : public api_v2::QueryService::Service {
   grpc::Status ArchiveTrace(grpc::ServerContext* context,
                             const api_v2::ArchiveTraceRequest* request,
                             api_v2::ArchiveTraceResponse*) override {
-    return calls_.Observed(context, "ArchiveTrace", [&] {
+    return calls_.Observed(context, "ArchiveTrace", [&](const std::string&) {
       common::TraceId id;
       if (auto st = ParseTraceId(request->trace_id(), id); !st.ok()) return st;
       return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
@@ -50,9 +51,10 @@ class V2Service final : public api_v2::QueryService::Service {
 
   grpc::Status FindTraces(grpc::ServerContext* context, const api_v2::FindTracesRequest* request,
                           grpc::ServerWriter<api_v2::SpansResponseChunk>* writer) override {
-    return calls_.Observed(context, "FindTraces", [&] {
+    return calls_.Observed(context, "FindTraces", [&](const std::string& tenant) {
       if (!request->has_query()) return Invalid("missing query");
       storage::TraceQuery q;
+      q.tenant = tenant;
       auto st = calls_.ParseSearch(request->query(), request->query().tags(), q);
       if (!st.ok()) return st;
       const bool raw = request->query().raw_traces();
@@ -64,8 +66,8 @@ class V2Service final : public api_v2::QueryService::Service {
 
   grpc::Status GetServices(grpc::ServerContext* context, const api_v2::GetServicesRequest*,
                            api_v2::GetServicesResponse* response) override {
-    return calls_.Observed(context, "GetServices", [&] {
-      for (auto& s : calls_.service().Services()) response->add_services(std::move(s));
+    return calls_.Observed(context, "GetServices", [&](const std::string& tenant) {
+      for (auto& s : calls_.service().Services(tenant)) response->add_services(std::move(s));
       return grpc::Status::OK;
     });
   }
@@ -73,9 +75,10 @@ class V2Service final : public api_v2::QueryService::Service {
   grpc::Status GetOperations(grpc::ServerContext* context,
                              const api_v2::GetOperationsRequest* request,
                              api_v2::GetOperationsResponse* response) override {
-    return calls_.Observed(context, "GetOperations", [&] {
+    return calls_.Observed(context, "GetOperations", [&](const std::string& tenant) {
       std::vector<std::string> names;
-      for (const auto& op : calls_.service().Operations(request->service(), request->span_kind())) {
+      for (const auto& op :
+           calls_.service().Operations(tenant, request->service(), request->span_kind())) {
         auto* out = response->add_operations();
         out->set_name(op.name);
         out->set_span_kind(op.span_kind);
@@ -91,7 +94,7 @@ class V2Service final : public api_v2::QueryService::Service {
   grpc::Status GetDependencies(grpc::ServerContext* context,
                                const api_v2::GetDependenciesRequest* request,
                                api_v2::GetDependenciesResponse* response) override {
-    return calls_.Observed(context, "GetDependencies", [&] {
+    return calls_.Observed(context, "GetDependencies", [&](const std::string& tenant) {
       if (!request->has_start_time() || !request->has_end_time()) {
         return Invalid("start_time and end_time are required");
       }
@@ -99,7 +102,7 @@ class V2Service final : public api_v2::QueryService::Service {
       if (!start) return Invalid("malformed start_time");
       if (!end) return Invalid("malformed end_time");
       if (*start > *end) return Invalid("start_time must not be after end_time");
-      for (auto& l : calls_.service().Dependencies({*start, *end}, "")) {
+      for (auto& l : calls_.service().Dependencies(tenant, {*start, *end}, "")) {
         auto* out = response->add_dependencies();
         out->set_parent(std::move(l.parent));
         out->set_child(std::move(l.child));
@@ -148,8 +151,9 @@ class V2Service final : public api_v2::QueryService::Service {
 
 std::shared_ptr<grpc::Service> MakeV2QueryService(QueryService& service,
                                                   common::MetricsRegistry& metrics,
-                                                  common::Authenticator* auth) {
-  return std::make_shared<V2Service>(service, metrics, auth);
+                                                  common::Authenticator* auth,
+                                                  const common::Tenancy* tenancy) {
+  return std::make_shared<V2Service>(service, metrics, auth, tenancy);
 }
 
 }  // namespace skua::query

@@ -14,12 +14,13 @@ namespace api_v3 = ::jaeger::api_v3;
 // jaeger.api_v3.QueryService: traces as OTLP, one stream message per trace.
 class V3Service final : public api_v3::QueryService::Service {
  public:
-  V3Service(QueryService& service, common::MetricsRegistry& metrics, common::Authenticator* auth)
-      : calls_("jaeger.api_v3.QueryService", service, metrics, auth) {}
+  V3Service(QueryService& service, common::MetricsRegistry& metrics, common::Authenticator* auth,
+            const common::Tenancy* tenancy)
+      : calls_("jaeger.api_v3.QueryService", service, metrics, auth, tenancy) {}
 
   grpc::Status GetTrace(grpc::ServerContext* context, const api_v3::GetTraceRequest* request,
                         grpc::ServerWriter<otlp_trace::TracesData>* writer) override {
-    return calls_.Observed(context, "GetTrace", [&] {
+    return calls_.Observed(context, "GetTrace", [&](const std::string& tenant) {
       auto id = common::ParseTraceIdHex(request->trace_id());
       if (!id) {
         return Invalid(
@@ -30,7 +31,8 @@ class V3Service final : public api_v3::QueryService::Service {
       if (!TimestampNanos(request->start_time())) return Invalid("malformed start_time");
       if (!TimestampNanos(request->end_time())) return Invalid("malformed end_time");
       auto trace = calls_.service().GetTrace(
-          *id, request->raw_traces() ? QueryService::Adjust::kRaw : QueryService::Adjust::kOtlp);
+          tenant, *id,
+          request->raw_traces() ? QueryService::Adjust::kRaw : QueryService::Adjust::kOtlp);
       if (!trace.ok()) return StorageFailure(trace.status());
       // As Jaeger v2: a trace that is not stored ends the stream with no message.
       if (!trace->has_value()) return grpc::Status::OK;
@@ -41,9 +43,10 @@ class V3Service final : public api_v3::QueryService::Service {
 
   grpc::Status FindTraces(grpc::ServerContext* context, const api_v3::FindTracesRequest* request,
                           grpc::ServerWriter<otlp_trace::TracesData>* writer) override {
-    return calls_.Observed(context, "FindTraces", [&] {
+    return calls_.Observed(context, "FindTraces", [&](const std::string& tenant) {
       if (!request->has_query()) return Invalid("missing query");
       storage::TraceQuery q;
+      q.tenant = tenant;
       auto st = calls_.ParseSearch(request->query(), request->query().attributes(), q);
       if (!st.ok()) return st;
       auto adjust =
@@ -55,8 +58,8 @@ class V3Service final : public api_v3::QueryService::Service {
 
   grpc::Status GetServices(grpc::ServerContext* context, const api_v3::GetServicesRequest*,
                            api_v3::GetServicesResponse* response) override {
-    return calls_.Observed(context, "GetServices", [&] {
-      for (auto& s : calls_.service().Services()) response->add_services(std::move(s));
+    return calls_.Observed(context, "GetServices", [&](const std::string& tenant) {
+      for (auto& s : calls_.service().Services(tenant)) response->add_services(std::move(s));
       return grpc::Status::OK;
     });
   }
@@ -64,8 +67,9 @@ class V3Service final : public api_v3::QueryService::Service {
   grpc::Status GetOperations(grpc::ServerContext* context,
                              const api_v3::GetOperationsRequest* request,
                              api_v3::GetOperationsResponse* response) override {
-    return calls_.Observed(context, "GetOperations", [&] {
-      for (const auto& op : calls_.service().Operations(request->service(), request->span_kind())) {
+    return calls_.Observed(context, "GetOperations", [&](const std::string& tenant) {
+      for (const auto& op :
+           calls_.service().Operations(tenant, request->service(), request->span_kind())) {
         auto* out = response->add_operations();
         out->set_name(op.name);
         out->set_span_kind(std::string(V3SpanKind(op)));
@@ -82,8 +86,9 @@ class V3Service final : public api_v3::QueryService::Service {
 
 std::shared_ptr<grpc::Service> MakeV3QueryService(QueryService& service,
                                                   common::MetricsRegistry& metrics,
-                                                  common::Authenticator* auth) {
-  return std::make_shared<V3Service>(service, metrics, auth);
+                                                  common::Authenticator* auth,
+                                                  const common::Tenancy* tenancy) {
+  return std::make_shared<V3Service>(service, metrics, auth, tenancy);
 }
 
 }  // namespace skua::query

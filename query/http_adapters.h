@@ -1,9 +1,12 @@
 // The query port's two HTTP APIs as adapters over the query service: each handler parses its
 // parameters (answering the API's 400 when one is malformed), calls the service, and renders
-// the answer in the API's envelope. Routing is http_api.cc's. Private to query/.
+// the answer in the API's envelope. One adapter serves one call, of one tenant ("" without
+// tenancy). Routing and resolving the tenant are http_api.cc's. Private to query/.
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/http_server.h"
 #include "query/params.h"
@@ -15,7 +18,8 @@ namespace skua::query {
 // as Go's http.Error (text/plain with a JSON body).
 class V1HttpApi {
  public:
-  explicit V1HttpApi(QueryService& service) : service_(service) {}
+  V1HttpApi(QueryService& service, std::string tenant)
+      : service_(service), tenant_(std::move(tenant)) {}
 
   common::HttpResponse Services(const Params& params);
   common::HttpResponse ServiceOperations(const Params& params, std::string_view raw_service);
@@ -32,13 +36,15 @@ class V1HttpApi {
                                  bool raw);
 
   QueryService& service_;
+  const std::string tenant_;
 };
 
 // Jaeger's api_v3 HTTP gateway (/api/v3/…): OTLP/JSON traces; errors as
 // {"error":{"httpCode":…,"message":…}}.
 class V3HttpApi {
  public:
-  explicit V3HttpApi(QueryService& service) : service_(service) {}
+  V3HttpApi(QueryService& service, std::string tenant)
+      : service_(service), tenant_(std::move(tenant)) {}
 
   common::HttpResponse Services();
   common::HttpResponse Operations(const Params& params);
@@ -50,6 +56,7 @@ class V3HttpApi {
 
  private:
   QueryService& service_;
+  const std::string tenant_;
 };
 
 }  // namespace skua::query

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 
+#include "common/status_macros.h"
 #include "query/call_metrics.h"
 #include "query/http_adapters.h"
 #include "query/http_common.h"
@@ -55,8 +56,9 @@ const Router& Routes() {
 
 class QueryHttpApi {
  public:
-  QueryHttpApi(QueryService& service, common::MetricsRegistry& metrics)
-      : v1_(service), v3_(service), metrics_(metrics) {}
+  QueryHttpApi(QueryService& service, common::MetricsRegistry& metrics,
+               const common::Tenancy* tenancy)
+      : service_(service), metrics_(metrics), tenancy_(tenancy) {}
 
   HttpResponse Handle(const HttpRequest& req) {
     auto start = std::chrono::steady_clock::now();
@@ -78,43 +80,57 @@ class QueryHttpApi {
     if (!match) return NotFoundPage();
     route = *match->pattern;
     if (req.method != "GET") return MethodNotAllowed();
+    std::string tenant;
+    if (tenancy_ != nullptr && tenancy_->enabled()) {
+      auto resolved = tenancy_->Resolve(req.Header(tenancy_->header()));
+      if (!resolved.ok()) {
+        const absl::Status& st = resolved.status();
+        int status = common::TenantRefusalHttpStatus(st);
+        return match->id <= kV3Trace ? V3HttpApi::Fail(status, common::Message(st))
+                                     : V1HttpApi::Fail(status, common::Message(st));
+      }
+      tenant = std::move(*resolved);
+    }
+    V1HttpApi v1(service_, tenant);
+    V3HttpApi v3(service_, std::move(tenant));
     Params params = common::ParseQueryString(req.query);
     switch (static_cast<RouteId>(match->id)) {
       case kV3Services:
-        return v3_.Services();
+        return v3.Services();
       case kV3Operations:
-        return v3_.Operations(params);
+        return v3.Operations(params);
       case kV3Traces:
-        return v3_.FindTraces(params, false);
+        return v3.FindTraces(params, false);
       case kV3TraceSummaries:
-        return v3_.FindTraces(params, true);
+        return v3.FindTraces(params, true);
       case kV3Trace:
-        return v3_.GetTrace(params, match->params[0]);
+        return v3.GetTrace(params, match->params[0]);
       case kV1Services:
-        return v1_.Services(params);
+        return v1.Services(params);
       case kV1ServiceOperations:
-        return v1_.ServiceOperations(params, match->params[0]);
+        return v1.ServiceOperations(params, match->params[0]);
       case kV1Operations:
-        return v1_.Operations(params);
+        return v1.Operations(params);
       case kV1Traces:
-        return v1_.FindTraces(params);
+        return v1.FindTraces(params);
       case kV1Trace:
-        return v1_.GetTrace(params, match->params[0]);
+        return v1.GetTrace(params, match->params[0]);
       case kV1Dependencies:
-        return v1_.Dependencies(params);
+        return v1.Dependencies(params);
     }
     return NotFoundPage();
   }
 
-  V1HttpApi v1_;
-  V3HttpApi v3_;
+  QueryService& service_;
   common::MetricsRegistry& metrics_;
+  const common::Tenancy* const tenancy_;
 };
 
 }  // namespace
 
-common::HttpHandler MakeQueryHttpHandler(QueryService& service, common::MetricsRegistry& metrics) {
-  auto api = std::make_shared<QueryHttpApi>(service, metrics);
+common::HttpHandler MakeQueryHttpHandler(QueryService& service, common::MetricsRegistry& metrics,
+                                         const common::Tenancy* tenancy) {
+  auto api = std::make_shared<QueryHttpApi>(service, metrics, tenancy);
   return [api](const HttpRequest& req) { return api->Handle(req); };
 }
 

@@ -23,10 +23,13 @@ class HttpApiTest : public ::testing::Test {
     reader_.AddOperation("task-api", {"poll", ""});
   }
 
-  common::HttpResponse Get(const std::string& target, const std::string& method = "GET") {
+  common::HttpResponse Get(const std::string& target, const std::string& method = "GET",
+                           const common::Tenancy* tenancy = nullptr,
+                           const std::string* tenant = nullptr) {
     QueryService service(reader_, config_, clock_);
-    auto handler = MakeQueryHttpHandler(service, metrics_);
+    auto handler = MakeQueryHttpHandler(service, metrics_, tenancy);
     common::HttpRequest req;
+    if (tenant != nullptr) req.headers.emplace_back("x-tenant", *tenant);
     req.method = method;
     req.target = target;
     auto q = target.find('?');
@@ -166,6 +169,36 @@ TEST_F(HttpApiTest, V3SearchAndSummaries) {
   EXPECT_NE(r.body.find("\"rootServiceName\":\"task-api\""), std::string::npos) << r.body;
   r = Get("/api/v3/traces?query.service_name=nobody&" + window);
   EXPECT_EQ(r.status, 404);
+}
+
+// With tenancy on, every call names an allowed tenant and sees only its data; refusals come in
+// each API's error envelope.
+TEST_F(HttpApiTest, TenantsNeedTheirHeaderAndSeeOnlyTheirData) {
+  reader_.set_tenant("acme");
+  common::TenancyConfig tc;
+  tc.enabled = true;
+  tc.tenants = {"acme", "globex"};
+  common::Tenancy tenancy(tc);
+  std::string acme = "acme", globex = "globex", other = "initech";
+  auto missing = Get("/api/services", "GET", &tenancy);
+  EXPECT_EQ(missing.status, 401);
+  EXPECT_NE(missing.body.find("missing tenant header 'x-tenant'"), std::string::npos);
+  auto unknown = Get("/api/v3/services", "GET", &tenancy, &other);
+  EXPECT_EQ(unknown.status, 403);
+  EXPECT_EQ(unknown.body, "{\"error\":{\"httpCode\":403,\"message\":\"unknown tenant\"}}\n");
+  EXPECT_EQ(Get("/api/services", "GET", &tenancy, &acme).body,
+            R"({"data":["task-api"],"total":1,"limit":0,"offset":0,"errors":null})");
+  EXPECT_EQ(Get("/api/services", "GET", &tenancy, &globex).body,
+            R"({"data":[],"total":0,"limit":0,"offset":0,"errors":null})");
+  EXPECT_EQ(Get(std::string("/api/traces/") + kTraceHex, "GET", &tenancy, &acme).status, 200);
+  EXPECT_EQ(Get(std::string("/api/traces/") + kTraceHex, "GET", &tenancy, &globex).status, 404);
+  Get("/api/traces?service=task-api", "GET", &tenancy, &globex);
+  ASSERT_TRUE(reader_.last_query().has_value());
+  EXPECT_EQ(reader_.last_query()->tenant, "globex");
+  // Without tenancy the header means nothing: everything is tenant "".
+  reader_.set_tenant("");
+  EXPECT_EQ(Get("/api/services", "GET", nullptr, &globex).body,
+            R"({"data":["task-api"],"total":1,"limit":0,"offset":0,"errors":null})");
 }
 
 }  // namespace

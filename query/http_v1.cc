@@ -88,7 +88,7 @@ std::optional<HttpResponse> CheckHints(const Params& params, bool& raw) {
 }  // namespace
 
 HttpResponse V1HttpApi::Services(const Params& params) {
-  auto services = service_.Services();
+  auto services = service_.Services(tenant_);
   return V1Data(JsonStringArray(services), static_cast<int>(services.size()), Pretty(params));
 }
 
@@ -96,7 +96,7 @@ HttpResponse V1HttpApi::ServiceOperations(const Params& params, std::string_view
   auto service = common::PercentDecode(raw_service, true);  // Go's url.QueryUnescape
   if (!service) return Fail(400, fmt::format("invalid URL escape in '{}'", raw_service));
   std::vector<std::string> names;
-  for (const auto& op : service_.Operations(*service, "")) {
+  for (const auto& op : service_.Operations(tenant_, *service, "")) {
     if (names.empty() || names.back() != op.name) names.push_back(op.name);
   }
   return V1Data(JsonStringArray(names), static_cast<int>(names.size()), Pretty(params));
@@ -108,7 +108,7 @@ HttpResponse V1HttpApi::Operations(const Params& params) {
     return Fail(400, "parameter 'service' is required");
   }
   const auto* kind = Param(params, "spanKind");
-  auto ops = service_.Operations(*service, kind ? *kind : "");
+  auto ops = service_.Operations(tenant_, *service, kind ? *kind : "");
   auto as_stored = [](const storage::Operation& op) { return std::string_view(op.span_kind); };
   return V1Data(OperationsJson(ops, as_stored), static_cast<int>(ops.size()), Pretty(params));
 }
@@ -122,7 +122,7 @@ HttpResponse V1HttpApi::GetTrace(const Params& params, std::string_view raw_id) 
   }
   // start/end are storage hints in Jaeger; a lookup by ID needs none here, so they are only
   // validated (and Grafana's millisecond hints are thus harmless).
-  auto trace = service_.GetTrace(*id, QueryService::Adjust::kRaw);
+  auto trace = service_.GetTrace(tenant_, *id, QueryService::Adjust::kRaw);
   if (!trace.ok()) return StorageFailure(trace.status(), service_.config(), Fail);
   if (!trace->has_value()) return Fail(404, "trace not found");
   return V1Data("[" + RenderJaegerTrace(**trace, !raw) + "]", 0, Pretty(params));
@@ -130,6 +130,7 @@ HttpResponse V1HttpApi::GetTrace(const Params& params, std::string_view raw_id) 
 
 HttpResponse V1HttpApi::FindTraces(const Params& params) {
   storage::TraceQuery q;
+  q.tenant = tenant_;
   if (const auto* v = Param(params, "service")) q.service = *v;
   if (const auto* v = Param(params, "operation")) q.operation = *v;
   std::optional<int64_t> start_ns, end_ns;
@@ -209,7 +210,7 @@ HttpResponse V1HttpApi::GetTraces(const Params& params, const std::vector<std::s
   std::string data = "[";
   std::vector<V1Error> errors;
   for (const auto& id : ids) {
-    auto t = service_.GetTrace(id, QueryService::Adjust::kRaw);
+    auto t = service_.GetTrace(tenant_, id, QueryService::Adjust::kRaw);
     if (!t.ok()) return StorageFailure(t.status(), service_.config(), Fail);
     if (!t->has_value()) {
       errors.push_back({0, "trace not found", common::FormatTraceIdJaeger(id)});
@@ -227,7 +228,7 @@ HttpResponse V1HttpApi::Dependencies(const Params& params) {
   if (auto bad = V1Param(params, "endTs", ParseUnixMillisAsNanos, &end_ns)) return *bad;
   if (auto bad = V1Param(params, "lookback", ParseMillisAsNanos, &lookback_ns)) return *bad;
   const auto* service = Param(params, "service");
-  auto links = service_.Dependencies(service_.DependencyWindow(end_ns, lookback_ns),
+  auto links = service_.Dependencies(tenant_, service_.DependencyWindow(end_ns, lookback_ns),
                                      service != nullptr ? *service : "");
   rapidjson::StringBuffer buf;
   common::JsonWriter w(buf);

@@ -130,13 +130,13 @@ HttpResponse V3HttpApi::Fail(int status, std::string_view msg) {
 }
 
 HttpResponse V3HttpApi::Services() {
-  return V3Json(fmt::format("{{\"services\":{}}}", JsonStringArray(service_.Services())));
+  return V3Json(fmt::format("{{\"services\":{}}}", JsonStringArray(service_.Services(tenant_))));
 }
 
 HttpResponse V3HttpApi::Operations(const Params& params) {
   const auto* service = Param(params, "service");
   auto [kind, kind_name] = ParamEither(params, "spanKind", "span_kind");
-  auto ops = service_.Operations(service != nullptr ? *service : "", kind ? *kind : "");
+  auto ops = service_.Operations(tenant_, service != nullptr ? *service : "", kind ? *kind : "");
   return V3Json("{\"operations\":" + OperationsJson(ops, V3SpanKind) + "}");
 }
 
@@ -155,8 +155,8 @@ HttpResponse V3HttpApi::GetTrace(const Params& params, std::string_view raw_id) 
   if (!id.ok()) {
     return Fail(400, fmt::format("malformed parameter trace_id: {}", common::Message(id.status())));
   }
-  auto trace =
-      service_.GetTrace(*id, raw ? QueryService::Adjust::kRaw : QueryService::Adjust::kOtlp);
+  auto trace = service_.GetTrace(tenant_, *id,
+                                 raw ? QueryService::Adjust::kRaw : QueryService::Adjust::kOtlp);
   if (!trace.ok()) return StorageFailure(trace.status(), service_.config(), Fail);
   if (!trace->has_value()) return Fail(404, "No traces found");
   return V3Json("{\"result\":" + skua::model::RenderOtlpTracesData(**trace) + "}");
@@ -164,6 +164,7 @@ HttpResponse V3HttpApi::GetTrace(const Params& params, std::string_view raw_id) 
 
 HttpResponse V3HttpApi::FindTraces(const Params& params, bool summaries) {
   storage::TraceQuery q;
+  q.tenant = tenant_;
   if (auto [v, n] = ParamEither(params, "query.serviceName", "query.service_name"); v) {
     q.service = *v;
   }

@@ -46,31 +46,35 @@ QueryService::Window QueryService::DependencyWindow(std::optional<int64_t> end_n
 }
 
 absl::StatusOr<std::optional<otlp_trace::TracesData>> QueryService::GetTrace(
-    const common::TraceId& id, Adjust adjust) {
-  SKUA_ASSIGN_OR_RETURN(auto trace, ReadTrace(id));
+    const std::string& tenant, const common::TraceId& id, Adjust adjust) {
+  SKUA_ASSIGN_OR_RETURN(auto trace, ReadTrace(tenant, id));
   if (trace.has_value()) Adjusted(*trace, adjust);
   return trace;
 }
 
 absl::StatusOr<std::optional<otlp_trace::TracesData>> QueryService::ReadTrace(
-    const common::TraceId& id) {
-  auto trace = reader_.GetTrace(id);
+    const std::string& tenant, const common::TraceId& id) {
+  auto trace = reader_.GetTrace(tenant, id);
   // Every answer shows a trace as Jaeger's storage would hold it.
   if (trace.ok() && trace->has_value()) SanitizeAsJaegerIngest(**trace);
   return trace;
 }
 
-std::vector<std::string> QueryService::Services() { return reader_.Services(); }
-
-std::vector<storage::Operation> QueryService::Operations(const std::string& service,
-                                                         const std::string& span_kind) {
-  if (service.empty()) return {};
-  return reader_.Operations(service, span_kind);
+std::vector<std::string> QueryService::Services(const std::string& tenant) {
+  return reader_.Services(tenant);
 }
 
-std::vector<storage::DependencyLink> QueryService::Dependencies(Window window,
+std::vector<storage::Operation> QueryService::Operations(const std::string& tenant,
+                                                         const std::string& service,
+                                                         const std::string& span_kind) {
+  if (service.empty()) return {};
+  return reader_.Operations(tenant, service, span_kind);
+}
+
+std::vector<storage::DependencyLink> QueryService::Dependencies(const std::string& tenant,
+                                                                Window window,
                                                                 std::string_view service) {
-  auto links = reader_.Dependencies(window.start_ns, window.end_ns);
+  auto links = reader_.Dependencies(tenant, window.start_ns, window.end_ns);
   if (!service.empty()) {
     std::erase_if(links, [&](const storage::DependencyLink& l) {
       return l.parent != service && l.child != service;
@@ -130,7 +134,7 @@ absl::Status QueryService::ForEachHitTrace(const storage::TraceQuery& query,
       if (!fn(*h.trace)) return absl::OkStatus();
       continue;
     }
-    SKUA_ASSIGN_OR_RETURN(auto trace, ReadTrace(h.trace_id));
+    SKUA_ASSIGN_OR_RETURN(auto trace, ReadTrace(query.tenant, h.trace_id));
     if (trace.has_value() && !fn(*trace)) return absl::OkStatus();
   }
   return absl::OkStatus();

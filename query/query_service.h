@@ -35,6 +35,9 @@ inline std::string_view V3SpanKind(const storage::Operation& op) {
   return op.span_kind.empty() ? std::string_view("internal") : std::string_view(op.span_kind);
 }
 
+// Every call names its tenant ("" without tenancy; searches in TraceQuery::tenant) and sees
+// only that tenant's data.
+//
 // Thread-safe. Errors are storage's: kDeadlineExceeded when a search ran out of time (the
 // adapters answer 504 / DEADLINE_EXCEEDED), anything else an internal failure whose text may
 // name files of the data directory (the adapters log it and answer without it).
@@ -64,17 +67,19 @@ class QueryService {
   enum class Adjust { kRaw, kOtlp };
 
   // The trace, or nullopt if nothing of it is stored.
-  absl::StatusOr<std::optional<otlp_trace::TracesData>> GetTrace(const common::TraceId& id,
+  absl::StatusOr<std::optional<otlp_trace::TracesData>> GetTrace(const std::string& tenant,
+                                                                 const common::TraceId& id,
                                                                  Adjust adjust);
 
   // Every service with stored spans, sorted.
-  std::vector<std::string> Services();
+  std::vector<std::string> Services(const std::string& tenant);
   // The operations of `service` (none for ""), sorted by name then kind; `span_kind` non-empty
   // keeps that kind only.
-  std::vector<storage::Operation> Operations(const std::string& service,
+  std::vector<storage::Operation> Operations(const std::string& tenant, const std::string& service,
                                              const std::string& span_kind);
   // Calls between services in `window`; `service` non-empty keeps the links it is part of.
-  std::vector<storage::DependencyLink> Dependencies(Window window, std::string_view service);
+  std::vector<storage::DependencyLink> Dependencies(const std::string& tenant, Window window,
+                                                    std::string_view service);
 
   // A search whose answer is built whole (HTTP): the traces found, newest first, until their
   // span data passes query.max_response_bytes — then `cut` is set and the rest left out.
@@ -103,7 +108,8 @@ class QueryService {
                                std::vector<storage::TraceHit>& hits,
                                const std::function<bool(otlp_trace::TracesData&)>& fn);
   // The trace as Jaeger's storage would hold it (SanitizeAsJaegerIngest), before adjusting.
-  absl::StatusOr<std::optional<otlp_trace::TracesData>> ReadTrace(const common::TraceId& id);
+  absl::StatusOr<std::optional<otlp_trace::TracesData>> ReadTrace(const std::string& tenant,
+                                                                  const common::TraceId& id);
 
   storage::SpanReader& reader_;
   const config::QueryConfig config_;

@@ -105,12 +105,12 @@ TEST_F(QueryServiceTest, AnswerIsCutPastMaxResponseBytes) {
 TEST_F(QueryServiceTest, NotFoundAndFailures) {
   auto s = Service();
   auto id = *common::ParseTraceIdHex("00000000000000000000000000000009");
-  auto missing = s.GetTrace(id, QueryService::Adjust::kRaw);
+  auto missing = s.GetTrace("", id, QueryService::Adjust::kRaw);
   ASSERT_TRUE(missing.ok());
   EXPECT_FALSE(missing->has_value());
-  EXPECT_TRUE(s.Operations("", "").empty());  // no service: none, storage not asked
+  EXPECT_TRUE(s.Operations("", "", "").empty());  // no service: none, storage not asked
   reader_.FailWith(absl::UnavailableError("shard 0: IO error"));
-  EXPECT_EQ(s.GetTrace(id, QueryService::Adjust::kRaw).status().code(),
+  EXPECT_EQ(s.GetTrace("", id, QueryService::Adjust::kRaw).status().code(),
             absl::StatusCode::kUnavailable);
   EXPECT_EQ(s.FindTraces({}, QueryService::Adjust::kRaw).status().code(),
             absl::StatusCode::kUnavailable);
@@ -121,8 +121,8 @@ TEST_F(QueryServiceTest, DependenciesOfOneService) {
   reader_.AddLink({"api", "db", 2});
   reader_.AddLink({"batch", "db", 1});
   auto s = Service();
-  EXPECT_EQ(s.Dependencies({0, kNow}, "").size(), 3u);
-  auto api = s.Dependencies({0, kNow}, "api");
+  EXPECT_EQ(s.Dependencies("", {0, kNow}, "").size(), 3u);
+  auto api = s.Dependencies("", {0, kNow}, "api");
   ASSERT_EQ(api.size(), 2u);
   EXPECT_EQ(api[0].parent, "web");
   EXPECT_EQ(api[1].child, "db");

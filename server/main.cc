@@ -17,6 +17,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "collector/ingest_pipeline.h"
 #include "collector/otlp_grpc.h"
@@ -29,6 +30,7 @@
 #include "common/memory_budget.h"
 #include "common/metrics.h"
 #include "common/status_macros.h"
+#include "common/tenancy.h"
 #include "common/tls.h"
 #include "config/config.h"
 #include "query/grpc_api.h"
@@ -217,7 +219,18 @@ int Run(const skua::config::Config& cfg) {
         cfg.collector.queue_max_bytes, cfg.collector.grpc_max_recv_msg_size);
   }
 
-  collector::IngestPipeline pipeline(s, metrics);
+  // Tenants: resolved per call by the receivers and the query APIs; limited per tenant by the
+  // pipeline. Tenants that already have data count towards tenancy.max_tenants.
+  const common::Tenancy tenancy(cfg.tenancy);
+  std::optional<collector::TenantLimits> tenant_limits;
+  if (tenancy.enabled()) {
+    tenant_limits.emplace(cfg.tenancy, clock, s.Tenants());
+    SPDLOG_INFO("tenancy on: tenant from header '{}', {}", tenancy.header(),
+                cfg.tenancy.tenants.empty()
+                    ? fmt::format("any tenant ID, at most {} tenants", cfg.tenancy.max_tenants)
+                    : fmt::format("{} allowed tenants", cfg.tenancy.tenants.size()));
+  }
+  collector::IngestPipeline pipeline(s, metrics, tenant_limits ? &*tenant_limits : nullptr);
   common::MemoryBudget ingest_budget(cfg.collector.max_inflight_bytes);
   metrics.AddCallbackGauge("skua_ingest_inflight_bytes",
                            "Bytes of OTLP requests held in memory before their spans are queued "
@@ -225,7 +238,7 @@ int Run(const skua::config::Config& cfg) {
                            {},
                            [&ingest_budget] { return static_cast<double>(ingest_budget.used()); });
   auto grpc = collector::StartOtlpGrpcReceiver(cfg.collector, pipeline, ingest_budget,
-                                               auth_of("collector.otlp.grpc").get());
+                                               auth_of("collector.otlp.grpc").get(), &tenancy);
   if (!grpc.ok()) return Fail(grpc.status());
   SPDLOG_INFO("otlp-grpc listening on {}", (*grpc)->address());
 
@@ -237,11 +250,11 @@ int Run(const skua::config::Config& cfg) {
   http_options.tls = cfg.collector.http_tls;
   http_options.retry_after_seconds = collector::RetryAfterSeconds(cfg.collector);
   auto http = common::HttpServer::Start(
-      http_options,
-      common::WithCors(cfg.collector.http_cors, {"POST"},
-                       common::WithAuth(auth_of("collector.otlp.http"), nullptr,
-                                        collector::MakeOtlpHttpHandler(pipeline, cfg.collector,
-                                                                       metrics, ingest_budget))));
+      http_options, common::WithCors(cfg.collector.http_cors, {"POST"},
+                                     common::WithAuth(auth_of("collector.otlp.http"), nullptr,
+                                                      collector::MakeOtlpHttpHandler(
+                                                          pipeline, cfg.collector, metrics,
+                                                          ingest_budget, &tenancy))));
   if (!http.ok()) return Fail(http.status());
   SPDLOG_INFO("otlp-http listening on {}", (*http)->address());
 
@@ -252,15 +265,15 @@ int Run(const skua::config::Config& cfg) {
   query_options.long_threads = cfg.query.search_threads;
   query::QueryService query_service(s, cfg.query, clock);
   auto query = common::HttpServer::Start(
-      query_options,
-      common::WithCors(cfg.query.http_cors, {"GET"},
-                       common::WithAuth(auth_of("query.http"), nullptr,
-                                        query::MakeQueryHttpHandler(query_service, metrics))));
+      query_options, common::WithCors(cfg.query.http_cors, {"GET"},
+                                      common::WithAuth(auth_of("query.http"), nullptr,
+                                                       query::MakeQueryHttpHandler(
+                                                           query_service, metrics, &tenancy))));
   if (!query.ok()) return Fail(query.status());
   SPDLOG_INFO("query-http listening on {}", (*query)->address());
 
   auto query_grpc =
-      query::StartQueryGrpcServer(query_service, metrics, auth_of("query.grpc").get());
+      query::StartQueryGrpcServer(query_service, metrics, auth_of("query.grpc").get(), &tenancy);
   if (!query_grpc.ok()) return Fail(query_grpc.status());
   SPDLOG_INFO("query-grpc listening on {}", (*query_grpc)->address());
 

@@ -11,34 +11,44 @@
 
 namespace skua::storage {
 
-void Catalog::Add(const std::string& service, const std::string& operation, uint8_t kind) {
+void Catalog::Add(const std::string& tenant, const std::string& service,
+                  const std::string& operation, uint8_t kind) {
   std::unique_lock lock(mu_);
-  ++services_[service][{operation, kind}];
+  ++tenants_[tenant][service][{operation, kind}];
 }
 
-void Catalog::Remove(const std::string& service, const std::string& operation, uint8_t kind) {
+void Catalog::Remove(const std::string& tenant, const std::string& service,
+                     const std::string& operation, uint8_t kind) {
   std::unique_lock lock(mu_);
-  auto s = services_.find(service);
-  if (s == services_.end()) return;
+  auto t = tenants_.find(tenant);
+  if (t == tenants_.end()) return;
+  auto& services = t->second;
+  auto s = services.find(service);
+  if (s == services.end()) return;
   auto op = s->second.find({operation, kind});
   if (op == s->second.end()) return;
   if (--op->second == 0) s->second.erase(op);
-  if (s->second.empty()) services_.erase(s);
+  if (s->second.empty()) services.erase(s);
+  if (services.empty()) tenants_.erase(t);
 }
 
-std::vector<std::string> Catalog::Services() const {
+std::vector<std::string> Catalog::Services(const std::string& tenant) const {
   std::shared_lock lock(mu_);
   std::vector<std::string> out;
-  for (const auto& [s, ops] : services_) out.push_back(s);
+  auto t = tenants_.find(tenant);
+  if (t == tenants_.end()) return out;
+  for (const auto& [s, ops] : t->second) out.push_back(s);
   return out;
 }
 
-std::vector<Operation> Catalog::Operations(const std::string& service,
+std::vector<Operation> Catalog::Operations(const std::string& tenant, const std::string& service,
                                            const std::string& kind) const {
   std::shared_lock lock(mu_);
   std::vector<Operation> out;
-  auto it = services_.find(service);
-  if (it == services_.end()) return out;
+  auto t = tenants_.find(tenant);
+  if (t == tenants_.end()) return out;
+  auto it = t->second.find(service);
+  if (it == t->second.end()) return out;
   for (const auto& [op, partitions] : it->second) {
     const auto& [name, k] = op;
     std::string kind_name(

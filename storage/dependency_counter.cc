@@ -6,11 +6,13 @@
 
 namespace skua::storage {
 
-void DependencyCounter::Add(const common::TraceId& trace, uint64_t span_id, uint64_t parent_span_id,
-                            const std::string& service, int64_t start_ns) {
-  uint32_t sid = Intern(service);
+void DependencyCounter::Add(const std::string& tenant, const common::TraceId& trace,
+                            uint64_t span_id, uint64_t parent_span_id, const std::string& service,
+                            int64_t start_ns) {
+  uint32_t tid = InternTenant(tenant);
+  uint32_t sid = Intern(tid, service);
   int64_t bucket = start_ns / kDependencyBucketNanos;
-  Key self{trace, span_id};
+  Key self{trace, span_id, tid};
   if (remembered_.emplace(self, std::make_pair(sid, bucket)).second) {
     order_.push_back(self);
     if (order_.size() > kMaxRememberedSpans) {
@@ -19,11 +21,11 @@ void DependencyCounter::Add(const common::TraceId& trace, uint64_t span_id, uint
     }
   }
   if (parent_span_id != 0) {
-    auto p = remembered_.find(Key{trace, parent_span_id});
+    auto p = remembered_.find(Key{trace, parent_span_id, tid});
     if (p != remembered_.end()) {
       Count(p->second.first, sid, bucket);
     } else {
-      Key pk{trace, parent_span_id};
+      Key pk{trace, parent_span_id, tid};
       auto& w = waiting_[pk];
       if (w.empty()) {
         waiting_order_.push_back(pk);
@@ -42,9 +44,10 @@ void DependencyCounter::Add(const common::TraceId& trace, uint64_t span_id, uint
   }
 }
 
-void DependencyCounter::Load(int64_t bucket, const std::string& parent, const std::string& child,
-                             uint64_t n) {
-  counts_[bucket][{Intern(parent), Intern(child)}] = n;
+void DependencyCounter::Load(const std::string& tenant, int64_t bucket, const std::string& parent,
+                             const std::string& child, uint64_t n) {
+  uint32_t tid = InternTenant(tenant);
+  counts_[bucket][{Intern(tid, parent), Intern(tid, child)}] = n;
 }
 
 void DependencyCounter::ForEachDirty(
@@ -55,7 +58,8 @@ void DependencyCounter::ForEachDirty(
     for (const auto& [edge, n] : counts->second) {
       std::string v;
       AppendBigEndian64(v, n);
-      fn(DependencyKey(b, names_[edge.first], names_[edge.second]), v);
+      const Name& parent = names_[edge.first];
+      fn(DependencyKey(tenants_[parent.tenant], b, parent.service, names_[edge.second].service), v);
     }
   }
 }
@@ -65,19 +69,28 @@ void DependencyCounter::Forget(int64_t bucket) {
   dirty_.erase(dirty_.begin(), dirty_.lower_bound(bucket));
 }
 
-void DependencyCounter::Sum(int64_t start_ns, int64_t end_ns,
+void DependencyCounter::Sum(const std::string& tenant, int64_t start_ns, int64_t end_ns,
                             std::map<std::pair<std::string, std::string>, uint64_t>& out) const {
+  auto t = tenant_ids_.find(tenant);
+  if (t == tenant_ids_.end()) return;
   auto first = counts_.lower_bound(start_ns / kDependencyBucketNanos);
   for (auto it = first; it != counts_.end() && it->first * kDependencyBucketNanos <= end_ns; ++it) {
     for (const auto& [edge, n] : it->second) {
-      out[{names_[edge.first], names_[edge.second]}] += n;
+      const Name& parent = names_[edge.first];
+      if (parent.tenant == t->second) out[{parent.service, names_[edge.second].service}] += n;
     }
   }
 }
 
-uint32_t DependencyCounter::Intern(const std::string& s) {
-  auto [it, inserted] = ids_.try_emplace(s, static_cast<uint32_t>(names_.size()));
-  if (inserted) names_.push_back(s);
+uint32_t DependencyCounter::InternTenant(const std::string& tenant) {
+  auto [it, inserted] = tenant_ids_.try_emplace(tenant, static_cast<uint32_t>(tenants_.size()));
+  if (inserted) tenants_.push_back(tenant);
+  return it->second;
+}
+
+uint32_t DependencyCounter::Intern(uint32_t tenant, const std::string& service) {
+  auto [it, inserted] = ids_.try_emplace({tenant, service}, static_cast<uint32_t>(names_.size()));
+  if (inserted) names_.push_back({tenant, service});
   return it->second;
 }
 

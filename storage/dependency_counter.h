@@ -1,5 +1,6 @@
 // Calls between services: pairs child spans with their parents' services and counts them per
-// minute of the child's start (the `D` rows of a shard).
+// minute of the child's start (the `D` rows of a shard), apart per tenant: a span is only ever
+// paired with a span of its own tenant.
 #pragma once
 
 #include <cstdint>
@@ -25,12 +26,13 @@ inline constexpr size_t kMaxRememberedSpans = 50'000;
 // Single-threaded: used by a shard's writer (and under the shard's index mutex for reads).
 class DependencyCounter {
  public:
-  // A span of `service` in `trace`; parent_span_id 0 for a root.
-  void Add(const common::TraceId& trace, uint64_t span_id, uint64_t parent_span_id,
-           const std::string& service, int64_t start_ns);
+  // A span of `tenant`'s `service` in `trace`; parent_span_id 0 for a root.
+  void Add(const std::string& tenant, const common::TraceId& trace, uint64_t span_id,
+           uint64_t parent_span_id, const std::string& service, int64_t start_ns);
 
   // Restores a persisted count (startup).
-  void Load(int64_t bucket, const std::string& parent, const std::string& child, uint64_t n);
+  void Load(const std::string& tenant, int64_t bucket, const std::string& parent,
+            const std::string& child, uint64_t n);
 
   // Calls fn(key, value) with the `D` rows of the buckets changed since the last ClearDirty().
   void ForEachDirty(const std::function<void(const std::string&, const std::string&)>& fn) const;
@@ -39,25 +41,35 @@ class DependencyCounter {
   // Drops the counts of buckets before `bucket`.
   void Forget(int64_t bucket);
 
-  // Adds to `out` the calls whose child started in [start_ns, end_ns] (to a bucket).
-  void Sum(int64_t start_ns, int64_t end_ns,
+  // Adds to `out` the calls of `tenant` whose child started in [start_ns, end_ns] (to a bucket).
+  void Sum(const std::string& tenant, int64_t start_ns, int64_t end_ns,
            std::map<std::pair<std::string, std::string>, uint64_t>& out) const;
 
  private:
   struct Key {
     common::TraceId trace;
     uint64_t span;
+    uint32_t tenant;  // into tenants_
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {
-    size_t operator()(const Key& k) const { return common::TraceIdHash()(k.trace) ^ k.span; }
+    size_t operator()(const Key& k) const {
+      return common::TraceIdHash()(k.trace) ^ k.span ^ (size_t{k.tenant} << 40);
+    }
+  };
+  struct Name {
+    uint32_t tenant;  // into tenants_
+    std::string service;
   };
 
-  uint32_t Intern(const std::string& s);
+  uint32_t InternTenant(const std::string& tenant);
+  uint32_t Intern(uint32_t tenant, const std::string& service);
   void Count(uint32_t parent, uint32_t child, int64_t bucket);
 
-  std::vector<std::string> names_;
-  std::unordered_map<std::string, uint32_t> ids_;
+  std::vector<std::string> tenants_;
+  std::unordered_map<std::string, uint32_t> tenant_ids_;
+  std::vector<Name> names_;  // a tenant's service
+  std::map<std::pair<uint32_t, std::string>, uint32_t> ids_;
   std::unordered_map<Key, std::pair<uint32_t, int64_t>, KeyHash> remembered_;
   std::deque<Key> order_;
   std::unordered_map<Key, std::vector<std::pair<uint32_t, int64_t>>, KeyHash> waiting_;

@@ -49,6 +49,7 @@ struct IndexBatch {
     uint32_t service, operation;
     uint8_t kind;
   };
+  std::string tenant;                // whose spans ("" = no tenancy)
   std::vector<std::string> strings;  // service and operation names
   std::vector<Origin> origins;
   std::vector<Entry> entries;

@@ -88,13 +88,37 @@ std::string CatalogKey(std::string_view service, std::string_view operation, uin
   return key;
 }
 
-std::string DependencyKey(int64_t bucket, std::string_view parent, std::string_view child) {
+std::string DependencyKey(std::string_view tenant, int64_t bucket, std::string_view parent,
+                          std::string_view child) {
   std::string key(1, kDependencyTag);
   AppendBigEndian64(key, static_cast<uint64_t>(bucket));
+  if (!tenant.empty()) {
+    key.push_back(kDependencyTenantMark);
+    key.append(tenant);
+    key.push_back('\0');
+  }
   key.append(parent);
   key.push_back('\0');
   key.append(child);
   return key;
+}
+
+std::optional<DecodedDependencyKey> DecodeDependencyKey(std::string_view key) {
+  if (key.size() < 10 || key[0] != kDependencyTag) return std::nullopt;
+  DecodedDependencyKey out;
+  out.bucket = static_cast<int64_t>(DecodeBigEndian64(key.substr(1)));
+  std::string_view names = key.substr(9);
+  if (names.front() == kDependencyTenantMark) {
+    auto z = names.find('\0');
+    if (z == std::string_view::npos || z == 1) return std::nullopt;
+    out.tenant = std::string(names.substr(1, z - 1));
+    names.remove_prefix(z + 1);
+  }
+  auto z = names.find('\0');
+  if (z == std::string_view::npos) return std::nullopt;
+  out.parent = std::string(names.substr(0, z));
+  out.child = std::string(names.substr(z + 1));
+  return out;
 }
 
 std::optional<DecodedChunkKey> DecodeTraceChunkKey(std::string_view key) {

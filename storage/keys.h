@@ -11,6 +11,7 @@
 //   'F' svc_hash[8] ~max_start[8] seq[8] -> term filter of that block
 //   'C' service \0 operation \0 kind[1]    -> (empty) catalog entry
 //   'D' bucket[8 BE] parent \0 child        -> call count, 8 bytes BE (dependencies)
+//   'D' bucket[8 BE] 0xFF tenant \0 parent \0 child -> the same, of a tenant
 //
 // Trace chunk keys share a 17-byte prefix per trace; the prefix extractor and bloom filters are
 // configured on that length, so a trace lookup is one prefix seek.
@@ -66,7 +67,18 @@ std::string FilterPrefix(uint64_t service_hash);
 // max_start of a block key; REQUIRES: key from BlockKey.
 int64_t BlockKeyMaxStart(std::string_view key);
 std::string CatalogKey(std::string_view service, std::string_view operation, uint8_t kind);
-std::string DependencyKey(int64_t bucket, std::string_view parent, std::string_view child);
+// Without a tenant: 'D' bucket parent \0 child. With one: 'D' bucket 0xFF tenant \0 parent \0
+// child — no service name (valid UTF-8) starts with byte 0xFF, and no tenant ID holds a NUL.
+inline constexpr char kDependencyTenantMark = '\xff';
+std::string DependencyKey(std::string_view tenant, int64_t bucket, std::string_view parent,
+                          std::string_view child);
+struct DecodedDependencyKey {
+  std::string tenant;
+  int64_t bucket = 0;
+  std::string parent, child;
+};
+// nullopt if `key` is not a well-formed dependency key.
+std::optional<DecodedDependencyKey> DecodeDependencyKey(std::string_view key);
 
 struct DecodedChunkKey {
   common::TraceId trace_id;

@@ -13,12 +13,13 @@ void OpenIndex::Apply(const std::vector<std::pair<const IndexBatch*, uint64_t>>&
     if (entries_ == 0) oldest_arrival_ns_ = arrival_ns;
     for (const auto& e : batch->entries) {
       const std::string& service = batch->strings[e.service];
-      auto it = blocks_.find(service);
-      if (it == blocks_.end()) it = blocks_.emplace(service, OpenBlock(service)).first;
+      auto key = std::make_pair(batch->tenant, service);
+      auto it = blocks_.find(key);
+      if (it == blocks_.end()) it = blocks_.emplace(std::move(key), OpenBlock(service)).first;
       it->second.Append(*batch, e);
       ++entries_;
       term_occurrences_ += e.terms_end - e.terms_begin;
-      deps_.Add(e.trace_id, e.span_id, e.parent_span_id, service, e.start_ns);
+      deps_.Add(batch->tenant, e.trace_id, e.span_id, e.parent_span_id, service, e.start_ns);
     }
     last_seq_ = std::max(last_seq_, seq);
   }
@@ -26,8 +27,9 @@ void OpenIndex::Apply(const std::vector<std::pair<const IndexBatch*, uint64_t>>&
 
 void OpenIndex::Search(const TraceQuery& q, Hits& hits) const {
   std::lock_guard lock(mu_);
-  for (const auto& [service, block] : blocks_) {
-    if (q.service.empty() || q.service == service) block.Search(q, hits);
+  for (auto it = blocks_.lower_bound({q.tenant, ""});
+       it != blocks_.end() && it->first.first == q.tenant; ++it) {
+    if (q.service.empty() || q.service == it->first.second) it->second.Search(q, hits);
   }
 }
 
@@ -47,8 +49,8 @@ std::optional<OpenIndex::Sealing> OpenIndex::SealIfDue(bool force, int64_t now_n
   Sealing out;
   out.through_seq = last_seq_;
   out.oldest_arrival_s = oldest_arrival_ns_ / 1'000'000'000;
-  for (const auto& [service, block] : blocks_) {
-    out.blocks.push_back({service, block.max_start(), block.Seal()});
+  for (const auto& [key, block] : blocks_) {
+    out.blocks.push_back({key.first, key.second, block.max_start(), block.Seal()});
   }
   deps_.ForEachDirty([&](const std::string& key, const std::string& value) {
     out.dependency_rows.emplace_back(key, value);
@@ -69,17 +71,17 @@ bool OpenIndex::NothingOpenBefore(int64_t end_s) const {
   return entries_ == 0 || oldest_arrival_ns_ / 1'000'000'000 >= end_s;
 }
 
-void OpenIndex::LoadDependency(int64_t bucket, const std::string& parent, const std::string& child,
-                               uint64_t n) {
+void OpenIndex::LoadDependency(const std::string& tenant, int64_t bucket, const std::string& parent,
+                               const std::string& child, uint64_t n) {
   std::lock_guard lock(mu_);
-  deps_.Load(bucket, parent, child, n);
+  deps_.Load(tenant, bucket, parent, child, n);
 }
 
 void OpenIndex::SumDependencies(
-    int64_t start_ns, int64_t end_ns,
+    const std::string& tenant, int64_t start_ns, int64_t end_ns,
     std::map<std::pair<std::string, std::string>, uint64_t>& out) const {
   std::lock_guard lock(mu_);
-  deps_.Sum(start_ns, end_ns, out);
+  deps_.Sum(tenant, start_ns, end_ns, out);
 }
 
 void OpenIndex::ForgetDependencies(int64_t before_bucket) {

@@ -26,8 +26,8 @@ namespace skua::storage {
 inline constexpr size_t kSealEntries = 65536;
 inline constexpr size_t kSealTermOccurrences = 4 << 20;
 
-// One open block per service. The shard's writer thread appends and seals; searches read
-// concurrently. Thread-safe; the one lock of the shard's index.
+// One open block per tenant and service. The shard's writer thread appends and seals; searches
+// read concurrently. Thread-safe; the one lock of the shard's index.
 class OpenIndex {
  public:
   // Appends the entries of committed requests (each with its sequence number) that arrived at
@@ -35,7 +35,7 @@ class OpenIndex {
   void Apply(const std::vector<std::pair<const IndexBatch*, uint64_t>>& batches,
              int64_t arrival_ns);
 
-  // Adds the open entries matching `q` (its service, if any, checked).
+  // Adds the open entries matching `q` (of its tenant; its service, if any, checked).
   void Search(const TraceQuery& q, Hits& hits) const;
 
   // When sealing is due: every open entry has to go to a sealed block, `force`d, or once they
@@ -47,6 +47,7 @@ class OpenIndex {
   };
   struct Sealing {
     struct SealedBlock {
+      std::string tenant;
       std::string service;
       int64_t max_start = 0;
       BlockRows rows;
@@ -67,20 +68,21 @@ class OpenIndex {
   bool NothingOpenBefore(int64_t end_s) const;
 
   // Dependency counts: restored at start, summed for queries, forgotten before a bucket.
-  void LoadDependency(int64_t bucket, const std::string& parent, const std::string& child,
-                      uint64_t n);
-  void SumDependencies(int64_t start_ns, int64_t end_ns,
+  void LoadDependency(const std::string& tenant, int64_t bucket, const std::string& parent,
+                      const std::string& child, uint64_t n);
+  void SumDependencies(const std::string& tenant, int64_t start_ns, int64_t end_ns,
                        std::map<std::pair<std::string, std::string>, uint64_t>& out) const;
   void ForgetDependencies(int64_t before_bucket);
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, OpenBlock> blocks_;  // by service; guarded by mu_
-  size_t entries_ = 0;                       // guarded by mu_
-  size_t term_occurrences_ = 0;              // span terms of blocks_; guarded by mu_
-  int64_t oldest_arrival_ns_ = 0;            // guarded by mu_
-  uint64_t last_seq_ = 0;                    // guarded by mu_
-  DependencyCounter deps_;                   // guarded by mu_
+  // By tenant, then service; guarded by mu_.
+  std::map<std::pair<std::string, std::string>, OpenBlock> blocks_;
+  size_t entries_ = 0;             // guarded by mu_
+  size_t term_occurrences_ = 0;    // span terms of blocks_; guarded by mu_
+  int64_t oldest_arrival_ns_ = 0;  // guarded by mu_
+  uint64_t last_seq_ = 0;          // guarded by mu_
+  DependencyCounter deps_;         // guarded by mu_
 };
 
 }  // namespace skua::storage

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "common/status_macros.h"
 #include "storage/rocks_options.h"
@@ -29,14 +30,37 @@ std::string IndexFamilyName(const std::string& partition) {
   return partition + std::string(kIndexFamilySuffix);
 }
 
-std::string PartitionName(int64_t retention_s, int64_t width_s, int64_t start_s) {
-  return fmt::format("r{}-w{}-p{}", retention_s, width_s, start_s);
+std::string PartitionName(std::string_view tenant, int64_t retention_s, int64_t width_s,
+                          int64_t start_s) {
+  std::string out;
+  if (!tenant.empty()) {
+    // Hex keeps any tenant ID a valid, unambiguous family name.
+    out = "t";
+    for (unsigned char c : tenant) out += fmt::format("{:02x}", c);
+    out += "-";
+  }
+  out += fmt::format("r{}-w{}-p{}", retention_s, width_s, start_s);
+  return out;
 }
 
 std::optional<Partition> ParsePartitionName(const std::string& name) {
   Partition p;
-  if (std::sscanf(name.c_str(), "r%ld-w%ld-p%ld", &p.retention_s, &p.width_s, &p.start_s) != 3 ||
-      PartitionName(p.retention_s, p.width_s, p.start_s) != name || p.width_s <= 0) {
+  std::string_view rest = name;
+  if (rest.starts_with('t')) {
+    auto dash = rest.find('-');
+    if (dash == std::string_view::npos || dash == 1 || dash % 2 == 0) return std::nullopt;
+    for (size_t i = 1; i < dash; i += 2) {
+      unsigned byte = 0;
+      if (std::sscanf(std::string(rest.substr(i, 2)).c_str(), "%2x", &byte) != 1) {
+        return std::nullopt;
+      }
+      p.tenant.push_back(static_cast<char>(byte));
+    }
+    rest.remove_prefix(dash + 1);
+  }
+  if (std::sscanf(std::string(rest).c_str(), "r%ld-w%ld-p%ld", &p.retention_s, &p.width_s,
+                  &p.start_s) != 3 ||
+      PartitionName(p.tenant, p.retention_s, p.width_s, p.start_s) != name || p.width_s <= 0) {
     return std::nullopt;
   }
   p.name = name;
@@ -65,17 +89,26 @@ std::vector<Partition> PartitionSet::All() const {
   return parts_;
 }
 
-std::vector<Partition> PartitionSet::LiveAt(int64_t now_s) const {
+std::vector<Partition> PartitionSet::LiveAt(std::string_view tenant, int64_t now_s) const {
   std::vector<Partition> out;
-  for (auto& p : All()) {
-    if (!p.ExpiredAt(now_s)) out.push_back(std::move(p));
+  std::shared_lock lock(mu_);
+  for (const auto& p : parts_) {
+    if (p.tenant == tenant && !p.ExpiredAt(now_s)) out.push_back(p);
   }
   return out;
 }
 
-absl::StatusOr<Partition> PartitionSet::GetOrCreate(int64_t retention_s, int64_t now_s) {
+std::vector<std::string> PartitionSet::Tenants() const {
+  std::set<std::string> out;
+  std::shared_lock lock(mu_);
+  for (const auto& p : parts_) out.insert(p.tenant);
+  return {out.begin(), out.end()};
+}
+
+absl::StatusOr<Partition> PartitionSet::GetOrCreate(std::string_view tenant, int64_t retention_s,
+                                                    int64_t now_s) {
   int64_t width = PartitionWidthSeconds(retention_s);
-  std::string name = PartitionName(retention_s, width, now_s - now_s % width);
+  std::string name = PartitionName(tenant, retention_s, width, now_s - now_s % width);
   {
     std::shared_lock lock(mu_);
     for (const auto& p : parts_) {

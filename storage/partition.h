@@ -17,13 +17,14 @@
 
 namespace skua::storage {
 
-// A time partition of a shard: two column families holding what arrived in
+// A time partition of a shard: two column families holding what of one tenant arrived in
 // [start_s, start_s + width_s) for data kept retention_s: `cf` for spans (trace chunks,
 // resources, scopes) and the catalog rows of their services, and `index_cf` for its search index
 // blocks and filters. Apart, the index
 // rows (mostly hashes) neither dilute the spans' compression dictionaries nor get one.
 // Dropping both reclaims the partition's space at once.
 struct Partition {
+  std::string tenant;  // whose data ("" = no tenancy)
   int64_t retention_s = 0, width_s = 0, start_s = 0;
   std::string name;
   std::shared_ptr<rocksdb::ColumnFamilyHandle> cf, index_cf;
@@ -40,8 +41,10 @@ std::vector<rocksdb::ColumnFamilyHandle*> FamiliesOf(const std::vector<Partition
 // The index column family of partition `partition`.
 std::string IndexFamilyName(const std::string& partition);
 
-// "r<retention>-w<width>-p<start>", seconds.
-std::string PartitionName(int64_t retention_s, int64_t width_s, int64_t start_s);
+// "r<retention>-w<width>-p<start>" (seconds) without a tenant, else
+// "t<tenant as lowercase hex>-r<retention>-w<width>-p<start>".
+std::string PartitionName(std::string_view tenant, int64_t retention_s, int64_t width_s,
+                          int64_t start_s);
 
 // The partition a column family name denotes (without handles), or nullopt.
 std::optional<Partition> ParsePartitionName(const std::string& name);
@@ -57,13 +60,16 @@ class PartitionSet {
 
   // Newest first (then by name).
   std::vector<Partition> All() const;
-  // Those not expired at `now_s`, newest first.
-  std::vector<Partition> LiveAt(int64_t now_s) const;
+  // Those of `tenant` not expired at `now_s`, newest first.
+  std::vector<Partition> LiveAt(std::string_view tenant, int64_t now_s) const;
+  // The tenants with partitions.
+  std::vector<std::string> Tenants() const;
 
-  // The partition receiving data kept `retention_s` at `now_s`, created if needed (the index
-  // family first: a crash between the two leaves an index family without data, which opening
+  // The partition receiving data of `tenant` kept `retention_s` at `now_s`, created if needed (the
+  // index family first: a crash between the two leaves an index family without data, which opening
   // drops, never data without its index family). Writer thread only.
-  absl::StatusOr<Partition> GetOrCreate(int64_t retention_s, int64_t now_s);
+  absl::StatusOr<Partition> GetOrCreate(std::string_view tenant, int64_t retention_s,
+                                        int64_t now_s);
 
   // Removes `p` from the set and drops its families, data first. kNotFound if it is not in the
   // set (dropped already). Writer thread only.

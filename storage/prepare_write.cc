@@ -36,8 +36,10 @@ struct TraceKeyHash {
 
 }  // namespace
 
-PreparedWrite PrepareWrite(std::span<const SpanRef> spans, const RetentionPolicy& retention) {
+PreparedWrite PrepareWrite(std::string_view tenant, std::span<const SpanRef> spans,
+                           const RetentionPolicy& retention) {
   PreparedWrite out;
+  out.tenant = std::string(tenant);
   // Resource and scope ids, computed once per distinct message in the request.
   std::unordered_map<const void*, uint64_t> ids;
   auto id_of = [&](const void* key, auto make_row,
@@ -81,7 +83,9 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans, const RetentionPolicy
         out.scopes);
     auto tid = common::TraceId::FromBytes(ref.span->trace_id());
     auto [rit, new_resource] = retention_of.try_emplace(ref.resource, 0);
-    if (new_resource) rit->second = retention.For(model::ServiceNameOf(ref.resource->resource()));
+    if (new_resource) {
+      rit->second = retention.For(tenant, model::ServiceNameOf(ref.resource->resource()));
+    }
     auto [it, inserted] = trace_index.try_emplace(TraceKey{*tid, rit->second}, traces.size());
     if (inserted) traces.push_back({*tid, rit->second, {}});
     auto& groups = traces[it->second].groups;
@@ -101,6 +105,7 @@ PreparedWrite PrepareWrite(std::span<const SpanRef> spans, const RetentionPolicy
     out.chunks.push_back({t.trace_id, t.retention_seconds, std::move(value)});
   }
   auto batch = std::make_shared<IndexBatch>(index.Finish());
+  batch->tenant = out.tenant;
   out.bytes += batch->ApproxBytes();
   out.index = std::move(batch);
   return out;

@@ -59,7 +59,7 @@ class RetentionTest : public ::testing::Test {
   }
 
   bool Visible(const std::string& trace_hex) {
-    auto t = store_->GetTrace(*common::ParseTraceIdHex(trace_hex));
+    auto t = store_->GetTrace("", *common::ParseTraceIdHex(trace_hex));
     EXPECT_TRUE(t.ok()) << t.status();
     return t.ok() && t->has_value();
   }
@@ -160,20 +160,20 @@ TEST_F(RetentionTest, ServicesAndOperationsExpireWithTheirSpans) {
   clock_.Advance(std::chrono::seconds(30));
   Write("web", "e3");  // a second partition holding web
   using Names = std::vector<std::string>;
-  EXPECT_EQ(store_->Services(), (Names{"checkout", "web"}));
+  EXPECT_EQ(store_->Services(""), (Names{"checkout", "web"}));
   clock_.Advance(std::chrono::seconds(36));
   MaintainAll();  // drops the first partition of web; e3 keeps web listed
-  EXPECT_EQ(store_->Services(), (Names{"checkout", "web"}));
-  EXPECT_EQ(store_->Operations("web", "").size(), 1u);
+  EXPECT_EQ(store_->Services(""), (Names{"checkout", "web"}));
+  EXPECT_EQ(store_->Operations("", "web", "").size(), 1u);
   Open(c);  // the catalog is rebuilt from the partitions left
-  EXPECT_EQ(store_->Services(), (Names{"checkout", "web"}));
+  EXPECT_EQ(store_->Services(""), (Names{"checkout", "web"}));
   clock_.Advance(std::chrono::seconds(40));
   MaintainAll();
-  EXPECT_EQ(store_->Services(), (Names{"checkout"}));
-  EXPECT_TRUE(store_->Operations("web", "").empty());
+  EXPECT_EQ(store_->Services(""), (Names{"checkout"}));
+  EXPECT_TRUE(store_->Operations("", "web", "").empty());
   Open(c);
-  EXPECT_EQ(store_->Services(), (Names{"checkout"}));
-  EXPECT_EQ(store_->Operations("checkout", "").size(), 1u);
+  EXPECT_EQ(store_->Services(""), (Names{"checkout"}));
+  EXPECT_EQ(store_->Operations("", "checkout", "").size(), 1u);
 }
 
 TEST_F(RetentionTest, ClosedPartitionsGetTheirIndexBlocksMerged) {

@@ -137,13 +137,15 @@ class RocksSpanStore final : public SpanStore {
     }
   }
 
-  absl::StatusOr<std::optional<otlp::TracesData>> GetTrace(const common::TraceId& id) override {
-    return shards_[ShardOf(id)]->GetTrace(id);
+  absl::StatusOr<std::optional<otlp::TracesData>> GetTrace(const std::string& tenant,
+                                                           const common::TraceId& id) override {
+    return shards_[ShardOf(id)]->GetTrace(tenant, id);
   }
 
   absl::StatusOr<std::vector<TraceHit>> FindTraces(const TraceQuery& query) override {
-    std::vector<std::string> services =
-        query.service.empty() ? catalog_->Services() : std::vector<std::string>{query.service};
+    std::vector<std::string> services = query.service.empty()
+                                            ? catalog_->Services(query.tenant)
+                                            : std::vector<std::string>{query.service};
     std::vector<TraceHit> all;
     for (const auto& shard : shards_) {
       std::vector<TraceHit> hits;
@@ -155,16 +157,19 @@ class RocksSpanStore final : public SpanStore {
     return all;
   }
 
-  std::vector<std::string> Services() override { return catalog_->Services(); }
-
-  std::vector<Operation> Operations(const std::string& service,
-                                    const std::string& span_kind) override {
-    return catalog_->Operations(service, span_kind);
+  std::vector<std::string> Services(const std::string& tenant) override {
+    return catalog_->Services(tenant);
   }
 
-  std::vector<DependencyLink> Dependencies(int64_t start_ns, int64_t end_ns) override {
+  std::vector<Operation> Operations(const std::string& tenant, const std::string& service,
+                                    const std::string& span_kind) override {
+    return catalog_->Operations(tenant, service, span_kind);
+  }
+
+  std::vector<DependencyLink> Dependencies(const std::string& tenant, int64_t start_ns,
+                                           int64_t end_ns) override {
     std::map<std::pair<std::string, std::string>, uint64_t> sums;
-    for (const auto& s : shards_) s->SumDependencies(start_ns, end_ns, sums);
+    for (const auto& s : shards_) s->SumDependencies(tenant, start_ns, end_ns, sums);
     std::vector<DependencyLink> out;
     for (const auto& [edge, n] : sums) out.push_back({edge.first, edge.second, n});
     return out;
@@ -182,8 +187,16 @@ class RocksSpanStore final : public SpanStore {
     return out;
   }
 
-  PreparedWrite Prepare(std::span<const SpanRef> spans) const override {
-    return PrepareWrite(spans, *retention_);
+  PreparedWrite Prepare(std::string_view tenant, std::span<const SpanRef> spans) const override {
+    return PrepareWrite(tenant, spans, *retention_);
+  }
+
+  std::vector<std::string> Tenants() const override {
+    std::set<std::string> all;
+    for (const auto& s : shards_) {
+      for (auto& t : s->Tenants()) all.insert(std::move(t));
+    }
+    return {all.begin(), all.end()};
   }
 
   std::vector<KindUsage> DiskUsageByKind() const override {

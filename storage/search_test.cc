@@ -329,28 +329,29 @@ TEST(CatalogTest, ServicesOperationsAndDependencies) {
     ASSERT_TRUE(store.ok());
     testing::StoreRequest(**store, req);
     testing::StoreRequest(**store, later);
-    EXPECT_EQ((*store)->Services(), (std::vector<std::string>{"api", "db"}));
-    EXPECT_EQ((*store)->Operations("api", ""),
+    EXPECT_EQ((*store)->Services(""), (std::vector<std::string>{"api", "db"}));
+    EXPECT_EQ((*store)->Operations("", "api", ""),
               (std::vector<Operation>{{"GET /x", "server"}, {"SELECT", "client"}}));
-    EXPECT_EQ((*store)->Operations("api", "client"),
+    EXPECT_EQ((*store)->Operations("", "api", "client"),
               (std::vector<Operation>{{"SELECT", "client"}}));
-    EXPECT_EQ((*store)->Operations("db", ""),
+    EXPECT_EQ((*store)->Operations("", "db", ""),
               (std::vector<Operation>{{"query", ""}, {"query", "server"}}));
-    EXPECT_TRUE((*store)->Operations("nope", "").empty());
-    auto deps = (*store)->Dependencies(kT0 - 1'000'000'000, kT0 + 1'000'000'000);
+    EXPECT_TRUE((*store)->Operations("", "nope", "").empty());
+    auto deps = (*store)->Dependencies("", kT0 - 1'000'000'000, kT0 + 1'000'000'000);
     ASSERT_EQ(deps.size(), 1u);
     EXPECT_EQ(deps[0].parent, "api");
     EXPECT_EQ(deps[0].child, "db");
     EXPECT_EQ(deps[0].call_count, 1u);
-    EXPECT_TRUE((*store)->Dependencies(kT0 + 120'000'000'000, kT0 + 180'000'000'000).empty());
+    EXPECT_TRUE((*store)->Dependencies("", kT0 + 120'000'000'000, kT0 + 180'000'000'000).empty());
     clock.Advance(std::chrono::seconds(31));
     (*store)->RunUpkeep();
   }
   auto store = SpanStore::Open(testing::TestStorage(dir.string(), 2), clock, kNoIdleUpkeep);
   ASSERT_TRUE(store.ok());
-  EXPECT_EQ((*store)->Services(), (std::vector<std::string>{"api", "db"}));
-  EXPECT_EQ((*store)->Operations("db", "server"), (std::vector<Operation>{{"query", "server"}}));
-  auto deps = (*store)->Dependencies(kT0 - 1'000'000'000, kT0 + 1'000'000'000);
+  EXPECT_EQ((*store)->Services(""), (std::vector<std::string>{"api", "db"}));
+  EXPECT_EQ((*store)->Operations("", "db", "server"),
+            (std::vector<Operation>{{"query", "server"}}));
+  auto deps = (*store)->Dependencies("", kT0 - 1'000'000'000, kT0 + 1'000'000'000);
   ASSERT_EQ(deps.size(), 1u);
   EXPECT_EQ(deps[0].call_count, 1u);
   std::filesystem::remove_all(dir);

@@ -116,16 +116,16 @@ void Shard::AddStats(StorageStats& s) const {
 
 // A catalog row key is C service \0 operation \0 kind: the kind is the last byte (and may
 // itself be 0).
-void Shard::EditCatalog(std::string_view key, bool add) {
+void Shard::EditCatalog(const std::string& tenant, std::string_view key, bool add) {
   std::string_view k = key.substr(1);
   auto a = k.find('\0');
   if (a == std::string_view::npos || k.size() < a + 3 || k[k.size() - 2] != '\0') return;
   std::string service(k.substr(0, a)), operation(k.substr(a + 1, k.size() - 2 - a - 1));
   auto kind = static_cast<uint8_t>(k.back());
   if (add) {
-    catalog_.Add(service, operation, kind);
+    catalog_.Add(tenant, service, operation, kind);
   } else {
-    catalog_.Remove(service, operation, kind);
+    catalog_.Remove(tenant, service, operation, kind);
   }
 }
 
@@ -136,8 +136,8 @@ void Shard::Unreadable(std::string_view what) {
   SPDLOG_WARN("shard {}: unreadable row skipped: {}", id_, what);
 }
 
-std::vector<Partition> Shard::LivePartitions() const {
-  return partitions_.LiveAt(clock_.NowNanos() / 1'000'000'000);
+std::vector<Partition> Shard::LivePartitions(std::string_view tenant) const {
+  return partitions_.LiveAt(tenant, clock_.NowNanos() / 1'000'000'000);
 }
 
 }  // namespace skua::storage

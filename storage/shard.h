@@ -78,11 +78,13 @@ class Shard {
   // Any thread.
   absl::Status Search(const TraceQuery& q, const std::vector<std::string>& services,
                       std::vector<TraceHit>& out);
-  absl::StatusOr<std::optional<otlp::TracesData>> GetTrace(const common::TraceId& id);
-  void SumDependencies(int64_t start_ns, int64_t end_ns,
+  absl::StatusOr<std::optional<otlp::TracesData>> GetTrace(const std::string& tenant,
+                                                           const common::TraceId& id);
+  void SumDependencies(const std::string& tenant, int64_t start_ns, int64_t end_ns,
                        std::map<std::pair<std::string, std::string>, uint64_t>& out) const {
-    open_index_.SumDependencies(start_ns, end_ns, out);
+    open_index_.SumDependencies(tenant, start_ns, end_ns, out);
   }
+  std::vector<std::string> Tenants() const { return partitions_.Tenants(); }
   absl::Status Health() const { return health_.Get(); }
   uint64_t LiveDataBytes() const;
   void AddStats(StorageStats& s) const;
@@ -122,9 +124,9 @@ class Shard {
   absl::StatusOr<IndexBatch> Reindex(std::string_view log, uint64_t seq);
 
   // shard.cc
-  void EditCatalog(std::string_view key, bool add);
+  void EditCatalog(const std::string& tenant, std::string_view key, bool add);
   void Unreadable(std::string_view what);
-  std::vector<Partition> LivePartitions() const;
+  std::vector<Partition> LivePartitions(std::string_view tenant) const;
 
   const int id_;
   const std::filesystem::path dir_;
@@ -149,7 +151,7 @@ class Shard {
   int64_t deps_expired_before_ = 0;
   // Resource and scope row ids already written, per partition + row tag.
   std::unordered_map<std::string, std::unordered_set<uint64_t>> known_rows_;
-  // The catalog rows of each partition.
+  // The catalog rows of each partition (by name; the tenant is in the name).
   std::map<std::string, std::unordered_set<std::string>> catalog_rows_;
   // Where an unfinished merge of index blocks goes on, by partition.
   std::map<std::string, std::string> merge_resume_;

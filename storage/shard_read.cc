@@ -17,7 +17,8 @@
 
 namespace skua::storage {
 
-absl::StatusOr<std::optional<otlp::TracesData>> Shard::GetTrace(const common::TraceId& id) {
+absl::StatusOr<std::optional<otlp::TracesData>> Shard::GetTrace(const std::string& tenant,
+                                                                const common::TraceId& id) {
   std::string prefix = TracePrefix(id);
   rocksdb::ReadOptions ro;
   ro.prefix_same_as_start = true;
@@ -52,7 +53,7 @@ absl::StatusOr<std::optional<otlp::TracesData>> Shard::GetTrace(const common::Tr
   std::unordered_map<GroupKey, size_t, GroupKeyHash> group_index;
   std::unordered_set<ChunkSpan, SpanKeyHash, SpanKeyEq> seen_spans;
   std::deque<std::string> values;  // keeps the span bytes alive
-  auto parts = LivePartitions();
+  auto parts = LivePartitions(tenant);
   for (const auto& part : parts) {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, part.cf.get()));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {

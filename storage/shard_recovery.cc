@@ -32,21 +32,17 @@ absl::Status Shard::Recover() {
     for (c->Seek(std::string(1, kCatalogTag));
          c->Valid() && c->key().size() > 0 && c->key()[0] == kCatalogTag; c->Next()) {
       std::string key(c->key().data(), c->key().size());
-      EditCatalog(key, true);
+      EditCatalog(p.tenant, key, true);
       catalog_rows_[p.name].insert(std::move(key));
     }
     if (!c->status().ok()) return FromRocks(c->status(), fmt::format("read catalog of {}", p.name));
   }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   for (it->Seek(std::string(1, kDependencyTag));
-       it->Valid() && it->key().size() > 9 && it->key()[0] == kDependencyTag; it->Next()) {
-    std::string_view k(it->key().data(), it->key().size());
-    auto bucket = static_cast<int64_t>(DecodeBigEndian64(k.substr(1)));
-    auto names = k.substr(9);
-    auto z = names.find('\0');
-    if (z == std::string_view::npos || it->value().size() != 8) continue;
-    open_index_.LoadDependency(bucket, std::string(names.substr(0, z)),
-                               std::string(names.substr(z + 1)),
+       it->Valid() && it->key().size() > 0 && it->key()[0] == kDependencyTag; it->Next()) {
+    auto key = DecodeDependencyKey(std::string_view(it->key().data(), it->key().size()));
+    if (!key || it->value().size() != 8) continue;
+    open_index_.LoadDependency(key->tenant, key->bucket, key->parent, key->child,
                                DecodeBigEndian64(std::string_view(it->value().data(), 8)));
   }
   size_t replayed = 0;
@@ -87,6 +83,7 @@ absl::StatusOr<IndexBatch> Shard::Reindex(std::string_view log, uint64_t seq) {
   std::deque<otlp::ScopeSpans> scopes;
   std::deque<otlp::Span> spans;
   auto parts = partitions_.All();
+  std::string tenant;
   while (!log.empty()) {
     auto name_len = ReadVarint(log);
     if (!name_len || *name_len > log.size()) return Malformed(id_, seq);
@@ -99,6 +96,7 @@ absl::StatusOr<IndexBatch> Shard::Reindex(std::string_view log, uint64_t seq) {
     auto part = std::find_if(parts.begin(), parts.end(),
                              [&](const Partition& p) { return p.name == name; });
     if (part == parts.end()) continue;  // dropped since
+    tenant = part->tenant;              // one request is one tenant's
     std::unordered_map<uint64_t, const otlp::ResourceSpans*> resource_by_id;
     std::unordered_map<uint64_t, const otlp::ScopeSpans*> scope_by_id;
     for (size_t off = 0; off < ids.size(); off += 16) {
@@ -153,7 +151,9 @@ absl::StatusOr<IndexBatch> Shard::Reindex(std::string_view log, uint64_t seq) {
       }
     }
   }
-  return builder.Finish();
+  IndexBatch batch = builder.Finish();
+  batch.tenant = std::move(tenant);
+  return batch;
 }
 
 }  // namespace skua::storage

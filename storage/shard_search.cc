@@ -59,7 +59,7 @@ absl::Status Shard::Search(const TraceQuery& q, const std::vector<std::string>& 
       auto [it, fresh] = known.try_emplace(hit.trace_id);
       if (fresh) {
         SKUA_RETURN_IF_ERROR(CheckDeadline(q));
-        auto trace = GetTrace(hit.trace_id);
+        auto trace = GetTrace(q.tenant, hit.trace_id);
         if (!trace.ok()) return trace.status();
         if (*trace) {
           auto stored = std::make_shared<otlp::TracesData>(std::move(**trace));
@@ -98,7 +98,7 @@ absl::Status Shard::WalkIndex(const TraceQuery& q, const std::vector<std::string
   ro.snapshot = snap.get();
   rocksdb::PinnableSlice block_value;
   uint64_t blocks_seen = 0;
-  for (const auto& part : LivePartitions()) {
+  for (const auto& part : LivePartitions(q.tenant)) {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, part.index_cf.get()));
     for (const auto& service : services) {
       SKUA_RETURN_IF_ERROR(CheckDeadline(q));

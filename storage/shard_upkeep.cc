@@ -226,7 +226,7 @@ void Shard::Drop(const Partition& p, std::string_view reason, std::atomic<uint64
   known_rows_.erase(p.name + kResourceTag);
   known_rows_.erase(p.name + kScopeTag);
   if (auto rows = catalog_rows_.find(p.name); rows != catalog_rows_.end()) {
-    for (const auto& key : rows->second) EditCatalog(key, false);
+    for (const auto& key : rows->second) EditCatalog(p.tenant, key, false);
     catalog_rows_.erase(rows);
   }
   merge_resume_.erase(p.name);
@@ -241,7 +241,7 @@ void Shard::ExpireDependencies(int64_t now_s) {
   int64_t cutoff_bucket = (now_s - retention_->Max()) * 1'000'000'000LL / kDependencyBucketNanos;
   if (cutoff_bucket <= deps_expired_before_) return;
   rocksdb::WriteBatch batch;
-  batch.DeleteRange(DependencyKey(0, "", ""), DependencyKey(cutoff_bucket, "", ""));
+  batch.DeleteRange(DependencyKey("", 0, "", ""), DependencyKey("", cutoff_bucket, "", ""));
   if (db_->Write(rocksdb::WriteOptions(), &batch).ok()) {
     deps_expired_before_ = cutoff_bucket;
     open_index_.ForgetDependencies(cutoff_bucket);

@@ -41,13 +41,16 @@ absl::Status Shard::Commit(std::span<const PreparedWrite* const> writes, bool sy
       new_rows;  // (partition + tag, id) to forget on failure
   std::vector<std::pair<const IndexBatch*, uint64_t>> indexes;
   std::vector<std::pair<std::string, std::string>> new_catalog;  // (partition, key)
-  std::map<int64_t, Partition> partitions;                       // by retention, for this commit
-  auto partition_for = [&](int64_t retention_s) -> absl::StatusOr<const Partition*> {
-    auto found = partitions.find(retention_s);
+  std::vector<std::string> new_catalog_tenants;                  // of each new_catalog entry
+  // By tenant and retention, for this commit.
+  std::map<std::pair<std::string, int64_t>, Partition> partitions;
+  auto partition_for = [&](const std::string& tenant,
+                           int64_t retention_s) -> absl::StatusOr<const Partition*> {
+    auto found = partitions.find({tenant, retention_s});
     if (found == partitions.end()) {
-      auto p = partitions_.GetOrCreate(retention_s, now_s);
+      auto p = partitions_.GetOrCreate(tenant, retention_s, now_s);
       if (!p.ok()) return p.status();
-      found = partitions.emplace(retention_s, std::move(*p)).first;
+      found = partitions.emplace(std::make_pair(tenant, retention_s), std::move(*p)).first;
     }
     return &found->second;
   };
@@ -67,7 +70,7 @@ absl::Status Shard::Commit(std::span<const PreparedWrite* const> writes, bool sy
     std::map<std::string, std::string> traces_by_partition;
     std::set<std::string> rows_written_to;
     for (const auto& c : w->chunks) {
-      auto found = partition_for(c.retention_seconds);
+      auto found = partition_for(w->tenant, c.retention_seconds);
       if (!found.ok()) {
         rollback();
         return found.status();
@@ -103,7 +106,7 @@ absl::Status Shard::Commit(std::span<const PreparedWrite* const> writes, bool sy
     // Catalog rows go to the partition holding the service's spans, and go with it.
     for (const auto& c : index.catalog) {
       const std::string& service = index.strings[c.service];
-      auto found = partition_for(retention_->For(service));
+      auto found = partition_for(w->tenant, retention_->For(w->tenant, service));
       if (!found.ok()) {
         rollback();
         return found.status();
@@ -112,6 +115,7 @@ absl::Status Shard::Commit(std::span<const PreparedWrite* const> writes, bool sy
       if (catalog_rows_[(*found)->name].insert(key).second) {
         batch.Put((*found)->cf.get(), key, "");
         new_catalog.emplace_back((*found)->name, std::move(key));
+        new_catalog_tenants.push_back(w->tenant);
       }
     }
     indexes.emplace_back(&index, seq);
@@ -137,7 +141,9 @@ absl::Status Shard::Commit(std::span<const PreparedWrite* const> writes, bool sy
   // Open blocks never span two time partitions: entries of a new period start new blocks.
   MaybeSeal(false, now_ns);
   open_index_.Apply(indexes, now_ns);
-  for (const auto& [part, key] : new_catalog) EditCatalog(key, true);
+  for (size_t i = 0; i < new_catalog.size(); ++i) {
+    EditCatalog(new_catalog_tenants[i], new_catalog[i].second, true);
+  }
   MaybeSeal(false, now_ns);
   if (now_s != last_maintain_s_) Maintain();
   return absl::OkStatus();
@@ -153,10 +159,10 @@ void Shard::MaybeSeal(bool force, int64_t now_ns) {
   int64_t now_s = now_ns / 1'000'000'000;
   int64_t arrival_s = sealing->oldest_arrival_s;
   for (const auto& b : sealing->blocks) {
-    int64_t retention_s = retention_->For(b.service);
+    int64_t retention_s = retention_->For(b.tenant, b.service);
     int64_t width = PartitionWidthSeconds(retention_s);
     if (arrival_s - arrival_s % width + width <= now_s - retention_s) continue;  // expired
-    auto part = partitions_.GetOrCreate(retention_s, arrival_s);
+    auto part = partitions_.GetOrCreate(b.tenant, retention_s, arrival_s);
     if (!part.ok()) {
       SPDLOG_WARN("shard {}: seal index blocks: {}", id_, part.status().message());
       return;
@@ -185,8 +191,7 @@ void Shard::MaybeSeal(bool force, int64_t now_ns) {
 OpenIndex::SealPolicy Shard::SealPolicyFor(const RetentionPolicy& retention) {
   OpenIndex::SealPolicy p;
   int64_t min_retention = retention.default_seconds;
-  p.widths.insert(PartitionWidthSeconds(retention.default_seconds));
-  for (const auto& [service, r] : retention.overrides) {
+  for (int64_t r : retention.All()) {
     p.widths.insert(PartitionWidthSeconds(r));
     min_retention = std::min(min_retention, r);
   }

@@ -1,6 +1,10 @@
 // Storage's interface to the rest of Skua, in three roles: writing prepared span batches per
 // shard durably (SpanWriter), reading traces, searches and the catalog (SpanReader), and health,
 // statistics and maintenance (StoreAdmin). RocksDB types never appear here.
+//
+// Tenants. Every write and every read names a tenant: "" when tenancy is off, else a tenant ID
+// (common/tenancy.h). A tenant's data lives in column families of its own (docs/storage.md), so
+// a read of one tenant never even opens another's; nothing here filters after the fact.
 #pragma once
 
 #include <chrono>
@@ -38,9 +42,10 @@ struct SpanRef {
 // The spans of one shard from one export request, encoded into row values. Built without I/O
 // on the receiving thread, so the shard's writer only copies rows into a write batch.
 struct PreparedWrite {
+  std::string tenant;
   struct Chunk {
     common::TraceId trace_id;
-    int64_t retention_seconds;  // of the chunk's spans' services (RetentionPolicy)
+    int64_t retention_seconds;  // of the tenant and the chunk's spans' services (RetentionPolicy)
     std::string value;          // TraceChunk
   };
   std::vector<Chunk> chunks;
@@ -55,6 +60,7 @@ struct PreparedWrite {
 // satisfies every condition; the `limit` traces whose newest matching span started last are
 // returned, newest first (ties by trace ID).
 struct TraceQuery {
+  std::string tenant;     // whose traces ("" = no tenancy)
   std::string service;    // "" = every service
   std::string operation;  // "" = any
   // All must match the same span; values compared as strings (storage/span_terms.h).
@@ -89,13 +95,17 @@ struct DependencyLink {
   uint64_t call_count = 0;
 };
 
-// How long spans are kept: a default and per-service overrides, in seconds.
+// How long spans are kept, in seconds: a default, per-service overrides, and per-tenant
+// overrides, which apply to all of the tenant's services.
 struct RetentionPolicy {
   int64_t default_seconds = 72 * 3600;
-  std::vector<std::pair<std::string, int64_t>> overrides;
+  std::vector<std::pair<std::string, int64_t>> overrides;  // by service
+  std::vector<std::pair<std::string, int64_t>> tenant_overrides;
 
-  int64_t For(std::string_view service) const;
+  int64_t For(std::string_view tenant, std::string_view service) const;
   int64_t Max() const;
+  // Every retention some span may have.
+  std::vector<int64_t> All() const;
   static RetentionPolicy From(const config::StorageConfig& config);
 };
 
@@ -103,9 +113,10 @@ struct RetentionPolicy {
 // least 1 s and at most a day. Expired data disappears within one width.
 int64_t PartitionWidthSeconds(int64_t retention_seconds);
 
-// Encodes spans (all routed to one shard): one chunk per trace and retention period. Thread-safe,
-// no I/O.
-PreparedWrite PrepareWrite(std::span<const SpanRef> spans, const RetentionPolicy& retention);
+// Encodes spans of `tenant` (all routed to one shard): one chunk per trace and retention period.
+// Thread-safe, no I/O.
+PreparedWrite PrepareWrite(std::string_view tenant, std::span<const SpanRef> spans,
+                           const RetentionPolicy& retention);
 
 // Counters of a store's life, for metrics.
 struct StorageStats {
@@ -132,21 +143,23 @@ class SpanReader {
   // Errors: kDeadlineExceeded (query.deadline_ns passed), kUnavailable (I/O).
   virtual absl::StatusOr<std::vector<TraceHit>> FindTraces(const TraceQuery& query) = 0;
 
-  // Every service that has stored spans, sorted.
-  virtual std::vector<std::string> Services() = 0;
+  // Every service of `tenant` that has stored spans, sorted.
+  virtual std::vector<std::string> Services(const std::string& tenant) = 0;
   // The operations of a service with their span kinds, sorted by name then kind; `span_kind`
   // non-empty keeps only that kind.
-  virtual std::vector<Operation> Operations(const std::string& service,
+  virtual std::vector<Operation> Operations(const std::string& tenant, const std::string& service,
                                             const std::string& span_kind) = 0;
   // Calls between services (parent span's service -> child span's service, different services
   // only) whose child span started in [start_ns, end_ns], summed per pair.
-  virtual std::vector<DependencyLink> Dependencies(int64_t start_ns, int64_t end_ns) = 0;
+  virtual std::vector<DependencyLink> Dependencies(const std::string& tenant, int64_t start_ns,
+                                                   int64_t end_ns) = 0;
 
   // Every stored span of the trace, grouped by resource and scope; exact duplicates (a span
   // re-sent after a lost acknowledgement) are returned once. nullopt if nothing is stored.
   // Rows that cannot be decoded are left out (counted in StorageStats::undecodable_rows); the
   // first span returned then carries a warning saying so (model::AddWarning).
-  virtual absl::StatusOr<std::optional<otlp::TracesData>> GetTrace(const common::TraceId& id) = 0;
+  virtual absl::StatusOr<std::optional<otlp::TracesData>> GetTrace(const std::string& tenant,
+                                                                   const common::TraceId& id) = 0;
 };
 
 // The writer role: what the ingest pipeline needs. Each shard has a writer thread of its own
@@ -160,9 +173,9 @@ class SpanWriter {
   // The shard that holds every span of this trace. Stable for a data directory's lifetime.
   virtual int ShardOf(const common::TraceId& id) const = 0;
 
-  // Encodes spans all routed to one shard (PrepareWrite with the store's own retention).
-  // Thread-safe, no I/O.
-  virtual PreparedWrite Prepare(std::span<const SpanRef> spans) const = 0;
+  // Encodes spans of `tenant` all routed to one shard (PrepareWrite with the store's own
+  // retention). Thread-safe, no I/O.
+  virtual PreparedWrite Prepare(std::string_view tenant, std::span<const SpanRef> spans) const = 0;
 
   // One request's writes: at most one per shard.
   struct ShardWrite {
@@ -197,6 +210,8 @@ class StoreAdmin {
   // Estimated bytes of live data on disk plus in memtables, all shards.
   virtual uint64_t LiveDataBytes() const = 0;
   virtual StorageStats Stats() const = 0;
+  // The tenants with data stored, sorted ("" for data written without tenancy).
+  virtual std::vector<std::string> Tenants() const = 0;
   // OK, or why writes currently fail (e.g. the disk is full). Writes resume by themselves once
   // the cause is gone (upkeep retries every second). Thread-safe.
   virtual absl::Status Health() const = 0;

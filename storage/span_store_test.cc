@@ -47,7 +47,7 @@ TEST(PrepareWriteTest, OneChunkPerTraceAndResourceStoredOnce) {
   AddSpan(ss, "a2", 2, 0, "other", 1000, 10);
   AddSpan(ss, "a1", 3, 1, "child", 1001, 5);
   auto refs = RefsOf(req);
-  PreparedWrite w = PrepareWrite(refs, RetentionPolicy{});
+  PreparedWrite w = PrepareWrite("", refs, RetentionPolicy{});
   EXPECT_EQ(w.span_count, 3u);
   ASSERT_EQ(w.chunks.size(), 2u);
   EXPECT_EQ(w.resources.size(), 1u);
@@ -77,7 +77,7 @@ TEST(SpanStoreTest, StoresAndReturnsWholeTracesAcrossRequests) {
   testing::StoreRequest(**store, a);
   testing::StoreRequest(**store, b);
 
-  auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("abc"));
+  auto trace = (*store)->GetTrace("", *common::ParseTraceIdHex("abc"));
   ASSERT_TRUE(trace.ok()) << trace.status();
   ASSERT_TRUE(trace->has_value());
   const auto& td = **trace;
@@ -88,7 +88,7 @@ TEST(SpanStoreTest, StoresAndReturnsWholeTracesAcrossRequests) {
   EXPECT_EQ(td.resource_spans(1).scope_spans(0).scope().name(), "test-lib");
   EXPECT_EQ(td.resource_spans(1).scope_spans(0).spans(0).name(), "query");
 
-  auto missing = (*store)->GetTrace(*common::ParseTraceIdHex("abd"));
+  auto missing = (*store)->GetTrace("", *common::ParseTraceIdHex("abd"));
   ASSERT_TRUE(missing.ok());
   EXPECT_FALSE(missing->has_value());
 }
@@ -101,7 +101,7 @@ TEST(SpanStoreTest, ExactDuplicatesAreReturnedOnce) {
   AddSpan(AddResource(req, "svc"), "77", 1, 0, "op", 1000, 1);
   testing::StoreRequest(**store, req);
   testing::StoreRequest(**store, req);  // an exporter retry after a lost acknowledgement
-  auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("77"));
+  auto trace = (*store)->GetTrace("", *common::ParseTraceIdHex("77"));
   ASSERT_TRUE(trace.ok() && trace->has_value());
   EXPECT_EQ(CountSpans(**trace), 1);
 
@@ -110,7 +110,7 @@ TEST(SpanStoreTest, ExactDuplicatesAreReturnedOnce) {
   ExportRequest later;
   AddSpan(AddResource(later, "svc"), "77", 1, 0, "op", 5000, 7);
   testing::StoreRequest(**store, later);
-  trace = (*store)->GetTrace(*common::ParseTraceIdHex("77"));
+  trace = (*store)->GetTrace("", *common::ParseTraceIdHex("77"));
   ASSERT_TRUE(trace.ok() && trace->has_value());
   ASSERT_EQ(CountSpans(**trace), 2);
   std::set<std::pair<uint64_t, uint64_t>> times;
@@ -147,7 +147,7 @@ TEST(SpanStoreTest, ParentsComeBackWhereverTheParentWasStored) {
   AddSpan(rs, "88", 2, 1, "child", 1001, 3);
   testing::StoreRequest(**store, retry);
 
-  auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("88"));
+  auto trace = (*store)->GetTrace("", *common::ParseTraceIdHex("88"));
   ASSERT_TRUE(trace.ok() && trace->has_value());
   std::map<std::string, std::string> parent_of;
   for (const auto& r : (*trace)->resource_spans()) {
@@ -182,7 +182,7 @@ TEST(SpanStoreTest, DataSurvivesReopen) {
   AddSpan(AddResource(req2, "svc"), "1234", 2, 1, "op2", 1000, 1);
   testing::StoreRequest(**store,
                         req2);  // sequence numbers continue: the first chunk is not overwritten
-  auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("1234"));
+  auto trace = (*store)->GetTrace("", *common::ParseTraceIdHex("1234"));
   ASSERT_TRUE(trace.ok() && trace->has_value());
   EXPECT_EQ(CountSpans(**trace), 2);
 }
@@ -247,7 +247,7 @@ TEST(SpanStoreTest, PartitionFamiliesAreCheckedAtOpen) {
   {
     auto store = SpanStore::Open(testing::TestStorage(dir, 1), clock_, kNoIdleUpkeep);
     ASSERT_TRUE(store.ok()) << store.status();
-    auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("aa"));
+    auto trace = (*store)->GetTrace("", *common::ParseTraceIdHex("aa"));
     ASSERT_TRUE(trace.ok() && trace->has_value());
   }
   EXPECT_FALSE(families().contains("r60-w5-p100-index"));
@@ -298,7 +298,7 @@ TEST(SpanStoreTest, SubmitCompletesExactlyOnce) {
   (*store)->StopWriters();
   EXPECT_EQ(testing::SubmitAndWait(**store, req).code(), absl::StatusCode::kUnavailable);
   (*store)->RunUpkeep();  // on the caller's thread once the writers have stopped
-  auto trace = (*store)->GetTrace(*common::ParseTraceIdHex("ab"));
+  auto trace = (*store)->GetTrace("", *common::ParseTraceIdHex("ab"));
   ASSERT_TRUE(trace.ok() && trace->has_value());
 }
 

@@ -93,7 +93,7 @@ void ExpectReadableAroundCorruption(const std::string& dir) {
   ASSERT_TRUE(store.ok()) << store.status();
   SpanStore& s = **store;
 
-  auto a1 = s.GetTrace(*common::ParseTraceIdHex("a1"));
+  auto a1 = s.GetTrace("", *common::ParseTraceIdHex("a1"));
   ASSERT_TRUE(a1.ok()) << a1.status();
   ASSERT_TRUE(a1->has_value());
   ASSERT_EQ(testing::CountSpans(**a1), 1) << "the span of the intact chunk";
@@ -108,7 +108,7 @@ void ExpectReadableAroundCorruption(const std::string& dir) {
   }
   EXPECT_TRUE(warned);
 
-  auto c1 = s.GetTrace(*common::ParseTraceIdHex("c1"));
+  auto c1 = s.GetTrace("", *common::ParseTraceIdHex("c1"));
   ASSERT_TRUE(c1.ok() && c1->has_value());
   EXPECT_EQ(testing::CountSpans(**c1), 2);
 
@@ -117,10 +117,10 @@ void ExpectReadableAroundCorruption(const std::string& dir) {
   EXPECT_TRUE(Found(s, "alpha").contains(common::FormatTraceId32(*common::ParseTraceIdHex("a1"))));
   Found(s, "beta");  // its blocks are unreadable: answers, whatever it finds
   Found(s, "");
-  auto services = s.Services();
+  auto services = s.Services("");
   EXPECT_EQ(std::set<std::string>(services.begin(), services.end()),
             (std::set<std::string>{"alpha", "beta", "gamma"}));
-  auto deps = s.Dependencies(0, INT64_MAX);
+  auto deps = s.Dependencies("", 0, INT64_MAX);
   bool gamma_calls_alpha = false;
   for (const auto& d : deps) gamma_calls_alpha |= d.parent == "gamma" && d.child == "alpha";
   EXPECT_TRUE(gamma_calls_alpha);

@@ -50,12 +50,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   std::vector<storage::SpanWriter::ShardWrite> writes;
-  for (auto& [shard, refs] : by_shard) writes.push_back({shard, store.Prepare(refs)});
+  for (auto& [shard, refs] : by_shard) writes.push_back({shard, store.Prepare("", refs)});
   std::promise<absl::Status> committed;
   store.Submit(std::move(writes), [&](absl::Status st) { committed.set_value(std::move(st)); });
   if (!committed.get_future().get().ok()) abort();
   for (const auto& [id, span_ids] : expected) {
-    auto trace = store.GetTrace(id);
+    auto trace = store.GetTrace("", id);
     if (!trace.ok() || !trace->has_value()) __builtin_trap();
     std::set<std::string> found;
     for (const auto& rs : (*trace)->resource_spans()) {
