@@ -137,6 +137,12 @@ def test_all_options_render(tmp_path):
     assert config["admin.auth.bearer_tokens_file"] == "/etc/skua-auth/metrics/token"
     assert config["collector.otlp.http.cors.allowed_origins"] == "https://app.example.com"
     assert config["query.http.cors.allowed_origins"] == "https://*.grafana.example.com"
+    assert config["tenancy.enabled"] == "true"
+    assert config["tenancy.header"] == "X-Scope-OrgID"
+    assert config["tenancy.tenants"] == "acme,globex"
+    assert config["tenancy.max_spans_per_second"] == "20000"
+    assert config["tenancy.rate_overrides"] == "acme=50000"
+    assert config["tenancy.retention_overrides"] == "globex=24h"
     c = pod["containers"][0]
     mounts = {m["name"]: m for m in c["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
@@ -222,6 +228,13 @@ def test_example_manifests():
     grafana = yaml.safe_load((REPO / "deploy" / "grafana-datasource.yaml").read_text())
     (ds,) = grafana["datasources"]
     assert ds["type"] == "jaeger" and ds["url"].endswith(":16686")
+    assert ds["basicAuth"] and ds["jsonData"]["httpHeaderName1"] == "x-tenant"
+    secure = yaml.safe_load((REPO / "deploy" / "otel-collector-secure.yaml").read_text())
+    exporter = secure["exporters"]["otlp/skua"]
+    assert exporter["tls"]["ca_file"] and "insecure" not in exporter["tls"]
+    assert exporter["headers"]["authorization"].startswith("Bearer ${env:")
+    assert exporter["headers"]["x-tenant"] == "${env:SKUA_TENANT}"
+    assert secure["service"]["pipelines"]["traces"]["exporters"] == ["otlp/skua"]
     assert ds["basicAuth"] is True and "basicAuthPassword" in ds["secureJsonData"]
 
 

@@ -61,6 +61,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $queryTls := include "skua.tlsConfig" (dict "root" . "group" "query") | fromJson -}}
 {{- $adminTls := include "skua.tlsConfig" (dict "root" . "group" "admin") | fromJson -}}
 {{- $a := .Values.auth -}}
+{{- $t := .Values.tenancy -}}
 {{- $ingestAuth := dict -}}
 {{- if $a.ingest.secretName }}
 {{- $_ := set $ingestAuth "bearer_tokens_file" (printf "/etc/skua-auth/ingest/%s" $a.ingest.tokensKey) }}
@@ -92,6 +93,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     "grpc" (dict "endpoint" "0.0.0.0:16685" "auth" $queryAuth "tls" $queryTls)
     "max_limit" $c.query.maxLimit "timeout" $c.query.timeout "max_response_bytes" $c.query.maxResponseBytes)
   "admin" (dict "endpoint" "0.0.0.0:8888" "auth" $metricsAuth "tls" $adminTls)
+  "tenancy" (dict "enabled" $t.enabled "header" $t.header "tenants" $t.tenants "max_tenants" $t.maxTenants "max_spans_per_second" $t.maxSpansPerSecond "rate_overrides" $t.rateOverrides "retention_overrides" $t.retentionOverrides)
   "log" (dict "level" $c.log.level) -}}
 {{- toYaml (mustMergeOverwrite $base (deepCopy .Values.extraConfig)) }}
 {{- end }}
