@@ -459,7 +459,7 @@ void Session::Write(HttpResponse r, bool keep_alive, unsigned version) {
   if (!r.content_type.empty()) response_.set(http::field::content_type, r.content_type);
   for (auto& [k, v] : r.headers) response_.set(k, v);
   response_.body() = std::move(r.body);
-  bool close = !keep_alive || server_.stopping();
+  bool close = !keep_alive || r.close_connection || server_.stopping();
   response_.keep_alive(!close);
   response_.prepare_payload();
   Tcp().expires_after(kIdleTimeout);

@@ -40,6 +40,9 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // The connection closes after this response (`Connection: close`) even if the client wanted
+  // to keep it.
+  bool close_connection = false;
 };
 
 // Called on a server thread; may block (bounded), and must be thread-safe.

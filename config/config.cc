@@ -609,7 +609,8 @@ const std::vector<Key>& Keys() {
                  "are returned, and the cut is reported)",
                  [](const Config& c) { return FormatBytes(c.query.max_response_bytes); },
                  ByteSizeSetter([](Config& c) { return &c.query.max_response_bytes; }, 1 << 20)});
-    k.push_back({"admin.endpoint", "admin listen address (/metrics, /healthz, /readyz)",
+    k.push_back({"admin.endpoint",
+                 "admin listen address (/metrics, /healthz, /readyz; /purge if enabled)",
                  [](const Config& c) { return c.admin.endpoint; },
                  EndpointSetter([](Config& c) { return &c.admin.endpoint; })});
     AddAuthKeys(
@@ -618,6 +619,12 @@ const std::vector<Key>& Keys() {
     AddTlsKeys(
         k, "admin", [](Config& c) { return &c.admin.tls; },
         [](const Config& c) { return &c.admin.tls; });
+    k.push_back(
+        {"admin.purge.enabled",
+         "serve POST /purge on the admin port, which deletes ALL stored data: a test "
+         "facility (Jaeger's storage integration suite), never for production",
+         [](const Config& c) { return std::string(c.admin.purge_enabled ? "true" : "false"); },
+         [](std::string_view v, Config& c) { return SetBool(v, c.admin.purge_enabled); }});
     AddTenancyKeys(k);
     k.push_back({"log.level", "trace, debug, info, warn, error, critical or off",
                  [](const Config& c) { return c.log.level; },

@@ -90,6 +90,8 @@ struct AdminConfig {
   // Protects /metrics; /healthz and /readyz stay open for probes.
   common::AuthConfig auth;
   common::TlsConfig tls;
+  // POST /purge deletes every stored span (a test facility; off by default).
+  bool purge_enabled = false;
 };
 
 struct LogConfig {

@@ -1,4 +1,5 @@
-// The query port's gRPC server: both query services (grpc_v3.cc, grpc_v2.cc) on one port.
+// The query port's gRPC server: both query services (grpc_v3.cc, grpc_v2.cc) and Jaeger v2's
+// remote storage API (grpc_storage_v2.cc) on one port.
 
 #include "query/grpc_api.h"
 
@@ -17,8 +18,13 @@ absl::StatusOr<std::unique_ptr<common::GrpcServer>> StartQueryGrpcServer(
   options.compressed = common::GrpcServerOptions::Compressed::kRefused;
   options.limits = config.grpc_limits;
   options.tls = config.grpc_tls;
-  return common::GrpcServer::Start(options, {MakeV3QueryService(service, metrics, auth, tenancy),
-                                             MakeV2QueryService(service, metrics, auth, tenancy)});
+  std::vector<std::shared_ptr<grpc::Service>> services = {
+      MakeV3QueryService(service, metrics, auth, tenancy),
+      MakeV2QueryService(service, metrics, auth, tenancy)};
+  for (auto& s : MakeRemoteStorageServices(service, metrics, auth, tenancy)) {
+    services.push_back(std::move(s));
+  }
+  return common::GrpcServer::Start(options, std::move(services));
 }
 
 }  // namespace skua::query

@@ -1,5 +1,6 @@
-// The query gRPC API on 16685: Jaeger's api_v3 QueryService (jaeger.api_v3), answering as
-// Jaeger v2 does over gRPC (docs/api.md), from the same storage queries as the HTTP API.
+// The query gRPC API on 16685: Jaeger's api_v3 and api_v2 QueryService, answering as Jaeger v2 does
+// over gRPC (docs/api.md), and Jaeger v2's remote storage API, from the same storage queries as
+// the HTTP API.
 #pragma once
 
 #include <memory>
@@ -13,7 +14,8 @@
 
 namespace skua::query {
 
-// Serves jaeger.api_v3.QueryService and jaeger.api_v2.QueryService on query.grpc_endpoint
+// Serves jaeger.api_v3.QueryService, jaeger.api_v2.QueryService and Jaeger v2's remote storage
+// API (jaeger.storage.v2 TraceReader, DependencyReader, Capabilities) on query.grpc_endpoint
 // (port 0 picks one). Searches stop at query.timeout (or the call's deadline, if sooner) and
 // return at most query.max_limit traces. `service` and `metrics` must outlive the server.
 // Errors: kUnavailable (cannot listen).

@@ -54,6 +54,10 @@ std::string_view CodeName(grpc::StatusCode code) {
       return "UNAUTHENTICATED";
     case grpc::StatusCode::UNIMPLEMENTED:
       return "UNIMPLEMENTED";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
     default:
       return "OTHER";
   }

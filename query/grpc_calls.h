@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/auth.h"
 #include "common/grpc_server.h"
@@ -118,15 +119,19 @@ class Calls {
   template <typename Send>
   grpc::Status Search(const storage::TraceQuery& q, QueryService::Adjust adjust,
                       grpc::ServerContext* context, Send send) {
-    auto client_left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        context->deadline() - std::chrono::system_clock::now());
     bool cancelled = false;
-    auto st = service_.StreamTraces(q, client_left, adjust, [&](otlp_trace::TracesData& t) {
+    auto st = service_.StreamTraces(q, TimeLeft(*context), adjust, [&](otlp_trace::TracesData& t) {
       cancelled = context->IsCancelled() || !send(t);
       return !cancelled;
     });
     if (!st.ok()) return StorageFailure(st);
     return cancelled ? Cancelled(context) : grpc::Status::OK;
+  }
+
+  // The time until the call's deadline (gRPC's "no deadline" is far in the future).
+  static std::chrono::milliseconds TimeLeft(const grpc::ServerContext& context) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(context.deadline() -
+                                                                 std::chrono::system_clock::now());
   }
 
   static grpc::Status Cancelled(grpc::ServerContext* context) {
@@ -148,7 +153,7 @@ class Calls {
   const common::Tenancy* tenancy_;
 };
 
-// The two services, for StartQueryGrpcServer (grpc_v3.cc, grpc_v2.cc).
+// The services, for StartQueryGrpcServer (grpc_v3.cc, grpc_v2.cc, grpc_storage_v2.cc).
 std::shared_ptr<grpc::Service> MakeV3QueryService(QueryService& service,
                                                   common::MetricsRegistry& metrics,
                                                   common::Authenticator* auth,
@@ -157,5 +162,9 @@ std::shared_ptr<grpc::Service> MakeV2QueryService(QueryService& service,
                                                   common::MetricsRegistry& metrics,
                                                   common::Authenticator* auth,
                                                   const common::Tenancy* tenancy);
+// Jaeger v2's remote storage API: TraceReader, DependencyReader and Capabilities.
+std::vector<std::shared_ptr<grpc::Service>> MakeRemoteStorageServices(
+    QueryService& service, common::MetricsRegistry& metrics, common::Authenticator* auth,
+    const common::Tenancy* tenancy);
 
 }  // namespace skua::query

@@ -3,15 +3,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <map>
-#include <set>
-
 #include "common/json_write.h"
 #include "common/status_macros.h"
 #include "model/otlp_json.h"
-#include "model/values.h"
 #include "query/http_adapters.h"
 #include "query/http_common.h"
+#include "query/trace_summary.h"
 
 namespace skua::query {
 namespace {
@@ -42,76 +39,38 @@ void Concatenate(otlp_trace::TracesData& to, otlp_trace::TracesData&& from) {
   for (auto& rs : *from.mutable_resource_spans()) *to.add_resource_spans() = std::move(rs);
 }
 
-// api_v3 TraceSummary of one trace.
+// api_v3 TraceSummary of one trace, as JSON.
 std::string RenderSummary(const otlp_trace::TracesData& td) {
-  struct ServiceCount {
-    int spans = 0, errors = 0;
-  };
-  std::map<std::string, ServiceCount> services;
-  std::set<std::string> span_ids;
-  uint64_t min_start = UINT64_MAX, max_end = 0;
-  int spans = 0, errors = 0, orphans = 0;
-  const otlp_trace::Span* root = nullptr;
-  std::string root_service;
-  std::string trace_id;
-  for (const auto& rs : td.resource_spans()) {
-    for (const auto& ss : rs.scope_spans()) {
-      for (const auto& s : ss.spans()) span_ids.insert(s.span_id());
-    }
-  }
-  for (const auto& rs : td.resource_spans()) {
-    std::string service = skua::model::ServiceNameOf(rs.resource());
-    for (const auto& ss : rs.scope_spans()) {
-      for (const auto& s : ss.spans()) {
-        if (trace_id.empty()) trace_id = common::HexEncode(s.trace_id());
-        ++spans;
-        bool err = s.status().code() == otlp_trace::Status::STATUS_CODE_ERROR;
-        errors += err;
-        auto& sc = services[service];
-        ++sc.spans;
-        sc.errors += err;
-        min_start = std::min(min_start, s.start_time_unix_nano());
-        max_end = std::max(max_end, s.end_time_unix_nano());
-        if (s.parent_span_id().empty()) {
-          if (root == nullptr || s.start_time_unix_nano() < root->start_time_unix_nano()) {
-            root = &s;
-            root_service = service;
-          }
-        } else if (!span_ids.count(s.parent_span_id())) {
-          ++orphans;
-        }
-      }
-    }
-  }
+  TraceSummary summary = Summarize(td);
   rapidjson::StringBuffer buf;
   common::JsonWriter w(buf);
   w.StartObject();
   common::WriteKey(w, "traceId");
-  common::WriteString(w, trace_id);
+  common::WriteString(w, common::HexEncode(summary.trace_id));
   common::WriteKey(w, "rootServiceName");
-  common::WriteString(w, root ? root_service : "");
+  common::WriteString(w, summary.root_service);
   common::WriteKey(w, "rootOperationName");
-  common::WriteString(w, root ? root->name() : "");
+  common::WriteString(w, summary.root_operation);
   common::WriteKey(w, "minStartTimeUnixNano");
-  common::WriteString(w, std::to_string(spans ? min_start : 0));
+  common::WriteString(w, std::to_string(summary.min_start_ns));
   common::WriteKey(w, "maxEndTimeUnixNano");
-  common::WriteString(w, std::to_string(max_end));
+  common::WriteString(w, std::to_string(summary.max_end_ns));
   common::WriteKey(w, "spanCount");
-  w.Int(spans);
+  w.Int(summary.spans);
   common::WriteKey(w, "errorSpanCount");
-  w.Int(errors);
+  w.Int(summary.error_spans);
   common::WriteKey(w, "orphanSpanCount");
-  w.Int(orphans);
+  w.Int(summary.orphan_spans);
   common::WriteKey(w, "services");
   w.StartArray();
-  for (const auto& [name, c] : services) {
+  for (const auto& service : summary.services) {
     w.StartObject();
     common::WriteKey(w, "name");
-    common::WriteString(w, name);
+    common::WriteString(w, service.name);
     common::WriteKey(w, "spanCount");
-    w.Int(c.spans);
+    w.Int(service.spans);
     common::WriteKey(w, "errorSpanCount");
-    w.Int(c.errors);
+    w.Int(service.error_spans);
     w.EndObject();
   }
   w.EndArray();

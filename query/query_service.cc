@@ -106,13 +106,22 @@ absl::StatusOr<QueryService::Found> QueryService::FindTraces(storage::TraceQuery
 absl::Status QueryService::StreamTraces(storage::TraceQuery query, std::chrono::milliseconds budget,
                                         Adjust adjust,
                                         const std::function<bool(otlp_trace::TracesData&)>& send) {
-  query.deadline_ns =
-      clock_.NowNanos() + std::chrono::nanoseconds(std::min(config_.timeout, budget)).count();
+  query.deadline_ns = DeadlineWithin(budget);
   SKUA_ASSIGN_OR_RETURN(auto hits, reader_.FindTraces(query));
   return ForEachHitTrace(query, hits, [&](otlp_trace::TracesData& t) {
     Adjusted(t, adjust);
     return send(t);
   });
+}
+
+int64_t QueryService::DeadlineWithin(std::chrono::milliseconds budget) const {
+  return clock_.NowNanos() + std::chrono::nanoseconds(std::min(config_.timeout, budget)).count();
+}
+
+absl::StatusOr<std::vector<storage::TraceHit>> QueryService::FindTraceIds(
+    storage::TraceQuery query, std::chrono::milliseconds budget) {
+  query.deadline_ns = DeadlineWithin(budget);
+  return reader_.FindTraces(query);
 }
 
 std::string QueryService::CutMessage(const Found& found) const {

@@ -98,10 +98,18 @@ class QueryService {
                             Adjust adjust,
                             const std::function<bool(otlp_trace::TracesData&)>& send);
 
+  // A search's hits only (trace IDs, newest first), for callers that read the traces later.
+  // The deadline is as StreamTraces'.
+  absl::StatusOr<std::vector<storage::TraceHit>> FindTraceIds(storage::TraceQuery query,
+                                                              std::chrono::milliseconds budget);
+
   // What the answer says when FindTraces cut it.
   std::string CutMessage(const Found& found) const;
 
  private:
+  // The deadline of a search (ns since the epoch): query.timeout or `budget` from now, whichever
+  // comes first.
+  int64_t DeadlineWithin(std::chrono::milliseconds budget) const;
   // Calls fn(trace) for each hit's trace, in order — as the search read it, or read now; a trace
   // gone since the search is skipped — until fn returns false or the deadline passes.
   absl::Status ForEachHitTrace(const storage::TraceQuery& query,

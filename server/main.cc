@@ -174,12 +174,13 @@ int Run(const skua::config::Config& cfg) {
   }
 
   // Why Skua cannot serve, once started (OK: it can). Read by /readyz and the gRPC health
-  // service; the pieces it looks at are set once they exist.
-  std::atomic<storage::SpanStore*> store_for_health{nullptr};
+  // service; the pieces it looks at are set once they exist. The admin port starts before the
+  // store opens (probes answer meanwhile) and stops before it closes.
+  std::atomic<storage::SpanStore*> open_store{nullptr};
   std::mutex listeners_mu;
   std::vector<std::pair<std::string, std::function<bool()>>> listeners;  // name, accepting
   auto readiness = [&]() -> absl::Status {
-    if (storage::SpanStore* s = store_for_health.load()) {
+    if (storage::SpanStore* s = open_store.load()) {
       if (absl::Status st = s->Health(); !st.ok()) {
         return absl::UnavailableError(fmt::format("storage cannot write: {}",
                                                   WithoutDataPath(st.message(), cfg.storage.path)));
@@ -194,6 +195,17 @@ int Run(const skua::config::Config& cfg) {
     }
     return absl::OkStatus();
   };
+  std::function<absl::Status()> purge;  // none unless admin.purge.enabled
+  if (cfg.admin.purge_enabled) {
+    SPDLOG_WARN("admin.purge.enabled: POST /purge on the admin port deletes all stored data");
+    purge = [&]() -> absl::Status {
+      storage::SpanStore* s = open_store.load();
+      if (s == nullptr) return absl::UnavailableError("storage is not open yet");
+      absl::Status st = s->Purge();
+      if (!st.ok()) return absl::Status(st.code(), WithoutDataPath(st.message(), cfg.storage.path));
+      return st;
+    };
+  }
   auto admin_options = HttpOptions("admin", cfg.admin.endpoint, 1 << 20, 1, 64);
   admin_options.tls = cfg.admin.tls;
   auto admin = common::HttpServer::Start(
@@ -201,7 +213,7 @@ int Run(const skua::config::Config& cfg) {
       common::WithAuth(
           auth_of("admin"),
           [](const common::HttpRequest& r) { return r.path == "/healthz" || r.path == "/readyz"; },
-          server::MakeAdminHandler(metrics, ready, readiness)));
+          server::MakeAdminHandler(metrics, ready, readiness, std::move(purge))));
   if (!admin.ok()) return Fail(admin.status());
   SPDLOG_INFO("admin listening on {}", (*admin)->address());
 
@@ -210,7 +222,7 @@ int Run(const skua::config::Config& cfg) {
       cfg.storage, clock, {.max_queue_bytes = cfg.collector.queue_max_bytes, .metrics = &metrics});
   if (!store.ok()) return Fail(store.status());
   storage::SpanStore& s = **store;
-  store_for_health = &s;
+  open_store = &s;
   storage::RegisterMetrics(s, metrics);
   if (cfg.collector.queue_max_bytes < cfg.collector.grpc_max_recv_msg_size) {
     SPDLOG_WARN(
@@ -315,7 +327,7 @@ int Run(const skua::config::Config& cfg) {
   (*query)->Stop();
   (*query_grpc)->Stop();
   (*admin)->Stop();
-  store_for_health = nullptr;
+  open_store = nullptr;
   {
     std::lock_guard lock(listeners_mu);
     listeners.clear();

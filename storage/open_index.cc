@@ -84,6 +84,15 @@ void OpenIndex::SumDependencies(
   deps_.Sum(tenant, start_ns, end_ns, out);
 }
 
+void OpenIndex::Clear() {
+  std::lock_guard lock(mu_);
+  blocks_.clear();
+  entries_ = 0;
+  term_occurrences_ = 0;
+  oldest_arrival_ns_ = 0;
+  deps_ = DependencyCounter();
+}
+
 void OpenIndex::ForgetDependencies(int64_t before_bucket) {
   std::lock_guard lock(mu_);
   deps_.Forget(before_bucket);

@@ -74,6 +74,9 @@ class OpenIndex {
                        std::map<std::pair<std::string, std::string>, uint64_t>& out) const;
   void ForgetDependencies(int64_t before_bucket);
 
+  // Forgets every open entry and dependency count, sealed or not (StoreAdmin::Purge).
+  void Clear();
+
  private:
   mutable std::mutex mu_;
   // By tenant, then service; guarded by mu_.

@@ -218,6 +218,15 @@ class RocksSpanStore final : public SpanStore {
     return absl::OkStatus();
   }
 
+  absl::Status Purge() override {
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      absl::Status st;
+      writers_[i]->RunOnWriter([&] { st = shards_[i]->Purge(); });
+      SKUA_RETURN_IF_ERROR(st);
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Health() const override {
     for (const auto& s : shards_) {
       if (auto st = s->Health(); !st.ok()) return st;

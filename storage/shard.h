@@ -94,6 +94,9 @@ class Shard {
   // Offline (`skua --compact`; no writer running).
   absl::Status CompactAll();
 
+  // Writer thread (shard_upkeep.cc): see StoreAdmin::Purge.
+  absl::Status Purge();
+
  private:
   // shard_write.cc
   void MaybeSeal(bool force, int64_t now_ns);

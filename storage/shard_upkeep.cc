@@ -236,6 +236,30 @@ void Shard::Drop(const Partition& p, std::string_view reason, std::atomic<uint64
   SPDLOG_INFO("shard {}: dropped partition {} ({})", id_, p.name, reason);
 }
 
+absl::Status Shard::Purge() {
+  // The open entries point into the partitions about to go.
+  open_index_.Clear();
+  std::atomic<uint64_t> purged{0};
+  for (const auto& p : partitions_.All()) Drop(p, "purge", purged);
+  if (!partitions_.All().empty()) {
+    return absl::InternalError(
+        fmt::format("purge shard {}: a partition could not be dropped", id_));
+  }
+  known_rows_.clear();
+  // What lives outside partitions: the index log (nothing left to replay: everything it names
+  // is gone) and the dependency counts.
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(IndexLogKey(0), IndexLogKey(next_seq_));
+  std::string sealed;
+  AppendBigEndian64(sealed, next_seq_ - 1);
+  batch.Put(SealedSeqKey(), sealed);
+  batch.DeleteRange(std::string(1, kDependencyTag), std::string(1, kDependencyTag + 1));
+  auto s = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (!s.ok()) return FromRocks(s, fmt::format("purge shard {}", id_));
+  SPDLOG_WARN("shard {}: purged: every stored span, index entry and dependency count deleted", id_);
+  return absl::OkStatus();
+}
+
 // Forgets dependency counts older than the longest retention.
 void Shard::ExpireDependencies(int64_t now_s) {
   int64_t cutoff_bucket = (now_s - retention_->Max()) * 1'000'000'000LL / kDependencyBucketNanos;

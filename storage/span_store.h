@@ -233,6 +233,12 @@ class StoreAdmin {
     uint64_t bytes = 0;
   };
   virtual std::vector<KindUsage> DiskUsageByKind() const = 0;
+
+  // Deletes everything stored, of every tenant: spans, index, catalog and dependency counts.
+  // Each shard's writer does it between commits, so a write acknowledged before the call is
+  // deleted and one submitted after it is kept. Irreversible; for test harnesses
+  // (admin.purge.enabled). Errors: kInternal (a partition could not be dropped), kUnavailable.
+  virtual absl::Status Purge() = 0;
 };
 
 // A store in all three roles; each part sees only the role it needs (query the reader, the

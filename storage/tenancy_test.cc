@@ -171,6 +171,52 @@ TEST(TenancyTest, TenantRetentionOverride) {
   fs::remove_all(dir);
 }
 
+// Purge (a test facility) deletes every tenant's spans, index entries sealed or open, catalog and
+// dependency counts, for good: nothing comes back at a restart, and writing goes on.
+TEST(TenancyTest, PurgeDeletesEverythingOfEveryTenant) {
+  common::FakeClock clock(kT0);
+  std::string dir = TempDir("purge");
+  auto gone = [](SpanStore& store) {
+    for (const auto& t : kTenants) {
+      SCOPED_TRACE(fmt::format("tenant '{}'", t));
+      EXPECT_TRUE(store.Services(t).empty());
+      EXPECT_TRUE(store.Dependencies(t, 0, kT0).empty());
+      auto trace = store.GetTrace(t, *common::ParseTraceIdHex("5a4ed"));
+      ASSERT_TRUE(trace.ok());
+      EXPECT_FALSE(trace->has_value());
+      TraceQuery q;
+      q.tenant = t;
+      auto hits = store.FindTraces(q);
+      ASSERT_TRUE(hits.ok());
+      EXPECT_TRUE(hits->empty());
+    }
+  };
+  {
+    auto store = SpanStore::Open(testing::TestStorage(dir, 2), clock, kNoIdleUpkeep);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (const auto& t : kTenants) testing::StoreRequest(**store, RequestOf(t, kT0), t);
+    // Some index entries sealed, some still open.
+    clock.Advance(std::chrono::minutes(1));
+    (*store)->RunUpkeep();
+    testing::StoreRequest(**store, RequestOf("acme", kT0), "acme");
+    ASSERT_TRUE((*store)->Purge().ok());
+    gone(**store);
+    EXPECT_TRUE((*store)->Tenants().empty());
+    for (int round = 0; round < 2; ++round) {  // twice, as ExpectOnlyOwn expects
+      testing::StoreRequest(**store, RequestOf("globex", kT0), "globex");
+    }
+    ExpectOnlyOwn(**store, "globex", "written after the purge");
+  }
+  auto store = SpanStore::Open(testing::TestStorage(dir, 2), clock, kNoIdleUpkeep);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_TRUE((*store)->Services("acme").empty());
+  EXPECT_TRUE((*store)->Services("").empty());
+  ASSERT_TRUE((*store)->Purge().ok());
+  gone(**store);
+  store->reset();
+  fs::remove_all(dir);
+}
+
 TEST(TenancyTest, PartitionNamesCarryTheTenant) {
   EXPECT_EQ(PartitionName("", 3600, 300, 600), "r3600-w300-p600");
   EXPECT_EQ(PartitionName("a-b", 3600, 300, 600), "t612d62-r3600-w300-p600");
