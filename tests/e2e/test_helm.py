@@ -2,6 +2,7 @@
 a cluster would get (ports, probes, volumes, security, and that every configuration key the
 chart sets is one Skua reads)."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -53,7 +54,8 @@ def check_config_is_read_by_skua(objs, tmp_path):
 def test_default_render(tmp_path):
     objs = render()
     assert set(objs) == {("ConfigMap", "skua"), ("StatefulSet", "skua"), ("Service", "skua"),
-                         ("Service", "skua-headless")}
+                         ("Service", "skua-headless"), ("ConfigMap", "skua-ui"),
+                         ("Deployment", "skua-ui"), ("Service", "skua-ui")}
     config = check_config_is_read_by_skua(objs, tmp_path)
     assert config["storage.path"] == "/data"
     assert config["storage.retention"] == "72h"
@@ -165,6 +167,139 @@ def test_all_options_render(tmp_path):
         16686: "query-http", 16685: "query-grpc"}
 
 
+def jaeger_binary():
+    return subprocess.run([str(REPO / "scripts" / "jaeger.sh"), "--print-path"], check=True,
+                          capture_output=True, text=True, timeout=1800).stdout.strip()
+
+
+def ui_config(objs):
+    return yaml.safe_load(objs[("ConfigMap", "skua-ui")]["data"]["config.yaml"])
+
+
+def check_ui_config_is_read_by_jaeger(objs, tmp_path):
+    """`jaeger validate` of the Jaeger version the chart pins (v2.13.0 = module v1.76.0)."""
+    cfg = tmp_path / "jaeger.yaml"
+    cfg.write_text(objs[("ConfigMap", "skua-ui")]["data"]["config.yaml"])
+    env = {**os.environ, "SKUA_QUERY_TOKEN": "t", "SKUA_INGEST_TOKEN": "t"}
+    r = subprocess.run([jaeger_binary(), "validate", "--config", str(cfg)], capture_output=True,
+                       text=True, timeout=60, env=env)
+    assert r.returncode == 0, f"Jaeger refuses the chart's UI configuration: {r.stderr}"
+    return ui_config(objs)
+
+
+def test_ui_render(tmp_path):
+    objs = render()
+    config = check_ui_config_is_read_by_jaeger(objs, tmp_path)
+    backend = config["extensions"]["jaeger_storage"]["backends"]["skua"]["grpc"]
+    assert backend["endpoint"] == "skua:16685"  # Skua's Service, query gRPC port
+    assert backend["writer"]["endpoint"] == "skua:4317"
+    assert backend["tls"] == {"insecure": True}
+    assert config["extensions"]["jaeger_query"]["storage"]["traces"] == "skua"
+    assert "jaeger_query" in config["service"]["extensions"]
+    assert config["service"]["pipelines"]["traces"]["receivers"] == ["nop"]  # no collector
+
+    dep = objs[("Deployment", "skua-ui")]
+    pod = dep["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    assert c["image"] == "jaegertracing/jaeger:2.13.0"
+    assert c["args"] == ["--config", "/etc/jaeger/config.yaml"]
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {
+        "http-ui": 16686, "grpc-query": 16685, "health": 13133, "metrics": 8888}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/status", "port": "health"}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/status", "port": "health"}
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert c["resources"]["limits"]["memory"]
+    svc = objs[("Service", "skua-ui")]
+    assert {p["name"]: p["port"] for p in svc["spec"]["ports"]} == {"http-ui": 16686, "grpc-query": 16685}
+    assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+    # Skua's Services must not send traffic to the UI's pods, nor the UI's to Skua's.
+    ui_labels = dep["spec"]["template"]["metadata"]["labels"]
+    skua_labels = objs[("StatefulSet", "skua")]["spec"]["template"]["metadata"]["labels"]
+    for name in ("skua", "skua-headless"):
+        selector = objs[("Service", name)]["spec"]["selector"]
+        assert not selector.items() <= ui_labels.items()
+    assert not svc["spec"]["selector"].items() <= skua_labels.items()
+
+    objs = render(ALL_ON)
+    config = check_ui_config_is_read_by_jaeger(objs, tmp_path)
+    backend = config["extensions"]["jaeger_storage"]["backends"]["skua"]["grpc"]
+    assert backend["headers"] == {"authorization": "Bearer ${env:SKUA_QUERY_TOKEN}"}
+    assert backend["writer"]["headers"] == {"authorization": "Bearer ${env:SKUA_INGEST_TOKEN}"}
+    tenancy = {"Enabled": True, "Header": "X-Scope-OrgID", "Tenants": ["acme", "globex"]}
+    assert backend["multi_tenancy"] == config["extensions"]["jaeger_query"]["multi_tenancy"] == tenancy
+    assert config["service"]["pipelines"]["traces"]["exporters"] == ["jaeger_storage_exporter"]
+    dep = objs[("Deployment", "skua-ui")]
+    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["SKUA_QUERY_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "skua-ui-tokens", "key": "query-token"}
+    assert "skua-ui-tokens" not in objs[("ConfigMap", "skua-ui")]["data"]["config.yaml"]
+    assert c["image"] == "registry.example/jaeger:2.13.0-mirror"
+    assert {p["name"] for p in objs[("Service", "skua-ui")]["spec"]["ports"]} >= {"otlp-grpc", "otlp-http"}
+
+    objs = render(TLS)
+    config = check_ui_config_is_read_by_jaeger(objs, tmp_path)
+    backend = config["extensions"]["jaeger_storage"]["backends"]["skua"]["grpc"]
+    assert backend["tls"] == {"ca_file": "/etc/skua-ui/tls/query/ca.crt", "server_name_override": "skua"}
+    pod = objs[("Deployment", "skua-ui")]["spec"]["template"]["spec"]
+    volumes = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
+    assert volumes["tls-query"]["secretName"] == "skua-tls"
+
+
+def test_ui_refuses_auth_without_credentials():
+    r = subprocess.run([str(REPO / "scripts" / "helm.sh"), "template", "skua", str(CHART),
+                        "--set", "auth.query.secretName=users"], capture_output=True, text=True)
+    assert r.returncode != 0 and "ui.credentials" in r.stderr
+
+
+def test_ui_config_runs_against_skua(skua, tmp_path):
+    """The rendered UI configuration, with only its addresses moved to loopback, makes a real
+    Jaeger serve Skua's data."""
+    import socket
+    import time
+    import requests
+    from test_query_api import dataset
+    r = requests.post(skua.url("otlp-http", "/v1/traces"), data=dataset().SerializeToString(),
+                      headers={"Content-Type": "application/x-protobuf"}, timeout=10)
+    assert r.status_code == 200
+    text = render()[("ConfigMap", "skua-ui")]["data"]["config.yaml"]
+    ports = {}
+    for p in (16686, 16685, 13133, 8888):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        ports[p] = s.getsockname()[1]
+        s.close()
+    text = text.replace("skua:16685", skua.addr["query-grpc"]).replace("skua:4317", skua.addr["otlp-grpc"])
+    for p, free in ports.items():
+        text = text.replace(f"0.0.0.0:{p}", f"127.0.0.1:{free}")
+    text = text.replace("host: 0.0.0.0", "host: 127.0.0.1").replace("port: 8888", f"port: {ports[8888]}")
+    assert "0.0.0.0" not in text
+    cfg = tmp_path / "ui.yaml"
+    cfg.write_text(text)
+    log = open(tmp_path / "jaeger.log", "w")
+    proc = subprocess.Popen([jaeger_binary(), "--config", str(cfg)], stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "OTEL_TRACES_EXPORTER": "none"})
+    try:
+        ui = f"http://127.0.0.1:{ports[16686]}"
+        deadline = time.time() + 60
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{ports[13133]}/status", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None and time.time() < deadline, (tmp_path / "jaeger.log").read_text()
+            time.sleep(0.2)
+        assert requests.get(f"{ui}/api/services", timeout=10).json()["data"] == ["driver", "frontend", "redis"]
+        trace = requests.get(f"{ui}/api/traces/00000000000000a100000000000000a1", timeout=10).json()
+        assert len(trace["data"][0]["spans"]) == 4
+        assert requests.get(f"{ui}/", timeout=10).status_code == 200  # the UI's page
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
 def test_tls_render(tmp_path):
     objs = render(TLS)
     config = check_config_is_read_by_skua(objs, tmp_path)
@@ -205,6 +340,7 @@ def test_notes_tell_where_to_send_and_how_to_search(tmp_path):
     notes = notes["data"]["notes"]
     assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://skua.observability.svc.cluster.local:4317" in notes
     assert "port-forward svc/skua 16686:16686" in notes
+    assert "port-forward svc/skua-ui 16686:16686" in notes
 
 
 def test_plain_manifests_are_the_rendered_chart():
