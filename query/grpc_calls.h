@@ -95,6 +95,15 @@ class Calls {
     if (*min >= *max) return Invalid("query.start_time_min must be before query.start_time_max");
     q.start_min_ns = *min;
     q.start_max_ns = *max;
+    if (auto st = ParseDurations(p, q); !st.ok()) return st;
+    q.limit = service_.SearchLimit(p.search_depth());
+    return grpc::Status::OK;
+  }
+
+  // The query's duration_min and duration_max (absent: unbounded), as every API version names
+  // them; the error names the field.
+  template <typename Params>
+  static grpc::Status ParseDurations(const Params& p, storage::TraceQuery& q) {
     if (p.has_duration_min()) {
       auto d = DurationNanos(p.duration_min());
       if (!d) return Invalid("query.duration_min must be a non-negative duration");
@@ -108,7 +117,6 @@ class Calls {
     if (q.duration_max_ns != 0 && q.duration_min_ns > q.duration_max_ns) {
       return Invalid("query.duration_min must not exceed query.duration_max");
     }
-    q.limit = service_.SearchLimit(p.search_depth());
     return grpc::Status::OK;
   }
 

@@ -243,19 +243,7 @@ class TraceReaderService final : public storage_v2::TraceReader::Service {
     }
     q.start_min_ns = min->value_or(0);
     q.start_max_ns = max->value_or(0);
-    if (p.has_duration_min()) {
-      auto d = DurationNanos(p.duration_min());
-      if (!d) return Invalid("query.duration_min must be a non-negative duration");
-      q.duration_min_ns = *d;
-    }
-    if (p.has_duration_max()) {
-      auto d = DurationNanos(p.duration_max());
-      if (!d) return Invalid("query.duration_max must be a non-negative duration");
-      q.duration_max_ns = *d;
-    }
-    if (q.duration_max_ns != 0 && q.duration_min_ns > q.duration_max_ns) {
-      return Invalid("query.duration_min must not exceed query.duration_max");
-    }
+    if (auto st = Calls::ParseDurations(p, q); !st.ok()) return st;
     q.limit = calls_.service().SearchLimit(p.search_depth());
     return grpc::Status::OK;
   }

@@ -120,6 +120,47 @@ def metric_value(text, name, **labels):
     return 0.0
 
 
+def free_ports(n):
+    """n TCP ports of 127.0.0.1 free right now (for programs that cannot take port 0)."""
+    import socket
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def jaeger_binary():
+    """Jaeger v2 (module v1.76.0), built once by scripts/jaeger.sh."""
+    return subprocess.run([str(REPO / "scripts" / "jaeger.sh"), "--print-path"], check=True,
+                          capture_output=True, text=True, timeout=1800).stdout.strip()
+
+
+def start_jaeger(config_path, log_path, health_port, timeout=60):
+    """Runs Jaeger with `config_path` until its health check (healthcheckv2 on `health_port`)
+    says it is up; returns the process. The caller stops it."""
+    log = open(log_path, "w")
+    # Jaeger would export its own traces to localhost:4317.
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"}
+    proc = subprocess.Popen([jaeger_binary(), "--config", str(config_path)], stdout=log,
+                            stderr=subprocess.STDOUT, env=env)
+    log.close()
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if requests.get(f"http://127.0.0.1:{health_port}/status", timeout=2).status_code == 200:
+                return proc
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError(f"jaeger did not start:\n{Path(log_path).read_text()}")
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def skua_factory(tmp_path):
     """Makes Skua processes on fresh data directories; stops every one at the end."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, skua_binary
+from conftest import REPO, free_ports, jaeger_binary, skua_binary, start_jaeger
 
 CHART = REPO / "helm" / "skua"
 ALL_ON = REPO / "tests" / "helm" / "values-all-on.yaml"
@@ -167,11 +167,6 @@ def test_all_options_render(tmp_path):
         16686: "query-http", 16685: "query-grpc"}
 
 
-def jaeger_binary():
-    return subprocess.run([str(REPO / "scripts" / "jaeger.sh"), "--print-path"], check=True,
-                          capture_output=True, text=True, timeout=1800).stdout.strip()
-
-
 def ui_config(objs):
     return yaml.safe_load(objs[("ConfigMap", "skua-ui")]["data"]["config.yaml"])
 
@@ -255,20 +250,13 @@ def test_ui_refuses_auth_without_credentials():
 def test_ui_config_runs_against_skua(skua, tmp_path):
     """The rendered UI configuration, with only its addresses moved to loopback, makes a real
     Jaeger serve Skua's data."""
-    import socket
-    import time
     import requests
     from test_query_api import dataset
     r = requests.post(skua.url("otlp-http", "/v1/traces"), data=dataset().SerializeToString(),
                       headers={"Content-Type": "application/x-protobuf"}, timeout=10)
     assert r.status_code == 200
     text = render()[("ConfigMap", "skua-ui")]["data"]["config.yaml"]
-    ports = {}
-    for p in (16686, 16685, 13133, 8888):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        ports[p] = s.getsockname()[1]
-        s.close()
+    ports = dict(zip((16686, 16685, 13133, 8888), free_ports(4)))
     text = text.replace("skua:16685", skua.addr["query-grpc"]).replace("skua:4317", skua.addr["otlp-grpc"])
     for p, free in ports.items():
         text = text.replace(f"0.0.0.0:{p}", f"127.0.0.1:{free}")
@@ -276,20 +264,9 @@ def test_ui_config_runs_against_skua(skua, tmp_path):
     assert "0.0.0.0" not in text
     cfg = tmp_path / "ui.yaml"
     cfg.write_text(text)
-    log = open(tmp_path / "jaeger.log", "w")
-    proc = subprocess.Popen([jaeger_binary(), "--config", str(cfg)], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "OTEL_TRACES_EXPORTER": "none"})
+    proc = start_jaeger(cfg, tmp_path / "jaeger.log", ports[13133])
     try:
         ui = f"http://127.0.0.1:{ports[16686]}"
-        deadline = time.time() + 60
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{ports[13133]}/status", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None and time.time() < deadline, (tmp_path / "jaeger.log").read_text()
-            time.sleep(0.2)
         assert requests.get(f"{ui}/api/services", timeout=10).json()["data"] == ["driver", "frontend", "redis"]
         trace = requests.get(f"{ui}/api/traces/00000000000000a100000000000000a1", timeout=10).json()
         assert len(trace["data"][0]["spans"]) == 4
@@ -297,7 +274,6 @@ def test_ui_config_runs_against_skua(skua, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        log.close()
 
 
 def test_tls_render(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 import requests
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from conftest import REPO
+from conftest import REPO, free_ports, start_jaeger
 from test_query_api import T0, S, TRACE_A, TRACE_B, TRACE_C, attr, dataset
 
 JAEGER_CONFIG = """
@@ -64,22 +64,6 @@ exporters:
 """
 
 
-def jaeger_binary():
-    return subprocess.run([str(REPO / "scripts" / "jaeger.sh"), "--print-path"], check=True,
-                          capture_output=True, text=True, timeout=1800).stdout.strip()
-
-
-def free_ports(n):
-    import socket
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def test_jaeger_storage_integration_suite(skua_factory):
     """Jaeger's TestGRPCStorage, run by the repository's script against this build."""
     out = subprocess.run([str(REPO / "scripts" / "jaeger-storage-suite.sh"),
@@ -105,29 +89,19 @@ def pair(tmp_path_factory):
     config.write_text(JAEGER_CONFIG.format(
         health=health, query_http=query_http, query_grpc=query_grpc, otlp_grpc=otlp_grpc,
         skua_query_grpc=skua.addr["query-grpc"], skua_otlp_grpc=skua.addr["otlp-grpc"]))
-    log = open(tmp / "jaeger.log", "w")
-    env = {**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"}
-    jaeger = subprocess.Popen([jaeger_binary(), "--config", str(config)], stdout=log,
-                              stderr=subprocess.STDOUT, env=env)
+    try:
+        jaeger = start_jaeger(config, tmp / "jaeger.log", health)
+    except RuntimeError:
+        skua.stop()
+        raise
     jaeger.http = f"http://127.0.0.1:{query_http}"
     jaeger.grpc = f"127.0.0.1:{query_grpc}"
     jaeger.otlp = f"127.0.0.1:{otlp_grpc}"
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if requests.get(f"{jaeger.http}/api/v3/services", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert jaeger.poll() is None, (tmp / "jaeger.log").read_text()
-            assert time.time() < deadline, (tmp / "jaeger.log").read_text()
-            time.sleep(0.2)
         yield skua, jaeger
     finally:
         jaeger.terminate()
         jaeger.wait(timeout=30)
-        log.close()
         skua.stop()
 
 
