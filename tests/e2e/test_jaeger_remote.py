@@ -223,3 +223,43 @@ def test_writes_through_jaeger_land_in_skua(pair):
         time.sleep(0.2)
     body = skua.get_trace("9a" * 16, version="v3").json()
     assert body["result"]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["name"] == "relayed"
+
+
+def test_jaeger_forwards_the_tenant(skua_factory, tmp_path):
+    """Jaeger with multi_tenancy on passes each query's tenant header on to Skua, which answers
+    with that tenant's data only; without one, Jaeger refuses the query itself."""
+    skua = skua_factory(["--tenancy.enabled=true", "--tenancy.tenants=acme,globex"]).start()
+    for tenant in ["acme", "globex"]:
+        req = dataset()
+        for rs in req.resource_spans:
+            for kv in rs.resource.attributes:
+                if kv.key == "service.name":
+                    kv.value.string_value = f"{tenant}-{kv.value.string_value}"
+        r = requests.post(skua.url("otlp-http", "/v1/traces"), data=req.SerializeToString(), timeout=10,
+                          headers={"Content-Type": "application/x-protobuf", "x-tenant": tenant})
+        assert r.status_code == 200
+    health, query_http, query_grpc, otlp_grpc = free_ports(4)
+    tenancy = "\n".join(["", "    multi_tenancy:", "      Enabled: true", "      Header: x-tenant",
+                         "      Tenants: [acme, globex]"])
+    config = JAEGER_CONFIG.format(
+        health=health, query_http=query_http, query_grpc=query_grpc, otlp_grpc=otlp_grpc,
+        skua_query_grpc=skua.addr["query-grpc"], skua_otlp_grpc=skua.addr["otlp-grpc"])
+    config = config.replace("  jaeger_query:\n", "  jaeger_query:" + tenancy + "\n", 1)
+    config = config.replace("        grpc:\n          endpoint: " + skua.addr["query-grpc"],
+                            "        grpc:" + tenancy.replace("\n    ", "\n          ") +
+                            "\n          endpoint: " + skua.addr["query-grpc"], 1)
+    (tmp_path / "jaeger.yaml").write_text(config)
+    jaeger = start_jaeger(tmp_path / "jaeger.yaml", tmp_path / "jaeger.log", health)
+    try:
+        base = f"http://127.0.0.1:{query_http}"
+        for tenant in ["acme", "globex"]:
+            services = requests.get(f"{base}/api/v3/services", headers={"x-tenant": tenant}, timeout=10).json()
+            assert services["services"] == [f"{tenant}-driver", f"{tenant}-frontend", f"{tenant}-redis"]
+            trace = requests.get(f"{base}/api/v3/traces/{TRACE_A}", headers={"x-tenant": tenant}, timeout=10).json()
+            names = {kv["value"]["stringValue"] for rs in trace["result"]["resourceSpans"]
+                     for kv in rs["resource"]["attributes"] if kv["key"] == "service.name"}
+            assert names == {f"{tenant}-frontend", f"{tenant}-driver", f"{tenant}-redis"}
+        assert requests.get(f"{base}/api/v3/services", timeout=10).status_code == 401
+    finally:
+        jaeger.terminate()
+        jaeger.wait(timeout=30)
