@@ -42,7 +42,8 @@ if ! podman image exists debian:bookworm || ! podman image exists debian:bookwor
 fi
 
 echo "image: podman build -t $tag"
-podman build --isolation chroot --network host -q -t "$tag" . >/dev/null
+# Docker format keeps the HEALTHCHECK (OCI images have none).
+podman build --isolation chroot --network host --format docker -q -t "$tag" . >/dev/null
 size=$(podman image inspect "$tag" --format '{{.Size}}')
 echo "image: built $tag ($((size / 1000000)) MB)"
 
@@ -75,7 +76,7 @@ EOF
 )
 # The image's command line and environment, with the listeners moved to loopback.
 env -i PATH=/usr/local/bin:/usr/bin:/bin SKUA_STORAGE_PATH=/data HOME=/data \
-  chroot --userspec=10001:10001 "$mnt" /usr/local/bin/skua --config /etc/skua/skua.yaml \
+  "$(command -v chroot)" --userspec=10001:10001 "$mnt" /usr/local/bin/skua --config /etc/skua/skua.yaml \
   --collector.otlp.grpc.endpoint="127.0.0.1:$otlp_grpc" \
   --collector.otlp.http.endpoint="127.0.0.1:$otlp_http" \
   --query.http.endpoint="127.0.0.1:$query_http" \
