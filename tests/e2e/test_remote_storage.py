@@ -393,3 +393,25 @@ def test_a_deadline_is_answered_and_the_port_keeps_serving(m, ch):
                timeout=0.000001)
     assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert unary(ch, READER + "GetServices", m.s_GetServicesRequest(), m.s_GetServicesResponse).services
+
+
+def test_hostile_requests_are_bounded(m, ch, loaded):
+    """The largest request the port takes (1 MiB: ~52,000 IDs) is answered, a larger one is
+    refused, a garbage body is refused, and the port keeps serving."""
+    req = m.s_GetTracesRequest()
+    for i in range(52_000):
+        req.query.add(trace_id=((1 << 100) + i).to_bytes(16, "big"))
+    assert req.ByteSize() < 1 << 20
+    assert stream(ch, READER + "GetTraces", req, m.otlp_TracesData, timeout=60) == []
+    for i in range(2_000):
+        req.query.add(trace_id=((1 << 101) + i).to_bytes(16, "big"))
+    with pytest.raises(grpc.RpcError) as e:
+        stream(ch, READER + "GetTraces", req, m.otlp_TracesData, timeout=60)
+    assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    call = ch.unary_stream(READER + "FindTraces", request_serializer=lambda b: b,
+                           response_deserializer=m.otlp_TracesData.FromString)
+    with pytest.raises(grpc.RpcError) as e:
+        list(call(b"\x0a\xff\xff\xff\xff\x0f garbage", timeout=10))
+    assert e.value.code() in (grpc.StatusCode.INTERNAL, grpc.StatusCode.INVALID_ARGUMENT)
+    assert loaded.proc.poll() is None
+    assert unary(ch, READER + "GetServices", m.s_GetServicesRequest(), m.s_GetServicesResponse).services
