@@ -415,3 +415,32 @@ def test_hostile_requests_are_bounded(m, ch, loaded):
     assert e.value.code() in (grpc.StatusCode.INTERNAL, grpc.StatusCode.INVALID_ARGUMENT)
     assert loaded.proc.poll() is None
     assert unary(ch, READER + "GetServices", m.s_GetServicesRequest(), m.s_GetServicesResponse).services
+
+
+def test_purge_exists_only_when_enabled(skua_factory, tmp_path):
+    off = skua_factory().start()
+    export(off, request_of([("31" * 16, 1, "kept", T0, {})], "svc"))
+    for method in ("POST", "GET"):
+        r = requests.request(method, off.url("admin", "/purge"), timeout=10)
+        assert r.status_code == 404 and "admin.purge.enabled" in r.text
+    assert off.get_trace("31" * 16).status_code == 200
+
+    tokens = tmp_path / "admin-tokens"
+    tokens.write_text("admin-token\n")
+    on = skua_factory(["--admin.purge.enabled=true", f"--admin.auth.bearer_tokens_file={tokens}"]).start()
+    assert "POST /purge on the admin port deletes all stored data" in on.log()
+    export(on, request_of([("32" * 16, 1, "gone", T0, {})], "svc"))
+    assert requests.post(on.url("admin", "/purge"), timeout=10).status_code == 401
+    auth = {"Authorization": "Bearer admin-token"}
+    assert requests.get(on.url("admin", "/purge"), headers=auth, timeout=10).status_code == 405
+    assert on.get_trace("32" * 16).status_code == 200
+    r = requests.post(on.url("admin", "/purge"), headers=auth, timeout=10)
+    assert r.status_code == 200 and r.headers["Connection"] == "close"
+    assert on.get_trace("32" * 16).status_code == 404
+    assert requests.get(on.url("query-http", "/api/services"), timeout=10).json()["data"] == []
+    export(on, request_of([("33" * 16, 1, "after", T0, {})], "svc"))  # writing goes on
+    assert on.get_trace("33" * 16).status_code == 200
+    on.stop()
+    on.start()  # nothing purged comes back
+    assert on.get_trace("32" * 16).status_code == 404
+    assert on.get_trace("33" * 16).status_code == 200
