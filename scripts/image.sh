@@ -66,14 +66,7 @@ for m in data:"$work/data" proc:/proc dev:/dev; do
   mount --bind "${m#*:}" "$mnt/${m%%:*}"
   mounted+=("$mnt/${m%%:*}")
 done
-read -r otlp_grpc otlp_http query_http query_grpc admin < <(python3 - <<'EOF'
-import socket
-socks = [socket.socket() for _ in range(5)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])
-EOF
-)
+read -r otlp_grpc otlp_http query_http query_grpc admin < <(scripts/free-ports.py 5)
 # The image's command line and environment, with the listeners moved to loopback.
 env -i PATH=/usr/local/bin:/usr/bin:/bin SKUA_STORAGE_PATH=/data HOME=/data \
   "$(command -v chroot)" --userspec=10001:10001 "$mnt" /usr/local/bin/skua --config /etc/skua/skua.yaml \

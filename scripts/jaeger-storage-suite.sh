@@ -43,14 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r otlp_grpc otlp_http query_http query_grpc admin < <(python3 - <<'EOF'
-import socket
-socks = [socket.socket() for _ in range(5)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])
-EOF
-)
+read -r otlp_grpc otlp_http query_http query_grpc admin < <(scripts/free-ports.py 5)
 "$skua" --storage.path="$work/data" \
   --collector.otlp.grpc.endpoint="127.0.0.1:$otlp_grpc" \
   --collector.otlp.http.endpoint="127.0.0.1:$otlp_http" \
