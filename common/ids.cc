@@ -91,12 +91,20 @@ std::optional<TraceId> ParseTraceIdHex(std::string_view s) {
   return id;
 }
 
-std::optional<TraceId> ParseTraceIdPath(std::string_view s) {
-  if (auto id = ParseTraceIdHex(s)) return id;
-  if (s.empty() || s.size() > 24) return std::nullopt;
-  auto raw = Base64Decode(s);
-  if (!raw) return std::nullopt;
-  return TraceId::FromBytes(*raw);
+std::string TraceIdHexError(std::string_view s) {
+  if (s.size() > 32) {
+    return "TraceID cannot be longer than 32 hex characters: " + std::string(s);
+  }
+  auto refusal = [](std::string_view part) -> std::string {
+    bool hex = !part.empty() &&
+               std::all_of(part.begin(), part.end(), [](char c) { return HexValue(c) >= 0; });
+    if (hex) return "";
+    return "strconv.ParseUint: parsing \"" + std::string(part) + "\": invalid syntax";
+  };
+  if (s.size() <= 16) return refusal(s);
+  // Jaeger parses the high digits first, so a refusal there is the one it reports.
+  std::string high = refusal(s.substr(0, s.size() - 16));
+  return high.empty() ? refusal(s.substr(s.size() - 16)) : high;
 }
 
 }  // namespace skua::common

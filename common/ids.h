@@ -61,8 +61,11 @@ std::string FormatTraceIdJaeger(const TraceId& id);
 // shorter string is left-padded with zeros ("abc" == "0000…0abc").
 std::optional<TraceId> ParseTraceIdHex(std::string_view s);
 
-// Jaeger's rule for trace IDs in URL paths: hex as above, or, when that fails and the string
-// has at most 24 characters, standard or URL-safe base64 (padded or not) of 8 or 16 bytes.
-std::optional<TraceId> ParseTraceIdPath(std::string_view s);
+// Why ParseTraceIdHex refused `s`, in the words of Jaeger's own parser (Jaeger v1.76's
+// model.TraceIDFromString, used by its v1 and api_v3 HTTP handlers alike): more than 32
+// characters are "TraceID cannot be longer than 32 hex characters: <s>"; otherwise the half
+// (the high digits beyond 16, or the low 16) that is not hex is named as Go's strconv names it,
+// `strconv.ParseUint: parsing "<half>": invalid syntax`. Empty if `s` parses.
+std::string TraceIdHexError(std::string_view s);
 
 }  // namespace skua::common

@@ -38,21 +38,20 @@ TEST(TraceIdTest, RejectsBadHex) {
   EXPECT_FALSE(ParseTraceIdHex("12 4"));
 }
 
-TEST(TraceIdTest, PathAcceptsBase64OfEightOrSixteenBytes) {
-  // 16 bytes 0x00..0x0f in standard base64 (padded) and URL-safe raw.
-  auto a = ParseTraceIdPath("AAECAwQFBgcICQoLDA0ODw==");
-  ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(FormatTraceId32(*a), "000102030405060708090a0b0c0d0e0f");
-  auto b = ParseTraceIdPath("AAECAwQFBgcICQoLDA0ODw");
-  ASSERT_TRUE(b.has_value());
-  EXPECT_EQ(*a, *b);
-  // 8 bytes -> low half.
-  auto c = ParseTraceIdPath("_____________w");  // not 8/16 bytes after decoding
-  EXPECT_FALSE(c.has_value());
-  auto d = ParseTraceIdPath("AQIDBAUGBwg=");
-  ASSERT_TRUE(d.has_value());
-  EXPECT_EQ(FormatTraceIdJaeger(*d), "0102030405060708");
-  EXPECT_FALSE(ParseTraceIdPath("!!!!"));
+TEST(TraceIdTest, RefusalsAreWordedAsJaegersParser) {
+  EXPECT_EQ(TraceIdHexError("xyz-not-hex"),
+            "strconv.ParseUint: parsing \"xyz-not-hex\": invalid syntax");
+  EXPECT_EQ(TraceIdHexError(std::string(33, 'a')),
+            "TraceID cannot be longer than 32 hex characters: " + std::string(33, 'a'));
+  // 20 digits: the high 4 are parsed first, then the low 16.
+  EXPECT_EQ(TraceIdHexError("zz000000000000000001"),
+            "strconv.ParseUint: parsing \"zz00\": invalid syntax");
+  EXPECT_EQ(TraceIdHexError("00000000000000000zz1"),
+            "strconv.ParseUint: parsing \"0000000000000zz1\": invalid syntax");
+  EXPECT_EQ(TraceIdHexError(""), "strconv.ParseUint: parsing \"\": invalid syntax");
+  // Base64 is not a trace ID (Jaeger v1.76 answers 400, not a lookup).
+  EXPECT_FALSE(ParseTraceIdHex("AAECAwQFBgcICQoLDA0ODw=="));
+  EXPECT_EQ(TraceIdHexError("0123456789abcdefABCDEF"), "");
 }
 
 TEST(TraceIdTest, FromBytesAndValidity) {

@@ -92,7 +92,10 @@ TEST_F(HttpApiTest, V1ParameterErrors) {
   EXPECT_NE(r.body.find("malformed 'tag' parameter"), std::string::npos);
   r = Get("/api/traces/xyz");
   EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("cannot parse traceID param"), std::string::npos);
+  EXPECT_NE(r.body.find(R"(strconv.ParseUint: parsing \"xyz\": invalid syntax)"), std::string::npos);
+  r = Get("/api/v3/traces/xyz-not-hex");  // no base64 fallback (Jaeger v1.76 has none)
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("malformed parameter trace_id: strconv.ParseUint"), std::string::npos);
   EXPECT_EQ(reader_.last_query(), std::nullopt);  // no bad request reached storage
 }
 
@@ -147,8 +150,8 @@ TEST_F(HttpApiTest, V3EnvelopeAndErrors) {
   r = Get("/api/v3/traces?query.service_name=task-api");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.body,
-            "{\"error\":{\"httpCode\":400,\"message\":\"query.startTimeMin and "
-            "query.startTimeMax are required\"}}\n");
+            "{\"error\":{\"httpCode\":400,\"message\":\"query.start_time_min and "
+            "query.start_time_max are required\"}}\n");
   r = Get("/api/v3/traces/00000000000000000000000000000bad");
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.body, "{\"error\":{\"httpCode\":404,\"message\":\"No traces found\"}}\n");

@@ -32,14 +32,10 @@ std::string JsonStringArray(const std::vector<std::string>& items) {
   return out + "]";
 }
 
-std::string NotATraceId(std::string_view raw) {
-  return fmt::format("'{}' is not a hex trace ID of at most 32 digits", raw);
-}
-
 absl::StatusOr<common::TraceId> PathTraceId(std::string_view raw) {
-  auto decoded = common::PercentDecode(raw, false);
-  auto id = decoded ? common::ParseTraceIdPath(*decoded) : std::nullopt;
-  if (!id) return absl::InvalidArgumentError(NotATraceId(decoded.value_or(std::string(raw))));
+  std::string decoded = common::PercentDecode(raw, false).value_or(std::string(raw));
+  auto id = common::ParseTraceIdHex(decoded);
+  if (!id) return absl::InvalidArgumentError(common::TraceIdHexError(decoded));
   return *id;
 }
 

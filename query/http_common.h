@@ -27,9 +27,8 @@ std::string JsonStringArray(const std::vector<std::string>& items);
 std::string OperationsJson(const std::vector<storage::Operation>& ops,
                            std::string_view (*kind_of)(const storage::Operation&));
 
-// The error text for a trace ID that does not parse.
-std::string NotATraceId(std::string_view raw);
-// A trace ID from a URL path segment: percent-decoded, then hex or base64 (Jaeger's rule).
+// A trace ID from a URL path segment: percent-decoded, then 1–32 hex digits (Jaeger's rule;
+// the refusal is worded as Jaeger's, common::TraceIdHexError).
 absl::StatusOr<common::TraceId> PathTraceId(std::string_view raw);
 
 // The answer to a failed storage call, through the API's error envelope `fail(status, msg)`:

@@ -99,7 +99,9 @@ HttpResponse V1HttpApi::ServiceOperations(const Params& params, std::string_view
   for (const auto& op : service_.Operations(tenant_, *service, "")) {
     if (names.empty() || names.back() != op.name) names.push_back(op.name);
   }
-  return V1Data(JsonStringArray(names), static_cast<int>(names.size()), Pretty(params));
+  // Jaeger (v1.76) answers `null`, not [], when the service has no operations.
+  return V1Data(names.empty() ? "null" : JsonStringArray(names), static_cast<int>(names.size()),
+                Pretty(params));
 }
 
 HttpResponse V1HttpApi::Operations(const Params& params) {
@@ -118,7 +120,7 @@ HttpResponse V1HttpApi::GetTrace(const Params& params, std::string_view raw_id) 
   if (auto bad = CheckHints(params, raw)) return *bad;
   auto id = PathTraceId(raw_id);
   if (!id.ok()) {
-    return Fail(400, fmt::format("cannot parse traceID param: {}", common::Message(id.status())));
+    return Fail(400, std::string(common::Message(id.status())));
   }
   // start/end are storage hints in Jaeger; a lookup by ID needs none here, so they are only
   // validated (and Grafana's millisecond hints are thus harmless).
@@ -203,7 +205,7 @@ HttpResponse V1HttpApi::GetTraces(const Params& params, const std::vector<std::s
   for (const auto& raw : raw_ids) {
     auto id = common::ParseTraceIdHex(raw);
     if (!id) {
-      return Fail(400, fmt::format("cannot parse traceID param: {}", NotATraceId(raw)));
+      return Fail(400, fmt::format("cannot parse traceID param: {}", common::TraceIdHexError(raw)));
     }
     ids.push_back(*id);
   }

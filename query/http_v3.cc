@@ -141,7 +141,8 @@ HttpResponse V3HttpApi::FindTraces(const Params& params, bool summaries) {
   auto [min_v, min_name] = ParamEither(params, "query.startTimeMin", "query.start_time_min");
   auto [max_v, max_name] = ParamEither(params, "query.startTimeMax", "query.start_time_max");
   if (min_v == nullptr || max_v == nullptr || min_v->empty() || max_v->empty()) {
-    return Fail(400, "query.startTimeMin and query.startTimeMax are required");
+    // Jaeger v1.76's wording, which names its (snake_case) parameters; both spellings work.
+    return Fail(400, "query.start_time_min and query.start_time_max are required");
   }
   if (auto bad = V3Param(params, {min_name}, ParseRfc3339Nanos, &q.start_min_ns)) return *bad;
   if (auto bad = V3Param(params, {max_name}, ParseRfc3339Nanos, &q.start_max_ns)) return *bad;

@@ -129,6 +129,8 @@ CASES = [
     ("v1_trace_64bit", "/api/traces/c3"),
     ("v1_trace_missing", "/api/traces/abcdef"),
     ("v1_trace_bad", "/api/traces/not-hex!"),
+    ("v1_trace_base64", "/api/traces/xyz-not-hex"),
+    ("v1_trace_too_long", "/api/traces/" + "a" * 33),
     ("v1_dependencies", f"/api/dependencies?endTs={(T0 + 60 * S) // MS}&lookback=120000"),
     ("v1_dependencies_service", f"/api/dependencies?endTs={(T0 + 60 * S) // MS}&lookback=120000&service=redis"),
     ("v1_dependencies_bad", "/api/dependencies?endTs=noon"),
@@ -147,6 +149,8 @@ CASES = [
     ("v3_trace_summaries_none", f"/api/v3/trace-summaries?query.serviceName=nobody&{V3_WINDOW}"),
     ("v3_trace", f"/api/v3/traces/{TRACE_C}"),
     ("v3_trace_missing", "/api/v3/traces/abcdef"),
+    ("v3_trace_bad", "/api/v3/traces/xyz-not-hex"),
+    ("v3_trace_too_long", "/api/v3/traces/" + "a" * 33),
     ("unknown_path", "/api/nothing"),
 ]
 
