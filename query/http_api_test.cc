@@ -92,7 +92,8 @@ TEST_F(HttpApiTest, V1ParameterErrors) {
   EXPECT_NE(r.body.find("malformed 'tag' parameter"), std::string::npos);
   r = Get("/api/traces/xyz");
   EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find(R"(strconv.ParseUint: parsing \"xyz\": invalid syntax)"), std::string::npos);
+  EXPECT_NE(r.body.find(R"(strconv.ParseUint: parsing \"xyz\": invalid syntax)"),
+            std::string::npos);
   r = Get("/api/v3/traces/xyz-not-hex");  // no base64 fallback (Jaeger v1.76 has none)
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("malformed parameter trace_id: strconv.ParseUint"), std::string::npos);
