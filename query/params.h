@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "model/rfc3339.h"
 
 namespace skua::query {
 
@@ -32,9 +33,7 @@ std::pair<const std::string*, std::string_view> ParamAny(
 absl::StatusOr<int64_t> ParseInt64(const std::string& v);
 absl::StatusOr<bool> ParseBool(const std::string& v);
 absl::StatusOr<int64_t> ParseDurationNanos(const std::string& v);
-// RFC 3339 with optional fraction and offset -> ns since the epoch. Times that 64-bit
-// nanoseconds cannot hold (before 1678 or after 2262) are refused.
-absl::StatusOr<int64_t> ParseRfc3339Nanos(const std::string& v);
+using model::ParseRfc3339Nanos;  // RFC 3339 -> ns since the epoch (model/rfc3339.h)
 // Integers in a unit, converted to nanoseconds; refused (naming the range) when negative or too
 // large for 64-bit nanoseconds, instead of overflowing.
 absl::StatusOr<int64_t> ParseUnixMicrosAsNanos(const std::string& v);  // v1 search start/end

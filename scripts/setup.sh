@@ -18,7 +18,7 @@ debs=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   librocksdb-dev libboost-dev libspdlog-dev libfmt-dev rapidjson-dev libyaml-cpp-dev
   libzstd-dev zlib1g-dev libgtest-dev libgmock-dev clang-format prometheus-cpp-dev
-  libssl-dev libcrypt-dev
+  libssl-dev libcrypt-dev libre2-dev
 )
 
 # The test suite also fuzzes (clang's libFuzzer), runs Skua under `prlimit` and mounts a tmpfs.

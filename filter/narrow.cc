@@ -1,0 +1,133 @@
+// What the search index may assume of every span a filter accepts (IndexHints): only
+// conditions the filter implies, so the index yields a superset that Filter::Matches decides.
+
+#include "filter/filter.h"
+#include "filter/vocabulary.h"
+#include "model/values.h"
+
+namespace skua::filter {
+namespace {
+
+// The string form the index hashes for a stored double (model::ValueAsString).
+std::string DoubleText(double d) {
+  opentelemetry::proto::common::v1::AnyValue v;
+  v.set_double_value(d);
+  return model::ValueAsString(v);
+}
+
+// The index term an equality with `c` implies, if there is exactly one: every stored value the
+// constant can equal must have that one string form. An untyped "500" equals the string "500",
+// the integer 500 and the double 500.0 — all indexed as "500" — but an untyped "5.0" equals
+// the integer 5, indexed as "5", so it implies no single term.
+std::optional<std::string> TermText(const Constant& c) {
+  switch (c.kind) {
+    case Kind::kString:
+      return c.text;
+    case Kind::kInt:
+      return std::to_string(c.i);
+    case Kind::kDouble:
+      return DoubleText(c.d);
+    case Kind::kBool:
+      return c.b ? "true" : "false";
+    case Kind::kAny: {
+      if (auto i = ParseInteger(c.text)) {
+        if (std::to_string(*i) != c.text) return std::nullopt;
+        // Doubles equal to it must print the same: true up to 2^53, where every integer is exact
+        // and prints without exponent.
+        if (*i > (int64_t{1} << 53) || *i < -(int64_t{1} << 53)) return std::nullopt;
+        return c.text;
+      }
+      if (auto d = ParseNumber(c.text)) {
+        if (DoubleText(*d) != c.text) return std::nullopt;
+        return c.text;
+      }
+      return c.text;  // only a string (or a boolean word, which prints as itself) equals it
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+void FromConjunct(const Node& n, IndexHints& hints, bool inside_some) {
+  if (n.term != Node::Term::kCall) return;
+  if (n.op == Op::kAnd) {
+    for (const Node& a : n.args) FromConjunct(a, hints, inside_some);
+    return;
+  }
+  if (n.op == Op::kSome) {
+    FromConjunct(n.args[1], hints, true);
+    return;
+  }
+  bool equality = n.op == Op::kEq || (n.op == Op::kIn && n.args[1].values.size() == 1);
+  const Node& left = n.args.empty() ? n : n.args[0];
+  if (n.args.size() != 2) return;
+  const Node& right = n.args[1];
+  if (right.term != Node::Term::kScalar && right.term != Node::Term::kList) return;
+  const Constant& k = right.term == Node::Term::kScalar ? right.value : right.values.front();
+  if (left.term == Node::Term::kAttr) {
+    if (!equality) return;
+    // Every level's attributes are index terms of the span (events' and links' too), and an
+    // unqualified reference reads the span's or the resource's.
+    if (auto text = TermText(k)) hints.terms.emplace_back(left.key, *text);
+    return;
+  }
+  if (left.term != Node::Term::kField || inside_some) return;
+  switch (left.field) {
+    case Field::kResourceService:
+      if (equality && !k.text.empty()) hints.service = k.text;
+      return;
+    case Field::kSpanName:
+      if (equality && !k.text.empty()) hints.operation = k.text;
+      return;
+    case Field::kSpanKind:
+      if (equality && k.text != "unspecified") hints.terms.emplace_back("span.kind", k.text);
+      return;
+    case Field::kSpanStatus:
+      if (equality && k.text == "error") hints.terms.emplace_back("otel.status_code", "ERROR");
+      if (equality && k.text == "ok") hints.terms.emplace_back("otel.status_code", "OK");
+      return;
+    case Field::kSpanDuration: {
+      if (right.term != Node::Term::kScalar) return;
+      int64_t d = k.i;
+      auto raise_min = [&](int64_t v) {
+        if (v > hints.duration_min_ns) hints.duration_min_ns = v;
+      };
+      auto lower_max = [&](int64_t v) {
+        if (v <= 0) return;  // 0 means unbounded to the index; a bound below 1 ns narrows nothing
+        if (hints.duration_max_ns == 0 || v < hints.duration_max_ns) hints.duration_max_ns = v;
+      };
+      switch (n.op) {
+        case Op::kEq:
+          raise_min(d);
+          lower_max(d);
+          return;
+        case Op::kGt:
+          if (d < INT64_MAX) raise_min(d + 1);
+          return;
+        case Op::kGte:
+          raise_min(d);
+          return;
+        case Op::kLt:
+          if (d > INT64_MIN) lower_max(d - 1);
+          return;
+        case Op::kLte:
+          lower_max(d);
+          return;
+        default:
+          return;
+      }
+    }
+    default:
+      return;
+  }
+}
+
+}  // namespace
+
+IndexHints Narrow(const Filter& filter) {
+  IndexHints hints;
+  FromConjunct(filter.root(), hints, false);
+  return hints;
+}
+
+}  // namespace skua::filter
