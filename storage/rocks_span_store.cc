@@ -142,7 +142,10 @@ class RocksSpanStore final : public SpanStore {
     return shards_[ShardOf(id)]->GetTrace(tenant, id);
   }
 
-  absl::StatusOr<std::vector<TraceHit>> FindTraces(const TraceQuery& query) override {
+  absl::StatusOr<std::vector<TraceHit>> FindTraces(const TraceQuery& request) override {
+    std::optional<TraceQuery> narrowed = WithFilterHints(request);
+    if (!narrowed) return std::vector<TraceHit>{};
+    const TraceQuery& query = *narrowed;
     std::vector<std::string> services = query.service.empty()
                                             ? catalog_->Services(query.tenant)
                                             : std::vector<std::string>{query.service};
@@ -155,6 +158,31 @@ class RocksSpanStore final : public SpanStore {
     }
     KeepNewest(all, static_cast<size_t>(std::max(query.limit, 0)));
     return all;
+  }
+
+  // The query with what its filter implies (filter::Narrow) added to the conditions the index
+  // searches by; nullopt when those contradict the query's own (nothing can match). Every
+  // added condition holds for each span the filter accepts, so the answer is unchanged.
+  static std::optional<TraceQuery> WithFilterHints(const TraceQuery& q) {
+    if (q.filter == nullptr) return q;
+    filter::IndexHints hints = filter::Narrow(*q.filter);
+    TraceQuery out = q;
+    auto adopt = [](std::string& mine, const std::string& implied) {
+      if (implied.empty()) return true;
+      if (mine.empty()) mine = implied;
+      return mine == implied;
+    };
+    if (!adopt(out.service, hints.service) || !adopt(out.operation, hints.operation)) {
+      return std::nullopt;
+    }
+    out.duration_min_ns = std::max(out.duration_min_ns, hints.duration_min_ns);
+    if (hints.duration_max_ns != 0 &&
+        (out.duration_max_ns == 0 || hints.duration_max_ns < out.duration_max_ns)) {
+      out.duration_max_ns = hints.duration_max_ns;
+    }
+    if (out.duration_max_ns != 0 && out.duration_min_ns > out.duration_max_ns) return std::nullopt;
+    for (auto& term : hints.terms) out.tags.push_back(std::move(term));
+    return out;
   }
 
   std::vector<std::string> Services(const std::string& tenant) override {

@@ -24,7 +24,7 @@ std::optional<int64_t> NewestMatchingStart(const TraceQuery& q, const otlp::Trac
   for (const auto& rs : trace.resource_spans()) {
     for (const auto& ss : rs.scope_spans()) {
       for (const auto& span : ss.spans()) {
-        if (!SpanMatches(q, rs.resource(), ss.scope(), span)) continue;
+        if (!SpanMatches(q, rs, ss, span)) continue;
         int64_t start = static_cast<int64_t>(span.start_time_unix_nano());
         if (!newest || start > *newest) newest = start;
       }
@@ -37,23 +37,28 @@ std::optional<int64_t> NewestMatchingStart(const TraceQuery& q, const otlp::Trac
 
 // This shard's part of a search: its `limit` newest matching traces, newest first (ties by
 // trace ID). With tags, sealed blocks yield candidates (their postings are keyed by 32 bits
-// of the term hash), so the answer is verified against the spans: a candidate that does not
-// match is excluded and the index walked again, until the top `limit` are all verified.
+// of the term hash), and with a filter the index knows only what the filter implies
+// (filter::Narrow), so the answer is verified against the spans: a candidate that does not
+// match is excluded and the index walked again, until the top `limit` are all verified. A
+// filter may reject most candidates, so each walk of a filter search takes twice as many
+// candidates as the one before (up to 4,096), instead of `limit` at a time.
 absl::Status Shard::Search(const TraceQuery& q, const std::vector<std::string>& services,
                            std::vector<TraceHit>& out) {
   absl::flat_hash_map<common::TraceId, std::optional<int64_t>, common::TraceIdHash> known;
   absl::flat_hash_map<common::TraceId, std::shared_ptr<otlp::TracesData>, common::TraceIdHash>
       read;  // the traces verification read
   const size_t limit = static_cast<size_t>(std::max(q.limit, 1));
+  const bool verify = !q.tags.empty() || q.filter != nullptr;
+  TraceQuery walk = q;
   for (;;) {
     SKUA_RETURN_IF_ERROR(CheckDeadline(q));
     Hits hits;
     hits.known = &known;
-    SKUA_RETURN_IF_ERROR(WalkIndex(q, services, hits));
+    SKUA_RETURN_IF_ERROR(WalkIndex(walk, services, hits));
     out.clear();
     for (const auto& [id, start] : hits.best) out.push_back({id, start, nullptr});
-    KeepNewest(out, limit);
-    if (q.tags.empty()) return absl::OkStatus();
+    KeepNewest(out, static_cast<size_t>(walk.limit));
+    if (!verify) return absl::OkStatus();
     bool settled = true;
     for (const TraceHit& hit : out) {
       auto [it, fresh] = known.try_emplace(hit.trace_id);
@@ -70,11 +75,13 @@ absl::Status Shard::Search(const TraceQuery& q, const std::vector<std::string>& 
       settled = settled && it->second == hit.start_ns;
     }
     if (settled) {
+      KeepNewest(out, limit);
       for (TraceHit& hit : out) {
         if (auto r = read.find(hit.trace_id); r != read.end()) hit.trace = std::move(r->second);
       }
       return absl::OkStatus();
     }
+    if (q.filter != nullptr) walk.limit = std::min(std::max(walk.limit, 1) * 2, 4096);
   }
 }
 

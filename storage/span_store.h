@@ -23,6 +23,7 @@
 #include "common/ids.h"
 #include "common/metrics.h"
 #include "config/config.h"
+#include "filter/filter.h"
 #include "opentelemetry/proto/trace/v1/trace.pb.h"
 
 namespace skua::storage {
@@ -69,6 +70,10 @@ struct TraceQuery {
   int64_t start_max_ns = 0;     // span start <= this; 0 = unbounded
   int64_t duration_min_ns = 0;  // span duration >= this; 0 = unbounded
   int64_t duration_max_ns = 0;  // span duration <= this; 0 = unbounded
+  // Jaeger RFC 0005's structured filter (filter/filter.h), or null. A span must satisfy it as
+  // well as every condition above; the API layers never set both (RFC 0005 makes the legacy
+  // predicates and the filter exclusive), but storage does not rely on that.
+  std::shared_ptr<const filter::Filter> filter;
   int limit = 100;
   // The search stops with kDeadlineExceeded once the store's clock passes this (ns since the
   // epoch); 0 = no deadline.

@@ -86,9 +86,10 @@ uint64_t TermHash(std::string_view key, std::string_view value) {
   return h ^ (h >> 31);
 }
 
-bool SpanMatches(const TraceQuery& q, const opentelemetry::proto::resource::v1::Resource& resource,
-                 const opentelemetry::proto::common::v1::InstrumentationScope& scope,
-                 const otlp_trace::Span& span) {
+bool SpanMatches(const TraceQuery& q, const otlp_trace::ResourceSpans& rs,
+                 const otlp_trace::ScopeSpans& ss, const otlp_trace::Span& span) {
+  const auto& resource = rs.resource();
+  const auto& scope = ss.scope();
   if (!q.service.empty() && model::ServiceNameOf(resource) != q.service) return false;
   if (!q.operation.empty() &&
       (span.name().empty() ? std::string_view("empty-span-name") : span.name()) != q.operation) {
@@ -103,6 +104,7 @@ bool SpanMatches(const TraceQuery& q, const opentelemetry::proto::resource::v1::
           : 0;
   if (q.duration_min_ns != 0 && duration < q.duration_min_ns) return false;
   if (q.duration_max_ns != 0 && duration > q.duration_max_ns) return false;
+  if (q.filter != nullptr && !q.filter->Matches(rs, ss, span)) return false;
   if (q.tags.empty()) return true;
   std::vector<uint64_t> terms;
   auto add = [&terms](std::string_view k, std::string_view v) { terms.push_back(TermHash(k, v)); };

@@ -33,11 +33,11 @@ void ForEachScopeTerm(const opentelemetry::proto::common::v1::InstrumentationSco
 // The hash of a search term `key=value`. Stable (persisted in sealed blocks).
 uint64_t TermHash(std::string_view key, std::string_view value);
 
-// True if the span, with its resource and scope, satisfies every condition of `q` (service,
-// operation, time and duration bounds, all tags): Jaeger's one-span semantics evaluated on the
-// stored span itself, with the terms and hashes the index uses.
-bool SpanMatches(const TraceQuery& q, const opentelemetry::proto::resource::v1::Resource& resource,
-                 const opentelemetry::proto::common::v1::InstrumentationScope& scope,
+// True if the span, exported under `rs` and `ss`, satisfies every condition of `q` (service,
+// operation, time and duration bounds, all tags, the filter): Jaeger's one-span semantics
+// evaluated on the stored span itself, tags with the terms and hashes the index uses.
+bool SpanMatches(const TraceQuery& q, const opentelemetry::proto::trace::v1::ResourceSpans& rs,
+                 const opentelemetry::proto::trace::v1::ScopeSpans& ss,
                  const opentelemetry::proto::trace::v1::Span& span);
 
 }  // namespace skua::storage
