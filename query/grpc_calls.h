@@ -18,10 +18,12 @@
 #include "common/auth.h"
 #include "common/grpc_server.h"
 #include "common/metrics.h"
+#include "common/status_macros.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/map.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "query/call_metrics.h"
+#include "query/params.h"
 #include "query/query_service.h"
 
 namespace skua::query {
@@ -97,6 +99,36 @@ class Calls {
     q.start_max_ns = *max;
     if (auto st = ParseDurations(p, q); !st.ok()) return st;
     q.limit = service_.SearchLimit(p.search_depth());
+    return grpc::Status::OK;
+  }
+
+  // ParseSearch, then the structured filter where the API version has one (api_v3).
+  template <typename Params>
+  grpc::Status ParseSearchWithFilter(
+      const Params& p, const google::protobuf::Map<std::string, std::string>& attributes,
+      storage::TraceQuery& q) {
+    if (auto st = ParseSearch(p, attributes, q); !st.ok()) return st;
+    return ParseFilter(p, !attributes.empty(), q);
+  }
+
+  // The query's structured filter (Jaeger RFC 0005) into q.filter; the legacy predicates must
+  // be absent (`has_attributes`: the API's attributes field is not empty). Malformed:
+  // INVALID_ARGUMENT; not served here: UNIMPLEMENTED.
+  template <typename Params>
+  static grpc::Status ParseFilter(const Params& p, bool has_attributes, storage::TraceQuery& q) {
+    if (!p.has_filter()) return grpc::Status::OK;
+    if (!p.service_name().empty() || !p.operation_name().empty() || has_attributes ||
+        p.has_duration_min() || p.has_duration_max()) {
+      return Invalid(kFilterExclusive);
+    }
+    auto f = filter::FromProto(p.filter());
+    if (!f.ok()) {
+      return grpc::Status(f.status().code() == absl::StatusCode::kUnimplemented
+                              ? grpc::StatusCode::UNIMPLEMENTED
+                              : grpc::StatusCode::INVALID_ARGUMENT,
+                          std::string(common::Message(f.status())));
+    }
+    q.filter = std::move(*f);
     return grpc::Status::OK;
   }
 

@@ -210,13 +210,13 @@ class TraceReaderService final : public storage_v2::TraceReader::Service {
   grpc::Status ParseQuery(bool present, const storage_v2::TraceQueryParameters& p,
                           const std::string& tenant, storage::TraceQuery& q) {
     if (!present) return Invalid("missing query");
-    // A field this server does not know (the structured filter, pagination, anything newer)
-    // would narrow the search: answering without it would return more than was asked for.
+    // A field this server does not know (pagination, anything newer) would narrow the search:
+    // answering without it would return more than was asked for.
     const auto& unknown = p.GetReflection()->GetUnknownFields(p);
     if (unknown.field_count() > 0) {
       return grpc::Status(
           grpc::StatusCode::UNIMPLEMENTED,
-          fmt::format("query field {} is not supported by this server (supported: 1-8)",
+          fmt::format("query field {} is not supported by this server (supported: 1-9)",
                       unknown.field(0).number()));
     }
     q.tenant = tenant;
@@ -245,7 +245,7 @@ class TraceReaderService final : public storage_v2::TraceReader::Service {
     q.start_max_ns = max->value_or(0);
     if (auto st = Calls::ParseDurations(p, q); !st.ok()) return st;
     q.limit = calls_.service().SearchLimit(p.search_depth());
-    return grpc::Status::OK;
+    return Calls::ParseFilter(p, p.attributes_size() > 0, q);
   }
 
   static void AddSummary(const TraceSummary& s, storage_v2::TraceSummary& out) {
@@ -316,7 +316,10 @@ class CapabilitiesService final : public storage_v2::Capabilities::Service {
       // The attributes, operation and duration bounds must all hold on one span
       // (storage::SpanMatches).
       search->set_same_span_conjunction(true);
-      // No structured filter yet: `filter` stays absent, and ParseQuery refuses field 9.
+      // The structured filter: every level and operator of RFC 0005's initial set.
+      auto* f = search->mutable_filter();
+      for (const auto& level : filter::SupportedLevels()) f->add_levels(level);
+      for (const auto& op : filter::SupportedOperators()) f->add_operators(op);
       return grpc::Status::OK;
     });
   }

@@ -47,7 +47,7 @@ class V3Service final : public api_v3::QueryService::Service {
       if (!request->has_query()) return Invalid("missing query");
       storage::TraceQuery q;
       q.tenant = tenant;
-      auto st = calls_.ParseSearch(request->query(), request->query().attributes(), q);
+      auto st = calls_.ParseSearchWithFilter(request->query(), request->query().attributes(), q);
       if (!st.ok()) return st;
       auto adjust =
           request->query().raw_traces() ? QueryService::Adjust::kRaw : QueryService::Adjust::kOtlp;

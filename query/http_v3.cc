@@ -138,6 +138,20 @@ HttpResponse V3HttpApi::FindTraces(const Params& params, bool summaries) {
     }
     q.tags = std::move(*parsed);
   }
+  if (const auto* v = Param(params, "query.filter"); v != nullptr && !v->empty()) {
+    bool legacy = !q.service.empty() || !q.operation.empty() || !q.tags.empty();
+    for (const char* name :
+         {"query.durationMin", "query.duration_min", "query.durationMax", "query.duration_max"}) {
+      legacy = legacy || Param(params, name) != nullptr;
+    }
+    if (legacy) return Fail(400, kFilterExclusive);
+    auto parsed = ParseFilterJson(*v);
+    if (!parsed.ok()) {
+      return Fail(parsed.status().code() == absl::StatusCode::kUnimplemented ? 501 : 400,
+                  common::Message(parsed.status()));
+    }
+    q.filter = std::move(*parsed);
+  }
   auto [min_v, min_name] = ParamEither(params, "query.startTimeMin", "query.start_time_min");
   auto [max_v, max_name] = ParamEither(params, "query.startTimeMax", "query.start_time_max");
   if (min_v == nullptr || max_v == nullptr || min_v->empty() || max_v->empty()) {

@@ -3,6 +3,7 @@
 #include "query/params.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
@@ -11,6 +12,7 @@
 
 #include "common/json_parse.h"
 #include "common/status_macros.h"
+#include "jaeger/expression/v1/expression.pb.h"
 #include "model/go_duration.h"
 
 namespace skua::query {
@@ -140,6 +142,38 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseStringMapJ
     if (!replaced) out.emplace_back(std::move(key), std::move(value));
   }
   return out;
+}
+
+absl::StatusOr<std::shared_ptr<const filter::Filter>> ParseFilterJson(std::string_view json) {
+  // Protobuf's JSON parser recurses per level; a filter nests at most filter::kMaxDepth calls
+  // (four JSON levels each), so anything much deeper is refused before it is parsed.
+  constexpr int kMaxJsonDepth = 4 * filter::kMaxDepth + 8;
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    char c = json[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxJsonDepth) {
+        return Err(fmt::format("query.filter: nests deeper than {} calls", filter::kMaxDepth));
+      }
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  jaeger::expression::v1::Call call;
+  auto st = google::protobuf::util::JsonStringToMessage(std::string(json), &call);
+  if (!st.ok()) {
+    return Err(fmt::format("query.filter: not a filter in JSON: {}",
+                           std::string_view(st.message().data(), st.message().size())));
+  }
+  return filter::FromProto(call);
 }
 
 }  // namespace skua::query

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "filter/filter.h"
 #include "model/rfc3339.h"
 
 namespace skua::query {
@@ -39,6 +40,18 @@ using model::ParseRfc3339Nanos;  // RFC 3339 -> ns since the epoch (model/rfc333
 absl::StatusOr<int64_t> ParseUnixMicrosAsNanos(const std::string& v);  // v1 search start/end
 absl::StatusOr<int64_t> ParseUnixMillisAsNanos(const std::string& v);  // dependencies endTs
 absl::StatusOr<int64_t> ParseMillisAsNanos(const std::string& v);      // dependencies lookback
+
+// RFC 0005 makes the structured filter exclusive with the legacy predicates; the refusal.
+inline constexpr char kFilterExclusive[] =
+    "query.filter cannot be combined with query.service_name, query.operation_name, "
+    "query.attributes, query.duration_min or query.duration_max (Jaeger RFC 0005): express "
+    "them in the filter as resource.service, span.name, attributes and span.duration";
+
+// A structured filter (Jaeger RFC 0005) from its JSON form: the jaeger.expression.v1.Call
+// message in proto3 JSON (`{"op":"eq","args":[{"attr":{"key":"k"}},{"scalar":{"value":"v"}}]}`).
+// Errors: kInvalidArgument (malformed JSON or filter), kUnimplemented (an operator or
+// comparison this backend does not serve); the message names what is wrong.
+absl::StatusOr<std::shared_ptr<const filter::Filter>> ParseFilterJson(std::string_view json);
 
 // A JSON object of string values (Jaeger's `tags` and api_v3 `query.attributes`), in order.
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseStringMapJson(
