@@ -179,6 +179,18 @@ HttpResponse V1HttpApi::FindTraces(const Params& params) {
   if (q.duration_min_ns != 0 && q.duration_max_ns != 0 && q.duration_max_ns < q.duration_min_ns) {
     return Fail(400, "'maxDuration' should be greater than 'minDuration'");
   }
+  // Skua's extension: the whole trace's duration (storage::TraceQuery).
+  if (auto bad =
+          V1Param(params, "minTraceDuration", ParseDurationNanos, &q.trace_duration_min_ns)) {
+    return *bad;
+  }
+  if (auto bad =
+          V1Param(params, "maxTraceDuration", ParseDurationNanos, &q.trace_duration_max_ns)) {
+    return *bad;
+  }
+  if (q.trace_duration_max_ns != 0 && q.trace_duration_max_ns < q.trace_duration_min_ns) {
+    return Fail(400, "'maxTraceDuration' should be greater than 'minTraceDuration'");
+  }
   bool raw = false;  // true: traces without Jaeger's adjusters
   if (auto bad = V1Param(params, "raw", ParseBool, &raw)) return *bad;
 

@@ -171,6 +171,18 @@ HttpResponse V3HttpApi::FindTraces(const Params& params, bool summaries) {
                          &q.duration_max_ns)) {
     return *bad;
   }
+  // Skua's extension: the whole trace's duration (storage::TraceQuery).
+  if (auto bad = V3Param(params, {"query.traceDurationMin", "query.trace_duration_min"},
+                         ParseDurationNanos, &q.trace_duration_min_ns)) {
+    return *bad;
+  }
+  if (auto bad = V3Param(params, {"query.traceDurationMax", "query.trace_duration_max"},
+                         ParseDurationNanos, &q.trace_duration_max_ns)) {
+    return *bad;
+  }
+  if (q.trace_duration_max_ns != 0 && q.trace_duration_max_ns < q.trace_duration_min_ns) {
+    return Fail(400, "query.traceDurationMin must not exceed query.traceDurationMax");
+  }
   int64_t depth = 0;
   if (auto bad = V3Param(params, {"query.searchDepth", "query.search_depth", "query.num_traces"},
                          ParseInt64, &depth)) {

@@ -1,6 +1,7 @@
-// Differential test of searches with a structured filter (Jaeger RFC 0005): random spans with
-// typed attributes at every level, events and links; random filter trees (every operator and
-// level, nesting, `some`, negation over missing attributes, type mismatches). FindTraces must
+// Differential test of searches with a structured filter (Jaeger RFC 0005) and with bounds on
+// the whole trace's duration: random spans with typed attributes at every level, events and
+// links; random filter trees (every operator and level, nesting, `some`, negation over missing
+// attributes, type mismatches). FindTraces must
 // return exactly what a scan of every span with the one evaluator (filter::Filter::Matches)
 // returns — with the index in open, sealed and merged blocks, and across shards. The index only
 // narrows (filter::Narrow); this is what checks that it never narrows too much.
@@ -276,6 +277,27 @@ class Generator {
 };
 
 std::vector<TraceHit> NaiveSearch(const std::vector<ExportRequest>& data, const TraceQuery& q) {
+  // Each trace's duration: earliest start to latest end of all its spans.
+  std::map<common::TraceId, std::pair<uint64_t, uint64_t>> extent;
+  for (const auto& req : data) {
+    for (const auto& rs : req.resource_spans()) {
+      for (const auto& ss : rs.scope_spans()) {
+        for (const auto& s : ss.spans()) {
+          auto id = *common::TraceId::FromBytes(s.trace_id());
+          auto [it, fresh] =
+              extent.try_emplace(id, s.start_time_unix_nano(), s.end_time_unix_nano());
+          it->second.first = std::min(it->second.first, s.start_time_unix_nano());
+          it->second.second = std::max(it->second.second, s.end_time_unix_nano());
+        }
+      }
+    }
+  }
+  auto duration_ok = [&](const common::TraceId& id) {
+    auto [first, last] = extent.at(id);
+    auto d = static_cast<int64_t>(last > first ? last - first : 0);
+    return d >= q.trace_duration_min_ns &&
+           (q.trace_duration_max_ns == 0 || d <= q.trace_duration_max_ns);
+  };
   std::map<common::TraceId, int64_t> best;
   for (const auto& req : data) {
     for (const auto& rs : req.resource_spans()) {
@@ -284,8 +306,9 @@ std::vector<TraceHit> NaiveSearch(const std::vector<ExportRequest>& data, const 
           auto start = static_cast<int64_t>(s.start_time_unix_nano());
           if (q.start_min_ns != 0 && start < q.start_min_ns) continue;
           if (q.start_max_ns != 0 && start > q.start_max_ns) continue;
-          if (!q.filter->Matches(rs, ss, s)) continue;
+          if (q.filter != nullptr && !q.filter->Matches(rs, ss, s)) continue;
           auto id = *common::TraceId::FromBytes(s.trace_id());
+          if (!duration_ok(id)) continue;
           auto [it, inserted] = best.try_emplace(id, start);
           if (!inserted) it->second = std::max(it->second, start);
         }
@@ -318,8 +341,13 @@ void CheckFilters(SpanStore& store, const std::vector<ExportRequest>& data, uint
       continue;
     }
     TraceQuery q;
-    q.filter = *f;
+    q.filter = gen.Pick(10) == 0 ? nullptr : *f;  // sometimes the trace duration alone
     q.limit = 1 + gen.Pick(25);
+    if (q.filter == nullptr || gen.Pick(5) == 0) {
+      static const int64_t kBounds[] = {0, 1'000'000'000, 3'000'000'000, 6'000'000'000};
+      q.trace_duration_min_ns = kBounds[gen.Pick(3)];
+      q.trace_duration_max_ns = gen.Pick(2) == 0 ? 0 : kBounds[1 + gen.Pick(3)];
+    }
     if (gen.Pick(3) == 0) {
       q.start_min_ns = kT0 + static_cast<int64_t>(gen.rng()() % static_cast<uint64_t>(kWindow));
       q.start_max_ns = q.start_min_ns + static_cast<int64_t>(gen.rng()() % 300'000'000'000ULL);
@@ -329,7 +357,9 @@ void CheckFilters(SpanStore& store, const std::vector<ExportRequest>& data, uint
     auto want = NaiveSearch(data, q);
     ++tally.checked;
     tally.nonempty += !want.empty();
-    std::string what = fmt::format("{}: {} limit={}", stage, (*f)->DebugString(), q.limit);
+    std::string what = fmt::format("{}: {} limit={} trace duration [{}, {}]", stage,
+                                   q.filter ? q.filter->DebugString() : "(none)", q.limit,
+                                   q.trace_duration_min_ns, q.trace_duration_max_ns);
     ASSERT_EQ(got->size(), want.size()) << what;
     for (size_t j = 0; j < want.size(); ++j) {
       ASSERT_EQ((*got)[j].trace_id, want[j].trace_id) << what << " #" << j;

@@ -18,8 +18,30 @@
 namespace skua::storage {
 namespace {
 
-// The start of the trace's newest span matching `q`; nullopt if none.
+// Whether the trace's duration (earliest start to latest end of its stored spans) is within
+// the query's trace duration bounds.
+bool TraceDurationWithin(const TraceQuery& q, const otlp::TracesData& trace) {
+  if (q.trace_duration_min_ns == 0 && q.trace_duration_max_ns == 0) return true;
+  uint64_t first = UINT64_MAX, last = 0;
+  for (const auto& rs : trace.resource_spans()) {
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& span : ss.spans()) {
+        first = std::min<uint64_t>(first, span.start_time_unix_nano());
+        last = std::max<uint64_t>(last, span.end_time_unix_nano());
+      }
+    }
+  }
+  uint64_t d = last > first ? last - first : 0;
+  if (d > static_cast<uint64_t>(INT64_MAX)) d = INT64_MAX;
+  auto duration = static_cast<int64_t>(d);
+  return duration >= q.trace_duration_min_ns &&
+         (q.trace_duration_max_ns == 0 || duration <= q.trace_duration_max_ns);
+}
+
+// The start of the trace's newest span matching `q`; nullopt if none (or if the trace's
+// duration is outside the query's trace duration bounds).
 std::optional<int64_t> NewestMatchingStart(const TraceQuery& q, const otlp::TracesData& trace) {
+  if (!TraceDurationWithin(q, trace)) return std::nullopt;
   std::optional<int64_t> newest;
   for (const auto& rs : trace.resource_spans()) {
     for (const auto& ss : rs.scope_spans()) {
@@ -39,16 +61,18 @@ std::optional<int64_t> NewestMatchingStart(const TraceQuery& q, const otlp::Trac
 // trace ID). With tags, sealed blocks yield candidates (their postings are keyed by 32 bits
 // of the term hash), and with a filter the index knows only what the filter implies
 // (filter::Narrow), so the answer is verified against the spans: a candidate that does not
-// match is excluded and the index walked again, until the top `limit` are all verified. A
-// filter may reject most candidates, so each walk of a filter search takes twice as many
-// candidates as the one before (up to 4,096), instead of `limit` at a time.
+// match is excluded and the index walked again, until the top `limit` are all verified. The
+// same holds for bounds on the trace's duration, which only the whole trace can tell. A filter
+// or a trace duration bound may reject most candidates, so each of their walks takes twice as
+// many candidates as the one before (up to 4,096), instead of `limit` at a time.
 absl::Status Shard::Search(const TraceQuery& q, const std::vector<std::string>& services,
                            std::vector<TraceHit>& out) {
   absl::flat_hash_map<common::TraceId, std::optional<int64_t>, common::TraceIdHash> known;
   absl::flat_hash_map<common::TraceId, std::shared_ptr<otlp::TracesData>, common::TraceIdHash>
       read;  // the traces verification read
   const size_t limit = static_cast<size_t>(std::max(q.limit, 1));
-  const bool verify = !q.tags.empty() || q.filter != nullptr;
+  const bool trace_level = q.trace_duration_min_ns != 0 || q.trace_duration_max_ns != 0;
+  const bool verify = !q.tags.empty() || q.filter != nullptr || trace_level;
   TraceQuery walk = q;
   for (;;) {
     SKUA_RETURN_IF_ERROR(CheckDeadline(q));
@@ -81,7 +105,9 @@ absl::Status Shard::Search(const TraceQuery& q, const std::vector<std::string>& 
       }
       return absl::OkStatus();
     }
-    if (q.filter != nullptr) walk.limit = std::min(std::max(walk.limit, 1) * 2, 4096);
+    if (q.filter != nullptr || trace_level) {
+      walk.limit = std::min(std::max(walk.limit, 1) * 2, 4096);
+    }
   }
 }
 

@@ -74,6 +74,11 @@ struct TraceQuery {
   // well as every condition above; the API layers never set both (RFC 0005 makes the legacy
   // predicates and the filter exclusive), but storage does not rely on that.
   std::shared_ptr<const filter::Filter> filter;
+  // Bounds on the duration of the whole trace (a Skua extension): from its earliest span start
+  // to its latest span end, over the spans stored when the search runs (an incomplete trace is
+  // measured by the spans present). 0 = unbounded.
+  int64_t trace_duration_min_ns = 0;
+  int64_t trace_duration_max_ns = 0;
   int limit = 100;
   // The search stops with kDeadlineExceeded once the store's clock passes this (ns since the
   // epoch); 0 = no deadline.

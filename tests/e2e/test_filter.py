@@ -224,3 +224,33 @@ def test_hostile_filters_are_refused_cheaply(loaded, m):
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and words in e.value.details()
     # Still serving.
     assert summaries(loaded, call("exists", attr("driver.id"))).status_code == 200
+
+
+@pytest.mark.parametrize("params,want", [
+    ({"query.traceDurationMin": "1s"}, {A}),                      # A lasts 1.2 s
+    ({"query.trace_duration_max": "100ms"}, {B, C}),              # 50 ms and 90 ms
+    ({"query.traceDurationMax": "100ms",
+      "query.filter": json.dumps(call("exists", attr("driver.id")))}, {C}),
+    # Span-level duration says "one span at least this long"; trace-level, the whole trace.
+    ({"query.serviceName": "driver", "query.durationMin": "1s"}, set()),
+    ({"query.serviceName": "driver", "query.traceDurationMin": "1s"}, {A}),
+])
+def test_trace_duration_api_v3(loaded, params, want):
+    r = requests.get(loaded.url("query-http", "/api/v3/trace-summaries"), params={**V3_WINDOW, **params},
+                     timeout=10)
+    assert r.status_code == 200, r.text
+    assert {s["traceId"] for s in r.json()["summaries"]} == want
+
+
+def test_trace_duration_v1(loaded):
+    window = {"start": str((T0 - 60 * S) // 1000), "end": str((T0 + 120 * S) // 1000)}
+    r = requests.get(loaded.url("query-http", "/api/traces"),
+                     params={"service": "driver", "minTraceDuration": "1s", **window}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert {t["traceID"] for t in r.json()["data"]} == {A}
+    r = requests.get(loaded.url("query-http", "/api/traces"),
+                     params={"maxTraceDuration": "100ms", **window}, timeout=10)
+    assert {t["traceID"] for t in r.json()["data"]} == {B, TRACE_C}
+    r = requests.get(loaded.url("query-http", "/api/traces"),
+                     params={"minTraceDuration": "2s", "maxTraceDuration": "1s", **window}, timeout=10)
+    assert r.status_code == 400 and "maxTraceDuration" in r.text
