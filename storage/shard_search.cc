@@ -55,6 +55,12 @@ std::optional<int64_t> NewestMatchingStart(const TraceQuery& q, const otlp::Trac
   return newest;
 }
 
+// Whether a trace placed at `start` comes after the page cursor of `q` (if any).
+bool AfterCursor(const TraceQuery& q, const common::TraceId& id, int64_t start) {
+  if (!q.after) return true;
+  return start < q.after->start_ns || (start == q.after->start_ns && q.after->trace_id < id);
+}
+
 }  // namespace
 
 // This shard's part of a search: its `limit` newest matching traces, newest first (ties by
@@ -72,8 +78,13 @@ absl::Status Shard::Search(const TraceQuery& q, const std::vector<std::string>& 
       read;  // the traces verification read
   const size_t limit = static_cast<size_t>(std::max(q.limit, 1));
   const bool trace_level = q.trace_duration_min_ns != 0 || q.trace_duration_max_ns != 0;
-  const bool verify = !q.tags.empty() || q.filter != nullptr || trace_level;
+  // A page after a cursor walks the index up to the cursor's start only, and learns from the
+  // trace itself whether a newer matching span places the trace before the cursor.
+  const bool verify = !q.tags.empty() || q.filter != nullptr || trace_level || q.after;
   TraceQuery walk = q;
+  if (q.after && (q.start_max_ns == 0 || q.after->start_ns < q.start_max_ns)) {
+    walk.start_max_ns = q.after->start_ns;
+  }
   for (;;) {
     SKUA_RETURN_IF_ERROR(CheckDeadline(q));
     Hits hits;
@@ -93,6 +104,7 @@ absl::Status Shard::Search(const TraceQuery& q, const std::vector<std::string>& 
         if (*trace) {
           auto stored = std::make_shared<otlp::TracesData>(std::move(**trace));
           it->second = NewestMatchingStart(q, *stored);
+          if (it->second && !AfterCursor(q, hit.trace_id, *it->second)) it->second.reset();
           read.emplace(hit.trace_id, std::move(stored));
         }
       }
@@ -105,7 +117,7 @@ absl::Status Shard::Search(const TraceQuery& q, const std::vector<std::string>& 
       }
       return absl::OkStatus();
     }
-    if (q.filter != nullptr || trace_level) {
+    if (q.filter != nullptr || trace_level || q.after) {
       walk.limit = std::min(std::max(walk.limit, 1) * 2, 4096);
     }
   }

@@ -57,6 +57,13 @@ struct PreparedWrite {
   size_t bytes = 0;  // sum of encoded value sizes
 };
 
+// A position in a search's order (newest matching span's start descending, then trace ID
+// ascending): where the previous page of a paginated search ended.
+struct PageCursor {
+  int64_t start_ns = 0;
+  common::TraceId trace_id;
+};
+
 // A search (Jaeger's semantics, docs/api.md): a trace matches when one of its spans
 // satisfies every condition; the `limit` traces whose newest matching span started last are
 // returned, newest first (ties by trace ID).
@@ -79,6 +86,10 @@ struct TraceQuery {
   // measured by the spans present). 0 = unbounded.
   int64_t trace_duration_min_ns = 0;
   int64_t trace_duration_max_ns = 0;
+  // A page after the first (Jaeger RFC 0014): only traces ordered after this position. A trace
+  // is placed by its newest matching span, so one whose newest matching span is newer than the
+  // cursor is not returned, even if older spans of it match too.
+  std::optional<PageCursor> after;
   int limit = 100;
   // The search stops with kDeadlineExceeded once the store's clock passes this (ns since the
   // epoch); 0 = no deadline.
