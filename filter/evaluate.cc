@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -448,17 +449,25 @@ bool Eval(const Node& n, const Context& c) {
   }
 }
 
-void Print(const Node& n, std::string& out) {
+void Print(const Node& n, std::string& out, bool canonical) {
   switch (n.term) {
-    case Node::Term::kCall:
+    case Node::Term::kCall: {
       out += OpName(n.op);
       out += '(';
-      for (size_t i = 0; i < n.args.size(); ++i) {
+      std::vector<std::string> args;
+      for (const Node& a : n.args) {
+        args.emplace_back();
+        Print(a, args.back(), canonical);
+      }
+      // `and` and `or` ask the same whatever their order.
+      if (canonical && (n.op == Op::kAnd || n.op == Op::kOr)) std::sort(args.begin(), args.end());
+      for (size_t i = 0; i < args.size(); ++i) {
         if (i > 0) out += ',';
-        Print(n.args[i], out);
+        out += args[i];
       }
       out += ')';
       return;
+    }
     case Node::Term::kAttr:
       out +=
           fmt::format("attr:{}{}{}", LevelName(n.level), n.level == Level::kNone ? "" : ".", n.key);
@@ -470,6 +479,7 @@ void Print(const Node& n, std::string& out) {
       out += LevelName(n.level);
       return;
     case Node::Term::kScalar:
+      if (canonical) out += fmt::format("{}:", static_cast<int>(n.value.kind));
       if (n.value.kind == Kind::kDuration) {
         out += fmt::format("{}ns", n.value.i);
       } else if (n.value.kind == Kind::kTimestamp) {
@@ -478,14 +488,25 @@ void Print(const Node& n, std::string& out) {
         out += fmt::format("\"{}\"", n.value.text);
       }
       return;
-    case Node::Term::kList:
+    case Node::Term::kList: {
+      std::vector<std::string> values;
+      for (const Constant& c : n.values) {
+        values.push_back(c.kind == Kind::kDuration || c.kind == Kind::kTimestamp
+                             ? std::to_string(c.i)
+                             : fmt::format("\"{}\"", c.text));
+      }
+      if (canonical) {
+        std::sort(values.begin(), values.end());
+        out += fmt::format("{}:", static_cast<int>(n.list_kind));
+      }
       out += '[';
-      for (size_t i = 0; i < n.values.size(); ++i) {
+      for (size_t i = 0; i < values.size(); ++i) {
         if (i > 0) out += ',';
-        out += fmt::format("\"{}\"", n.values[i].text);
+        out += values[i];
       }
       out += ']';
       return;
+    }
   }
 }
 
@@ -498,7 +519,13 @@ bool Filter::Matches(const otlp::ResourceSpans& resource_spans, const otlp::Scop
 
 std::string Filter::DebugString() const {
   std::string out;
-  Print(root_, out);
+  Print(root_, out, false);
+  return out;
+}
+
+std::string Filter::CanonicalString() const {
+  std::string out;
+  Print(root_, out, true);
   return out;
 }
 

@@ -127,6 +127,10 @@ class Filter {
   // A fingerprint of what the filter asks, for logs and tests: the tree in a compact prefix
   // form, e.g. `and(eq(attr:http.status_code,"500"),gt(span.duration,2000000000ns))`.
   std::string DebugString() const;
+  // The same question asked in another order (operands of `and`/`or`, list values) gives the
+  // same string; what a constant resolved to (a duration in ns, an instant in ns) is printed, not
+  // how it was spelled. For fingerprints of queries.
+  std::string CanonicalString() const;
 
  private:
   friend absl::StatusOr<std::shared_ptr<const Filter>> Finalize(Node root);

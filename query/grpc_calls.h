@@ -158,12 +158,16 @@ class Calls {
   // when the client cancels.
   template <typename Send>
   grpc::Status Search(const storage::TraceQuery& q, QueryService::Adjust adjust,
-                      grpc::ServerContext* context, Send send) {
+                      grpc::ServerContext* context, Send send,
+                      QueryService::Paging* paging = nullptr) {
     bool cancelled = false;
-    auto st = service_.StreamTraces(q, TimeLeft(*context), adjust, [&](otlp_trace::TracesData& t) {
-      cancelled = context->IsCancelled() || !send(t);
-      return !cancelled;
-    });
+    auto st = service_.StreamTraces(
+        q, TimeLeft(*context), adjust,
+        [&](otlp_trace::TracesData& t) {
+          cancelled = context->IsCancelled() || !send(t);
+          return !cancelled;
+        },
+        paging);
     if (!st.ok()) return StorageFailure(st);
     return cancelled ? Cancelled(context) : grpc::Status::OK;
   }

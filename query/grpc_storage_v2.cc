@@ -10,6 +10,8 @@
 #include <unordered_set>
 
 #include "common/ids.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "jaeger/storage/v2/capabilities.grpc.pb.h"
 #include "jaeger/storage/v2/dependency_storage.grpc.pb.h"
 #include "jaeger/storage/v2/trace_storage.grpc.pb.h"
@@ -154,6 +156,11 @@ class TraceReaderService final : public storage_v2::TraceReader::Service {
       if (auto st = ParseQuery(request->has_query(), request->query(), tenant, q); !st.ok()) {
         return st;
       }
+      if (request->query().has_pagination()) {
+        return Invalid(
+            "query.pagination: FindTraces is not paginated (Jaeger RFC 0014); page with "
+            "FindTraceIDs or FindTraceSummaries");
+      }
       return calls_.Search(q, QueryService::Adjust::kRaw, context, [&](otlp_trace::TracesData& t) {
         return SendChunked(t, [&](const otlp_trace::TracesData& c) { return writer->Write(c); });
       });
@@ -168,8 +175,12 @@ class TraceReaderService final : public storage_v2::TraceReader::Service {
       if (auto st = ParseQuery(request->has_query(), request->query(), tenant, q); !st.ok()) {
         return st;
       }
-      auto hits = calls_.service().FindTraceIds(q, Calls::TimeLeft(*context));
+      QueryService::Paging paging;
+      if (auto st = Paged(request->query(), q, paging); !st.ok()) return st;
+      auto hits = calls_.service().FindTraceIds(q, Calls::TimeLeft(*context),
+                                                paging.size > 0 ? &paging : nullptr);
       if (!hits.ok()) return StorageFailure(hits.status());
+      response->set_next_page_token(paging.next_token);
       // No time range is given: the hint is optional, and what the index knows (the newest
       // matching span's start) is not the trace's range.
       for (const auto& hit : *hits) {
@@ -187,17 +198,24 @@ class TraceReaderService final : public storage_v2::TraceReader::Service {
       if (auto st = ParseQuery(request->has_query(), request->query(), tenant, q); !st.ok()) {
         return st;
       }
+      QueryService::Paging paging;
+      if (auto st = Paged(request->query(), q, paging); !st.ok()) return st;
       storage_v2::FindTraceSummariesResponse message;
-      auto st = calls_.Search(q, QueryService::Adjust::kRaw, context,
-                              [&](const otlp_trace::TracesData& t) {
-                                AddSummary(Summarize(t), *message.add_summaries());
-                                if (message.summaries_size() < kSummariesPerMessage) return true;
-                                bool ok = writer->Write(message);
-                                message.Clear();
-                                return ok;
-                              });
+      auto st = calls_.Search(
+          q, QueryService::Adjust::kRaw, context,
+          [&](const otlp_trace::TracesData& t) {
+            AddSummary(Summarize(t), *message.add_summaries());
+            if (message.summaries_size() < kSummariesPerMessage) return true;
+            bool ok = writer->Write(message);
+            message.Clear();
+            return ok;
+          },
+          paging.size > 0 ? &paging : nullptr);
       if (!st.ok()) return st;
-      if (message.summaries_size() > 0 && !writer->Write(message)) {
+      // The token goes on the last message (one with no summaries if the page ended on a full
+      // message); a page with no next one ends as before.
+      message.set_next_page_token(paging.next_token);
+      if ((message.summaries_size() > 0 || !paging.next_token.empty()) && !writer->Write(message)) {
         return Calls::Cancelled(context);
       }
       return grpc::Status::OK;
@@ -205,6 +223,28 @@ class TraceReaderService final : public storage_v2::TraceReader::Service {
   }
 
  private:
+  // The query's page (Jaeger RFC 0014), if it asks for one: a page size of 0 falls back to the
+  // search depth, as jaeger-idl's storage API says. A token that is not this query's is
+  // INVALID_ARGUMENT with google.rpc.ErrorInfo reason PAGINATION_INVALID, which Jaeger's client
+  // maps back to its ErrPaginationInvalid.
+  grpc::Status Paged(const storage_v2::TraceQueryParameters& p, storage::TraceQuery& q,
+                     QueryService::Paging& paging) {
+    if (!p.has_pagination()) return grpc::Status::OK;
+    paging.size = p.pagination().page_size() > 0 ? p.pagination().page_size()
+                                                 : static_cast<uint32_t>(q.limit);
+    absl::Status st = calls_.service().ToPage(q, paging.size, p.pagination().page_token());
+    if (st.ok()) return grpc::Status::OK;
+    google::rpc::Status details;
+    details.set_code(grpc::StatusCode::INVALID_ARGUMENT);
+    details.set_message(std::string(st.message()));
+    google::rpc::ErrorInfo info;
+    info.set_reason("PAGINATION_INVALID");
+    info.set_domain("jaegertracing.io");
+    details.add_details()->PackFrom(info);
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(st.message()),
+                        details.SerializeAsString());
+  }
+
   // A search from the API's TraceQueryParameters; the error names the field. An empty service
   // means every service (Capabilities says so); unset times and durations are unbounded.
   grpc::Status ParseQuery(bool present, const storage_v2::TraceQueryParameters& p,
@@ -216,7 +256,7 @@ class TraceReaderService final : public storage_v2::TraceReader::Service {
     if (unknown.field_count() > 0) {
       return grpc::Status(
           grpc::StatusCode::UNIMPLEMENTED,
-          fmt::format("query field {} is not supported by this server (supported: 1-9)",
+          fmt::format("query field {} is not supported by this server (supported: 1-10)",
                       unknown.field(0).number()));
     }
     q.tenant = tenant;
@@ -316,6 +356,8 @@ class CapabilitiesService final : public storage_v2::Capabilities::Service {
       // The attributes, operation and duration bounds must all hold on one span
       // (storage::SpanMatches).
       search->set_same_span_conjunction(true);
+      // FindTraceIDs and FindTraceSummaries take pagination: keyset page tokens.
+      search->set_paginated(true);
       // The structured filter: every level and operator of RFC 0005's initial set.
       auto* f = search->mutable_filter();
       for (const auto& level : filter::SupportedLevels()) f->add_levels(level);

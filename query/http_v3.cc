@@ -189,13 +189,40 @@ HttpResponse V3HttpApi::FindTraces(const Params& params, bool summaries) {
     return *bad;
   }
   q.limit = service_.SearchLimit(depth);
+  // Pagination (Jaeger RFC 0014): trace summaries only; exclusive with the search depth.
+  QueryService::Paging paging;
+  auto [size_v, size_name] =
+      ParamEither(params, "query.pagination.pageSize", "query.pagination.page_size");
+  auto [token_v, token_name] =
+      ParamEither(params, "query.pagination.pageToken", "query.pagination.page_token");
+  if (size_v != nullptr || token_v != nullptr) {
+    if (!summaries) {
+      return Fail(400,
+                  "query.pagination: /api/v3/traces is not paginated (Jaeger RFC 0014); page "
+                  "with /api/v3/trace-summaries and read the traces by ID");
+    }
+    if (depth != 0) {
+      return Fail(400,
+                  "query.pagination and query.search_depth cannot be combined: "
+                  "query.pagination.page_size bounds the page");
+    }
+    int64_t size = 0;
+    if (auto bad = V3Param(params, {size_name}, ParseInt64, &size)) return *bad;
+    if (size <= 0 || size > UINT32_MAX) {
+      return Fail(400, "query.pagination.page_size must be a positive number of traces");
+    }
+    paging.size = static_cast<uint32_t>(size);
+    auto st = service_.ToPage(q, paging.size, token_v != nullptr ? *token_v : "");
+    if (!st.ok()) return Fail(400, common::Message(st));
+  }
   bool raw = false;
   if (auto bad = V3Param(params, {"query.rawTraces", "query.raw_traces"}, ParseBool, &raw)) {
     return *bad;
   }
 
   auto found =
-      service_.FindTraces(q, raw ? QueryService::Adjust::kRaw : QueryService::Adjust::kOtlp);
+      service_.FindTraces(q, raw ? QueryService::Adjust::kRaw : QueryService::Adjust::kOtlp,
+                          paging.size > 0 ? &paging : nullptr);
   if (!found.ok()) return StorageFailure(found.status(), service_.config(), Fail);
   if (found->cut) SPDLOG_WARN("query: {}", service_.CutMessage(*found));
   auto& traces = found->traces;
@@ -205,7 +232,10 @@ HttpResponse V3HttpApi::FindTraces(const Params& params, bool summaries) {
       if (i > 0) out += ",";
       out += RenderSummary(traces[i]);
     }
-    return V3Json(out + "]}");
+    out += "]";
+    // proto3 JSON leaves an empty token out: no token, no next page.
+    if (!paging.next_token.empty()) out += ",\"nextPageToken\":" + JsonString(paging.next_token);
+    return V3Json(out + "}");
   }
   if (traces.empty()) return Fail(404, "No traces found");
   otlp_trace::TracesData all;

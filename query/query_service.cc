@@ -9,6 +9,7 @@
 
 #include "common/status_macros.h"
 #include "query/otlp_adjust.h"
+#include "query/page_token.h"
 
 namespace skua::query {
 namespace {
@@ -84,9 +85,10 @@ std::vector<storage::DependencyLink> QueryService::Dependencies(const std::strin
 }
 
 absl::StatusOr<QueryService::Found> QueryService::FindTraces(storage::TraceQuery query,
-                                                             Adjust adjust) {
+                                                             Adjust adjust, Paging* paging) {
   query.deadline_ns = clock_.NowNanos() + std::chrono::nanoseconds(config_.timeout).count();
   SKUA_ASSIGN_OR_RETURN(auto hits, reader_.FindTraces(query));
+  CutPage(query, hits, paging);
   Found found;
   found.matched = hits.size();
   uint64_t bytes = 0;
@@ -100,14 +102,30 @@ absl::StatusOr<QueryService::Found> QueryService::FindTraces(storage::TraceQuery
     found.traces.push_back(std::move(t));
     return true;
   }));
+  if (found.cut && paging != nullptr) {
+    // The page ends at the last trace that fit: the next one starts right after it.
+    std::string id;
+    for (const auto& rs : found.traces.back().resource_spans()) {
+      for (const auto& ss : rs.scope_spans()) {
+        if (id.empty() && ss.spans_size() > 0) id = ss.spans(0).trace_id();
+      }
+    }
+    for (const auto& h : hits) {
+      if (h.trace_id.AsBytes() == id) {
+        paging->next_token = EncodePageToken(QueryFingerprint(query), {h.start_ns, h.trace_id});
+      }
+    }
+  }
   return found;
 }
 
 absl::Status QueryService::StreamTraces(storage::TraceQuery query, std::chrono::milliseconds budget,
                                         Adjust adjust,
-                                        const std::function<bool(otlp_trace::TracesData&)>& send) {
+                                        const std::function<bool(otlp_trace::TracesData&)>& send,
+                                        Paging* paging) {
   query.deadline_ns = DeadlineWithin(budget);
   SKUA_ASSIGN_OR_RETURN(auto hits, reader_.FindTraces(query));
+  CutPage(query, hits, paging);
   return ForEachHitTrace(query, hits, [&](otlp_trace::TracesData& t) {
     Adjusted(t, adjust);
     return send(t);
@@ -119,9 +137,32 @@ int64_t QueryService::DeadlineWithin(std::chrono::milliseconds budget) const {
 }
 
 absl::StatusOr<std::vector<storage::TraceHit>> QueryService::FindTraceIds(
-    storage::TraceQuery query, std::chrono::milliseconds budget) {
+    storage::TraceQuery query, std::chrono::milliseconds budget, Paging* paging) {
   query.deadline_ns = DeadlineWithin(budget);
-  return reader_.FindTraces(query);
+  SKUA_ASSIGN_OR_RETURN(auto hits, reader_.FindTraces(query));
+  CutPage(query, hits, paging);
+  return hits;
+}
+
+absl::Status QueryService::ToPage(storage::TraceQuery& query, uint32_t size,
+                                  std::string_view token) const {
+  if (size == 0) return absl::InvalidArgumentError("query.pagination.page_size is required");
+  // One more than the page: whether it comes back says whether there is a next page.
+  query.limit = std::min<int64_t>(size, config_.max_limit) + 1;
+  if (token.empty()) return absl::OkStatus();
+  SKUA_ASSIGN_OR_RETURN(query.after, DecodePageToken(token, QueryFingerprint(query)));
+  return absl::OkStatus();
+}
+
+void QueryService::CutPage(const storage::TraceQuery& query, std::vector<storage::TraceHit>& hits,
+                           Paging* paging) const {
+  if (paging == nullptr) return;
+  paging->next_token.clear();
+  auto page = static_cast<size_t>(std::max(query.limit - 1, 1));
+  if (hits.size() <= page) return;
+  hits.resize(page);
+  paging->next_token =
+      EncodePageToken(QueryFingerprint(query), {hits.back().start_ns, hits.back().trace_id});
 }
 
 std::string QueryService::CutMessage(const Found& found) const {

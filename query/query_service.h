@@ -81,6 +81,18 @@ class QueryService {
   std::vector<storage::DependencyLink> Dependencies(const std::string& tenant, Window window,
                                                     std::string_view service);
 
+  // Pagination (Jaeger RFC 0014). A page is at most `size` traces (at most query.max_limit) in
+  // the search's order; `token` ("" for the first page) is what the previous page returned. The
+  // token binds the page to its query: it holds a fingerprint of everything the search matches
+  // by (not the page size), and the position of the previous page's last trace.
+  struct Paging {
+    uint32_t size = 0;       // 0: not a paginated search
+    std::string next_token;  // set by the search: the next page's token, "" after the last
+  };
+  // Readies `query` for a page: its limit and, with a token, the position after which it
+  // starts. Errors: kInvalidArgument (size 0; a token this server did not mint for this query).
+  absl::Status ToPage(storage::TraceQuery& query, uint32_t size, std::string_view token) const;
+
   // A search whose answer is built whole (HTTP): the traces found, newest first, until their
   // span data passes query.max_response_bytes — then `cut` is set and the rest left out.
   struct Found {
@@ -88,20 +100,23 @@ class QueryService {
     size_t matched = 0;  // traces the search found
     bool cut = false;
   };
-  // Runs `query` with its deadline query.timeout from now.
-  absl::StatusOr<Found> FindTraces(storage::TraceQuery query, Adjust adjust);
+  // Runs `query` with its deadline query.timeout from now. With `paging` (after ToPage), the
+  // answer is that page and paging->next_token is set.
+  absl::StatusOr<Found> FindTraces(storage::TraceQuery query, Adjust adjust,
+                                   Paging* paging = nullptr);
 
   // A search whose answer is streamed (gRPC): calls send(trace) for each trace found, newest
   // first, until send returns false. The deadline is query.timeout or `budget` from now,
   // whichever comes first.
   absl::Status StreamTraces(storage::TraceQuery query, std::chrono::milliseconds budget,
-                            Adjust adjust,
-                            const std::function<bool(otlp_trace::TracesData&)>& send);
+                            Adjust adjust, const std::function<bool(otlp_trace::TracesData&)>& send,
+                            Paging* paging = nullptr);
 
   // A search's hits only (trace IDs, newest first), for callers that read the traces later.
   // The deadline is as StreamTraces'.
   absl::StatusOr<std::vector<storage::TraceHit>> FindTraceIds(storage::TraceQuery query,
-                                                              std::chrono::milliseconds budget);
+                                                              std::chrono::milliseconds budget,
+                                                              Paging* paging = nullptr);
 
   // What the answer says when FindTraces cut it.
   std::string CutMessage(const Found& found) const;
@@ -110,6 +125,10 @@ class QueryService {
   // The deadline of a search (ns since the epoch): query.timeout or `budget` from now, whichever
   // comes first.
   int64_t DeadlineWithin(std::chrono::milliseconds budget) const;
+  // Cuts the hits of a page search (ToPage asked for one more than the page) to the page, and
+  // sets paging->next_token.
+  void CutPage(const storage::TraceQuery& query, std::vector<storage::TraceHit>& hits,
+               Paging* paging) const;
   // Calls fn(trace) for each hit's trace, in order — as the search read it, or read now; a trace
   // gone since the search is skipped — until fn returns false or the deadline passes.
   absl::Status ForEachHitTrace(const storage::TraceQuery& query,
