@@ -259,8 +259,8 @@ def test_unset_times_are_unbounded_and_no_match_is_an_empty_stream(m, ch):
 
 def test_what_is_not_served_is_refused_not_widened(m, ch):
     q = query(m, service="driver")
-    # Field 10 is jaeger-idl's pagination (a message): a length-delimited field of 2 bytes.
-    with_pages = q.SerializeToString() + bytes([10 << 3 | 2, 2, 0x08, 0x05])
+    # Field 11, which no jaeger-idl version defines yet: a length-delimited field of 2 bytes.
+    with_pages = q.SerializeToString() + bytes([11 << 3 | 2, 2, 0x08, 0x05])
     request = bytes([1 << 3 | 2, len(with_pages)]) + with_pages
     for method, response in [("FindTraces", m.otlp_TracesData), ("FindTraceIDs", m.s_FindTraceIDsResponse),
                              ("FindTraceSummaries", m.s_FindTraceSummariesResponse)]:
@@ -270,7 +270,7 @@ def test_what_is_not_served_is_refused_not_widened(m, ch):
                           response_deserializer=response.FromString)(request, timeout=10)
             list(result) if method != "FindTraceIDs" else result
         assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED, method
-        assert "field 10" in e.value.details()
+        assert "field 11" in e.value.details()
     for bad, field in [(dict(search_depth=1, duration_min=None), "duration"),
                        (dict(window=(T0 + 60 * S, T0)), "start_time_min")]:
         q = query(m, service="driver", **{k: v for k, v in bad.items() if k == "window"})
