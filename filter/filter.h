@@ -177,6 +177,9 @@ struct IndexHints {
   // (storage/span_terms.h): attribute equalities whose constant reads the same at every type
   // it could match, span.kind and span.status words.
   std::vector<std::pair<std::string, std::string>> terms;
+  // Groups of terms of which every satisfying span has at least one: what an `or` whose every
+  // branch implies a term, or an `in` over an attribute, implies.
+  std::vector<std::vector<std::pair<std::string, std::string>>> any_terms;
 };
 IndexHints Narrow(const Filter& filter);
 

@@ -245,6 +245,19 @@ TEST(FilterTest, NarrowsOnlyByWhatTheFilterImplies) {
   std::vector<std::pair<std::string, std::string>> want = {{"http.status_code", "500"},
                                                            {"span.kind", "server"}};
   EXPECT_EQ(h.terms, want);
+  // ... but the `or` implies that one of its terms is there.
+  std::vector<std::vector<std::pair<std::string, std::string>>> any = {{{"a", "1"}, {"b", "2"}}};
+  EXPECT_EQ(h.any_terms, any);
+  // An `or` with a branch that implies no term implies no group; `in` implies one per value.
+  auto g = Must(R"({"op":"and","args":[)" +
+                Call(R"({"op":"or","args":[)" + Call(Leaf("eq", Attr("a"), Scalar("1"))) + "," +
+                     Call(Leaf("regex", Attr("b"), Scalar("x"))) + "]}") +
+                "," +
+                Call(R"({"op":"in","args":[)" + Attr("c") + R"(,{"list":{"values":["x","y"]}}]})") +
+                "]}");
+  ASSERT_TRUE(g);
+  any = {{{"c", "x"}, {"c", "y"}}};
+  EXPECT_EQ(Narrow(*g).any_terms, any);
 }
 
 }  // namespace

@@ -48,6 +48,38 @@ std::optional<std::string> TermText(const Constant& c) {
   }
 }
 
+void FromConjunct(const Node& n, IndexHints& hints, bool inside_some);
+
+// The terms one of which every span satisfying `n` has: each branch of an `or` must imply one
+// (any of a branch's implied terms will do), an `in` over an attribute implies one per value.
+// Empty if `n` implies no such group.
+std::vector<std::pair<std::string, std::string>> AnyOf(const Node& n) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (n.term != Node::Term::kCall) return out;
+  if (n.op == Op::kOr) {
+    for (const Node& branch : n.args) {
+      auto implied = AnyOf(branch);
+      if (implied.empty()) {
+        IndexHints h;
+        FromConjunct(branch, h, true);  // inside_some: attribute terms only
+        if (h.terms.empty()) return {};
+        implied.push_back(h.terms.front());
+      }
+      out.insert(out.end(), implied.begin(), implied.end());
+    }
+    return out;
+  }
+  if (n.op == Op::kIn && n.args[0].term == Node::Term::kAttr) {
+    for (const Constant& k : n.args[1].values) {
+      auto text = TermText(k);
+      if (!text) return {};
+      out.emplace_back(n.args[0].key, *text);
+    }
+    return out;
+  }
+  return out;
+}
+
 void FromConjunct(const Node& n, IndexHints& hints, bool inside_some) {
   if (n.term != Node::Term::kCall) return;
   if (n.op == Op::kAnd) {
@@ -56,6 +88,11 @@ void FromConjunct(const Node& n, IndexHints& hints, bool inside_some) {
   }
   if (n.op == Op::kSome) {
     FromConjunct(n.args[1], hints, true);
+    return;
+  }
+  if (n.op == Op::kOr || (n.op == Op::kIn && n.args[1].values.size() > 1)) {
+    auto group = AnyOf(n);
+    if (!group.empty()) hints.any_terms.push_back(std::move(group));
     return;
   }
   bool equality = n.op == Op::kEq || (n.op == Op::kIn && n.args[1].values.size() == 1);

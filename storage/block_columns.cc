@@ -27,26 +27,31 @@ void BlockColumns::Collect(const TraceQuery& q, size_t n, std::optional<uint32_t
                            TermMarker mark, Hits& hits) const {
   // Entries having every tag: the intersection of each tag's marks; an entry has a tag if it
   // has it itself or its origin (resource and scope) has it.
+  // A group of `any_tags` marks the union of its tags' entries.
   std::vector<bool> all;
-  for (size_t t = 0; t < q.tags.size(); ++t) {
+  bool first = true;
+  auto intersect = [&](const std::vector<std::pair<std::string, std::string>>& group) {
     std::vector<bool> bits(n, false), origins(origin_count, false);
-    mark(TermHash(q.tags[t].first, q.tags[t].second), bits, origins);
+    for (const auto& [k, v] : group) mark(TermHash(k, v), bits, origins);
     if (std::find(origins.begin(), origins.end(), true) != origins.end()) {
       for (size_t i = 0; i < n; ++i) {
         if (origins[origin_ord[i]]) bits[i] = true;
       }
     }
-    if (t == 0) {
+    if (first) {
       all = std::move(bits);
+      first = false;
     } else {
       for (size_t i = 0; i < n; ++i) all[i] = all[i] && bits[i];
     }
-  }
+  };
+  for (const auto& tag : q.tags) intersect({tag});
+  for (const auto& group : q.any_tags) intersect(group);
   // Matching entries, then only this block's `limit` newest traces go to `hits`: a trace not
   // among them has `limit` newer ones here already, so it cannot make the overall result.
   std::vector<std::pair<int64_t, uint32_t>> matches;  // (start, trace ordinal)
   for (size_t i = 0; i < n; ++i) {
-    if (!all.empty() && !all[i]) continue;
+    if (!first && !all[i]) continue;
     int64_t s = starts[i];
     if (q.start_min_ns != 0 && s < q.start_min_ns) continue;
     if (q.start_max_ns != 0 && s > q.start_max_ns) continue;

@@ -132,9 +132,15 @@ bool SealedBlock::Search(const TraceQuery& q, Hits& hits) const {
   std::optional<uint32_t> op;
   if (size_ == 0 || !columns_.MayMatch(q, op)) return true;
   // A tag no entry of the block has: nothing here matches, and the columns stay encoded.
-  for (const auto& [k, v] : q.tags) {
-    uint64_t h = TermHash(k, v);
-    if (span_postings_.Find(h).empty() && origin_postings_.Find(h).empty()) return true;
+  auto absent = [&](const std::pair<std::string, std::string>& tag) {
+    uint64_t h = TermHash(tag.first, tag.second);
+    return span_postings_.Find(h).empty() && origin_postings_.Find(h).empty();
+  };
+  for (const auto& tag : q.tags) {
+    if (absent(tag)) return true;
+  }
+  for (const auto& group : q.any_tags) {
+    if (std::all_of(group.begin(), group.end(), absent)) return true;
   }
   if (!DecodeColumns()) return false;
   columns_.Collect(

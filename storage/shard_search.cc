@@ -80,7 +80,8 @@ absl::Status Shard::Search(const TraceQuery& q, const std::vector<std::string>& 
   const bool trace_level = q.trace_duration_min_ns != 0 || q.trace_duration_max_ns != 0;
   // A page after a cursor walks the index up to the cursor's start only, and learns from the
   // trace itself whether a newer matching span places the trace before the cursor.
-  const bool verify = !q.tags.empty() || q.filter != nullptr || trace_level || q.after;
+  const bool verify =
+      !q.tags.empty() || !q.any_tags.empty() || q.filter != nullptr || trace_level || q.after;
   TraceQuery walk = q;
   if (q.after && (q.start_max_ns == 0 || q.after->start_ns < q.start_max_ns)) {
     walk.start_max_ns = q.after->start_ns;
@@ -133,7 +134,12 @@ absl::Status Shard::WalkIndex(const TraceQuery& q, const std::vector<std::string
   // every tag; without, walk the blocks themselves.
   std::vector<uint64_t> tag_hashes;
   for (const auto& [k, v] : q.tags) tag_hashes.push_back(TermHash(k, v));
-  bool use_filters = !tag_hashes.empty();
+  std::vector<std::vector<uint64_t>> group_hashes;
+  for (const auto& group : q.any_tags) {
+    group_hashes.emplace_back();
+    for (const auto& [k, v] : group) group_hashes.back().push_back(TermHash(k, v));
+  }
+  bool use_filters = !tag_hashes.empty() || !group_hashes.empty();
   rocksdb::ReadOptions ro;
   ro.total_order_seek = true;
   // One consistent view for filters and blocks: a merge replacing blocks meanwhile is either
@@ -161,6 +167,10 @@ absl::Status Shard::WalkIndex(const TraceQuery& q, const std::vector<std::string
         if (use_filters) {
           bool may = true;
           for (uint64_t h : tag_hashes) may = may && FilterMayContain(value, h);
+          for (const auto& group : group_hashes) {
+            may = may && std::any_of(group.begin(), group.end(),
+                                     [&](uint64_t h) { return FilterMayContain(value, h); });
+          }
           if (!may) continue;
           block_value.Reset();
           auto s = db_->Get(ro, part.index_cf.get(), BlockKeyOf(key), &block_value);

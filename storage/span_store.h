@@ -73,6 +73,9 @@ struct TraceQuery {
   std::string operation;  // "" = any
   // All must match the same span; values compared as strings (storage/span_terms.h).
   std::vector<std::pair<std::string, std::string>> tags;
+  // Groups of tags of which the span must have at least one each (what an `or` of a filter
+  // implies); compared as `tags` are.
+  std::vector<std::vector<std::pair<std::string, std::string>>> any_tags;
   int64_t start_min_ns = 0;     // span start >= this; 0 = unbounded
   int64_t start_max_ns = 0;     // span start <= this; 0 = unbounded
   int64_t duration_min_ns = 0;  // span duration >= this; 0 = unbounded

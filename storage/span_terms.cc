@@ -105,14 +105,20 @@ bool SpanMatches(const TraceQuery& q, const otlp_trace::ResourceSpans& rs,
   if (q.duration_min_ns != 0 && duration < q.duration_min_ns) return false;
   if (q.duration_max_ns != 0 && duration > q.duration_max_ns) return false;
   if (q.filter != nullptr && !q.filter->Matches(rs, ss, span)) return false;
-  if (q.tags.empty()) return true;
+  if (q.tags.empty() && q.any_tags.empty()) return true;
   std::vector<uint64_t> terms;
   auto add = [&terms](std::string_view k, std::string_view v) { terms.push_back(TermHash(k, v)); };
   ForEachSpanTerm(span, add);
   ForEachResourceTerm(resource, add);
   ForEachScopeTerm(scope, add);
-  for (const auto& [k, v] : q.tags) {
-    if (std::find(terms.begin(), terms.end(), TermHash(k, v)) == terms.end()) return false;
+  auto has = [&](const std::pair<std::string, std::string>& tag) {
+    return std::find(terms.begin(), terms.end(), TermHash(tag.first, tag.second)) != terms.end();
+  };
+  for (const auto& tag : q.tags) {
+    if (!has(tag)) return false;
+  }
+  for (const auto& group : q.any_tags) {
+    if (std::none_of(group.begin(), group.end(), has)) return false;
   }
   return true;
 }
