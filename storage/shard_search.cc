@@ -6,6 +6,7 @@
 
 #include <functional>
 
+#include "absl/container/flat_hash_set.h"
 #include "common/hash.h"
 #include "common/status_macros.h"
 #include "storage/keys.h"
@@ -96,7 +97,8 @@ absl::Status Shard::Search(const TraceQuery& q, const std::vector<std::string>& 
     KeepNewest(out, static_cast<size_t>(walk.limit));
     if (!verify) return absl::OkStatus();
     bool settled = true;
-    for (const TraceHit& hit : out) {
+    for (size_t i = 0; i < out.size(); ++i) {
+      const TraceHit& hit = out[i];
       auto [it, fresh] = known.try_emplace(hit.trace_id);
       if (fresh) {
         SKUA_RETURN_IF_ERROR(CheckDeadline(q));
@@ -106,7 +108,9 @@ absl::Status Shard::Search(const TraceQuery& q, const std::vector<std::string>& 
           auto stored = std::make_shared<otlp::TracesData>(std::move(**trace));
           it->second = NewestMatchingStart(q, *stored);
           if (it->second && !AfterCursor(q, hit.trace_id, *it->second)) it->second.reset();
-          read.emplace(hit.trace_id, std::move(stored));
+          // Kept only where the answer may take it from (memory stays bounded by `limit`
+          // traces); a trace that rises into the answer later is read again.
+          if (it->second && i < limit) read.emplace(hit.trace_id, std::move(stored));
         }
       }
       settled = settled && it->second == hit.start_ns;
@@ -118,6 +122,9 @@ absl::Status Shard::Search(const TraceQuery& q, const std::vector<std::string>& 
       }
       return absl::OkStatus();
     }
+    absl::flat_hash_set<common::TraceId, common::TraceIdHash> keep;
+    for (size_t i = 0; i < out.size() && i < limit; ++i) keep.insert(out[i].trace_id);
+    absl::erase_if(read, [&](const auto& entry) { return !keep.contains(entry.first); });
     if (q.filter != nullptr || trace_level || q.after) {
       walk.limit = std::min(std::max(walk.limit, 1) * 2, 4096);
     }
