@@ -180,6 +180,10 @@ struct IndexHints {
   // Groups of terms of which every satisfying span has at least one: what an `or` whose every
   // branch implies a term, or an `in` over an attribute, implies.
   std::vector<std::vector<std::pair<std::string, std::string>>> any_terms;
+  // The traces (32 lowercase hex digits) every satisfying span belongs to, when the filter
+  // names them (span.traceID `eq`/`in` at its top, or an `or` whose every branch does); empty:
+  // no such bound. A span search reads these traces instead of searching.
+  std::vector<std::string> trace_ids;
 };
 IndexHints Narrow(const Filter& filter);
 

@@ -1,6 +1,8 @@
 // What the search index may assume of every span a filter accepts (IndexHints): only
 // conditions the filter implies, so the index yields a superset that Filter::Matches decides.
 
+#include <algorithm>
+
 #include "filter/filter.h"
 #include "filter/vocabulary.h"
 #include "model/values.h"
@@ -159,11 +161,57 @@ void FromConjunct(const Node& n, IndexHints& hints, bool inside_some) {
   }
 }
 
+// The trace IDs `n` bounds every satisfying span to; nullopt when it bounds none.
+std::optional<std::vector<std::string>> TraceIds(const Node& n) {
+  if (n.term != Node::Term::kCall) return std::nullopt;
+  auto is_trace_id = [](const Node& ref) {
+    return ref.term == Node::Term::kField && ref.field == Field::kSpanTraceId;
+  };
+  switch (n.op) {
+    case Op::kEq:
+      if (is_trace_id(n.args[0]) && n.args[1].term == Node::Term::kScalar) {
+        return std::vector<std::string>{n.args[1].value.text};
+      }
+      return std::nullopt;
+    case Op::kIn:
+      if (is_trace_id(n.args[0])) {
+        std::vector<std::string> ids;
+        for (const Constant& c : n.args[1].values) ids.push_back(c.text);
+        return ids;
+      }
+      return std::nullopt;
+    case Op::kAnd: {
+      std::optional<std::vector<std::string>> best;
+      for (const Node& a : n.args) {
+        auto ids = TraceIds(a);
+        if (ids && (!best || ids->size() < best->size())) best = std::move(ids);
+      }
+      return best;
+    }
+    case Op::kOr: {
+      std::vector<std::string> all;
+      for (const Node& a : n.args) {
+        auto ids = TraceIds(a);
+        if (!ids) return std::nullopt;
+        all.insert(all.end(), ids->begin(), ids->end());
+      }
+      return all;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace
 
 IndexHints Narrow(const Filter& filter) {
   IndexHints hints;
   FromConjunct(filter.root(), hints, false);
+  if (auto ids = TraceIds(filter.root())) {
+    std::sort(ids->begin(), ids->end());
+    ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
+    hints.trace_ids = std::move(*ids);
+  }
   return hints;
 }
 

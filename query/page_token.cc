@@ -13,6 +13,14 @@ namespace {
 
 constexpr uint8_t kVersion = 1;
 constexpr size_t kTokenBytes = 1 + 8 + 8 + 16;
+constexpr uint8_t kSpanVersion = 2;
+constexpr size_t kSpanTokenBytes = kTokenBytes + 8;
+
+std::string UrlSafe(std::string token) {
+  for (char& c : token) c = c == '+' ? '-' : (c == '/' ? '_' : c);
+  token.erase(std::find(token.begin(), token.end(), '='), token.end());
+  return token;
+}
 
 void PutU64(std::string& out, uint64_t v) {
   for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
@@ -63,10 +71,7 @@ std::string EncodePageToken(uint64_t fingerprint, const storage::PageCursor& cur
   PutU64(raw, fingerprint);
   PutU64(raw, static_cast<uint64_t>(cursor.start_ns));
   raw.append(cursor.trace_id.AsBytes());
-  std::string token = common::Base64Encode(raw);
-  for (char& c : token) c = c == '+' ? '-' : (c == '/' ? '_' : c);
-  token.erase(std::find(token.begin(), token.end(), '='), token.end());
-  return token;
+  return UrlSafe(common::Base64Encode(raw));
 }
 
 absl::StatusOr<storage::PageCursor> DecodePageToken(std::string_view token, uint64_t fingerprint) {
@@ -84,6 +89,33 @@ absl::StatusOr<storage::PageCursor> DecodePageToken(std::string_view token, uint
   auto id = common::TraceId::FromBytes(bytes.substr(17));
   if (!id) return Refused("not a page token of this server");
   cursor.trace_id = *id;
+  return cursor;
+}
+
+std::string EncodeSpanPageToken(uint64_t fingerprint, const SpanCursor& cursor) {
+  std::string raw;
+  raw.push_back(static_cast<char>(kSpanVersion));
+  PutU64(raw, fingerprint);
+  PutU64(raw, static_cast<uint64_t>(cursor.start_ns));
+  raw.append(cursor.trace_id.AsBytes());
+  raw.append(cursor.span_id.size() == 8 ? cursor.span_id : std::string(8, '\0'));
+  return UrlSafe(common::Base64Encode(raw));
+}
+
+absl::StatusOr<SpanCursor> DecodeSpanPageToken(std::string_view token, uint64_t fingerprint) {
+  if (token.size() > 64) return Refused("not a page token of this server");
+  auto raw = common::Base64Decode(token);
+  if (!raw || raw->size() != kSpanTokenBytes || static_cast<uint8_t>((*raw)[0]) != kSpanVersion) {
+    return Refused("not a span page token of this server");
+  }
+  std::string_view bytes(*raw);
+  if (GetU64(bytes.substr(1)) != fingerprint) {
+    return Refused("the token belongs to another query; start the search again without it");
+  }
+  SpanCursor cursor;
+  cursor.start_ns = static_cast<int64_t>(GetU64(bytes.substr(9)));
+  cursor.trace_id = *common::TraceId::FromBytes(bytes.substr(17, 16));
+  cursor.span_id = std::string(bytes.substr(33, 8));
   return cursor;
 }
 

@@ -26,4 +26,14 @@ std::string EncodePageToken(uint64_t fingerprint, const storage::PageCursor& cur
 // "query.pagination.page_token: …" (not a token; another query's token).
 absl::StatusOr<storage::PageCursor> DecodePageToken(std::string_view token, uint64_t fingerprint);
 
+// A span search's position (Jaeger RFC 0016: start descending, then trace ID and span ID
+// ascending) and its token (format version 2, with the span ID).
+struct SpanCursor {
+  int64_t start_ns = 0;
+  common::TraceId trace_id;
+  std::string span_id;  // 8 bytes
+};
+std::string EncodeSpanPageToken(uint64_t fingerprint, const SpanCursor& cursor);
+absl::StatusOr<SpanCursor> DecodeSpanPageToken(std::string_view token, uint64_t fingerprint);
+
 }  // namespace skua::query

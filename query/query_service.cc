@@ -190,4 +190,144 @@ absl::Status QueryService::ForEachHitTrace(const storage::TraceQuery& query,
   return absl::OkStatus();
 }
 
+namespace {
+
+// One matching span of a span search, and where it came from.
+struct FoundSpan {
+  int64_t start_ns;
+  common::TraceId trace_id;
+  std::string span_id;
+  std::shared_ptr<const otlp_trace::TracesData> trace;  // keeps rs/ss/span alive
+  const otlp_trace::ResourceSpans* rs;
+  const otlp_trace::ScopeSpans* ss;
+  const otlp_trace::Span* span;
+};
+
+bool Before(const FoundSpan& a, const FoundSpan& b) {
+  if (a.start_ns != b.start_ns) return a.start_ns > b.start_ns;
+  if (a.trace_id != b.trace_id) return a.trace_id < b.trace_id;
+  return a.span_id < b.span_id;
+}
+
+}  // namespace
+
+absl::StatusOr<QueryService::SpanPage> QueryService::FindSpans(
+    const std::string& tenant, int64_t start_min_ns, int64_t start_max_ns,
+    std::shared_ptr<const filter::Filter> filter, uint32_t page_size, std::string_view token) {
+  if (page_size == 0) return absl::InvalidArgumentError("query.pagination.page_size is required");
+  const size_t page = std::min<size_t>(page_size, static_cast<size_t>(config_.max_limit));
+  // What the tokens are bound to: the tenant, the window and the filter, marked as a span
+  // search so that a trace search's token is not taken here.
+  storage::TraceQuery q;
+  q.tenant = tenant;
+  q.start_min_ns = start_min_ns;
+  q.start_max_ns = start_max_ns;
+  q.filter = filter;
+  q.tags = {{"", "span search"}};
+  const uint64_t fingerprint = QueryFingerprint(q);
+  q.tags.clear();
+  std::optional<SpanCursor> cursor;
+  if (!token.empty()) {
+    SKUA_ASSIGN_OR_RETURN(cursor, DecodeSpanPageToken(token, fingerprint));
+    // Spans after the cursor start no later than it: the search's window ends there.
+    if (q.start_max_ns == 0 || cursor->start_ns < q.start_max_ns) q.start_max_ns = cursor->start_ns;
+  }
+  q.deadline_ns = clock_.NowNanos() + std::chrono::nanoseconds(config_.timeout).count();
+
+  std::vector<FoundSpan> found;
+  auto collect = [&](std::shared_ptr<const otlp_trace::TracesData> trace) {
+    for (const auto& rs : trace->resource_spans()) {
+      for (const auto& ss : rs.scope_spans()) {
+        for (const auto& span : ss.spans()) {
+          auto start = static_cast<int64_t>(span.start_time_unix_nano());
+          if (q.start_min_ns != 0 && start < q.start_min_ns) continue;
+          if (q.start_max_ns != 0 && start > q.start_max_ns) continue;
+          if (filter != nullptr && !filter->Matches(rs, ss, span)) continue;
+          auto id = common::TraceId::FromBytes(span.trace_id());
+          if (!id) continue;
+          FoundSpan f{start, *id, span.span_id(), trace, &rs, &ss, &span};
+          if (cursor && !Before(FoundSpan{cursor->start_ns, cursor->trace_id, cursor->span_id,
+                                          nullptr, nullptr, nullptr, nullptr},
+                                f)) {
+            continue;
+          }
+          found.push_back(std::move(f));
+        }
+      }
+    }
+  };
+  auto hints = filter != nullptr ? filter::Narrow(*filter) : filter::IndexHints{};
+  if (!hints.trace_ids.empty()) {
+    // The filter names its traces: read them, no search.
+    for (const auto& hex : hints.trace_ids) {
+      auto id = common::ParseTraceIdHex(hex);
+      if (!id) continue;
+      SKUA_ASSIGN_OR_RETURN(auto trace, ReadTrace(tenant, *id));
+      if (trace) collect(std::make_shared<const otlp_trace::TracesData>(std::move(*trace)));
+    }
+  } else {
+    // Traces come in the order of their newest matching span, so once the (page + 1)-th newest
+    // span found is newer than the next trace's newest, no later trace can change the page.
+    q.limit = 32;
+    for (;;) {
+      SKUA_ASSIGN_OR_RETURN(auto hits, reader_.FindTraces(q));
+      bool done = hits.size() < static_cast<size_t>(q.limit);
+      for (auto& h : hits) {
+        if (found.size() > page) {
+          std::nth_element(found.begin(), found.begin() + static_cast<long>(page), found.end(),
+                           Before);
+          if (found[page].start_ns > h.start_ns) {
+            done = true;
+            break;
+          }
+        }
+        if (clock_.NowNanos() > q.deadline_ns) {
+          return absl::DeadlineExceededError("the search ran out of time");
+        }
+        if (h.trace != nullptr) SanitizeAsJaegerIngest(*h.trace);
+        std::shared_ptr<const otlp_trace::TracesData> trace = std::move(h.trace);
+        if (trace == nullptr) {
+          SKUA_ASSIGN_OR_RETURN(auto read, ReadTrace(tenant, h.trace_id));
+          if (!read) continue;
+          trace = std::make_shared<const otlp_trace::TracesData>(std::move(*read));
+        }
+        collect(std::move(trace));
+      }
+      if (done || hits.empty()) break;
+      q.after = storage::PageCursor{hits.back().start_ns, hits.back().trace_id};
+    }
+  }
+  std::sort(found.begin(), found.end(), Before);
+  SpanPage out;
+  if (found.size() > page) {
+    found.resize(page);
+    const FoundSpan& last = found.back();
+    out.next_token =
+        EncodeSpanPageToken(fingerprint, {last.start_ns, last.trace_id, last.span_id});
+  }
+  out.count = found.size();
+  // Consecutive spans of one resource and scope share them in the answer.
+  otlp_trace::ResourceSpans* rs_out = nullptr;
+  otlp_trace::ScopeSpans* ss_out = nullptr;
+  const otlp_trace::ResourceSpans* rs_in = nullptr;
+  const otlp_trace::ScopeSpans* ss_in = nullptr;
+  for (const FoundSpan& f : found) {
+    if (f.rs != rs_in) {
+      rs_in = f.rs;
+      ss_in = nullptr;
+      rs_out = out.spans.add_resource_spans();
+      *rs_out->mutable_resource() = f.rs->resource();
+      rs_out->set_schema_url(f.rs->schema_url());
+    }
+    if (f.ss != ss_in) {
+      ss_in = f.ss;
+      ss_out = rs_out->add_scope_spans();
+      *ss_out->mutable_scope() = f.ss->scope();
+      ss_out->set_schema_url(f.ss->schema_url());
+    }
+    *ss_out->add_spans() = *f.span;
+  }
+  return out;
+}
+
 }  // namespace skua::query

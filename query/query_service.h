@@ -118,6 +118,20 @@ class QueryService {
                                                               std::chrono::milliseconds budget,
                                                               Paging* paging = nullptr);
 
+  // Span search (Jaeger RFC 0016): the spans of `tenant` that started in [start_min_ns,
+  // start_max_ns] and satisfy `filter` (null: every span), newest first (ties by trace ID, then
+  // span ID), one page of at most `page_size` (at most query.max_limit) after `token`. Each span
+  // comes with its resource and scope; spans of many traces share one TracesData.
+  struct SpanPage {
+    otlp_trace::TracesData spans;
+    size_t count = 0;
+    std::string next_token;  // "" after the last page
+  };
+  absl::StatusOr<SpanPage> FindSpans(const std::string& tenant, int64_t start_min_ns,
+                                     int64_t start_max_ns,
+                                     std::shared_ptr<const filter::Filter> filter,
+                                     uint32_t page_size, std::string_view token);
+
   // What the answer says when FindTraces cut it.
   std::string CutMessage(const Found& found) const;
 

@@ -96,8 +96,12 @@ absl::Status Shard::Search(const TraceQuery& q, const std::vector<std::string>& 
     for (const auto& [id, start] : hits.best) out.push_back({id, start, nullptr});
     KeepNewest(out, static_cast<size_t>(walk.limit));
     if (!verify) return absl::OkStatus();
-    bool settled = true;
-    for (size_t i = 0; i < out.size(); ++i) {
+    // Verify candidates in order until `limit` of them are confirmed where the index put them
+    // (a candidate that does not match, or whose newest matching span is older, moves); the
+    // answer is settled when the first `limit` are all confirmed: every later candidate, read
+    // or not, is placed no higher than the index put it.
+    size_t confirmed = 0;
+    for (size_t i = 0; i < out.size() && confirmed < limit; ++i) {
       const TraceHit& hit = out[i];
       auto [it, fresh] = known.try_emplace(hit.trace_id);
       if (fresh) {
@@ -113,7 +117,12 @@ absl::Status Shard::Search(const TraceQuery& q, const std::vector<std::string>& 
           if (it->second && i < limit) read.emplace(hit.trace_id, std::move(stored));
         }
       }
-      settled = settled && it->second == hit.start_ns;
+      if (it->second == hit.start_ns) ++confirmed;
+    }
+    bool settled = true;
+    for (size_t i = 0; i < out.size() && i < limit; ++i) {
+      auto k = known.find(out[i].trace_id);
+      settled = settled && k != known.end() && k->second == out[i].start_ns;
     }
     if (settled) {
       KeepNewest(out, limit);
