@@ -51,6 +51,8 @@ class V3HttpApi {
   common::HttpResponse GetTrace(const Params& params, std::string_view raw_id);
   // /api/v3/traces, or /api/v3/trace-summaries when `summaries`.
   common::HttpResponse FindTraces(const Params& params, bool summaries);
+  // Span search (Jaeger RFC 0016): GET /api/v3/spans.
+  common::HttpResponse FindSpans(const Params& params);
 
   static common::HttpResponse Fail(int status, std::string_view msg);
 

@@ -26,6 +26,7 @@ enum RouteId {
   kV3Operations,
   kV3Traces,
   kV3TraceSummaries,
+  kV3Spans,
   kV3Trace,
   kV1Services,
   kV1ServiceOperations,
@@ -42,6 +43,7 @@ const Router& Routes() {
     r.Add("/api/v3/operations", kV3Operations);
     r.Add("/api/v3/traces", kV3Traces);
     r.Add("/api/v3/trace-summaries", kV3TraceSummaries);
+    r.Add("/api/v3/spans", kV3Spans);
     r.Add("/api/v3/traces/{trace_id*}", kV3Trace);
     r.Add("/api/services", kV1Services);
     r.Add("/api/services/{service}/operations", kV1ServiceOperations);
@@ -103,6 +105,8 @@ class QueryHttpApi {
         return v3.FindTraces(params, false);
       case kV3TraceSummaries:
         return v3.FindTraces(params, true);
+      case kV3Spans:
+        return v3.FindSpans(params);
       case kV3Trace:
         return v3.GetTrace(params, match->params[0]);
       case kV1Services:

@@ -243,4 +243,58 @@ HttpResponse V3HttpApi::FindTraces(const Params& params, bool summaries) {
   return V3Json("{\"result\":" + skua::model::RenderOtlpTracesData(all) + "}");
 }
 
+HttpResponse V3HttpApi::FindSpans(const Params& params) {
+  // The request is a time range, a filter and a page (RFC 0016 §4.3): no legacy predicates.
+  for (const char* name :
+       {"query.serviceName", "query.service_name", "query.operationName", "query.operation_name",
+        "query.attributes", "query.durationMin", "query.duration_min", "query.durationMax",
+        "query.duration_max", "query.searchDepth", "query.search_depth", "query.num_traces"}) {
+    if (Param(params, name) != nullptr) {
+      return Fail(400, fmt::format("{}: a span search takes only query.filter, the time range "
+                                   "and query.pagination (Jaeger RFC 0016)",
+                                   name));
+    }
+  }
+  auto [min_v, min_name] = ParamEither(params, "query.startTimeMin", "query.start_time_min");
+  auto [max_v, max_name] = ParamEither(params, "query.startTimeMax", "query.start_time_max");
+  if (min_v == nullptr || max_v == nullptr || min_v->empty() || max_v->empty()) {
+    return Fail(400, "query.start_time_min and query.start_time_max are required");
+  }
+  int64_t min_ns = 0, max_ns = 0;
+  if (auto bad = V3Param(params, {min_name}, ParseRfc3339Nanos, &min_ns)) return *bad;
+  if (auto bad = V3Param(params, {max_name}, ParseRfc3339Nanos, &max_ns)) return *bad;
+  if (min_ns >= max_ns) return Fail(400, "query.startTimeMin must be before query.startTimeMax");
+  std::shared_ptr<const filter::Filter> flt;
+  if (const auto* v = Param(params, "query.filter"); v != nullptr && !v->empty()) {
+    auto parsed = ParseFilterJson(*v);
+    if (!parsed.ok()) {
+      return Fail(parsed.status().code() == absl::StatusCode::kUnimplemented ? 501 : 400,
+                  common::Message(parsed.status()));
+    }
+    flt = std::move(*parsed);
+  }
+  int64_t size = kDefaultSearchLimit;
+  if (auto bad = V3Param(params, {"query.pagination.pageSize", "query.pagination.page_size"},
+                         ParseInt64, &size)) {
+    return *bad;
+  }
+  if (size <= 0 || size > UINT32_MAX) {
+    return Fail(400, "query.pagination.page_size must be a positive number of spans");
+  }
+  auto [token, token_name] =
+      ParamEither(params, "query.pagination.pageToken", "query.pagination.page_token");
+  auto page = service_.FindSpans(tenant_, min_ns, max_ns, std::move(flt),
+                                 static_cast<uint32_t>(size), token ? *token : "");
+  if (!page.ok()) {
+    if (page.status().code() == absl::StatusCode::kInvalidArgument) {
+      return Fail(400, common::Message(page.status()));
+    }
+    return StorageFailure(page.status(), service_.config(), Fail);
+  }
+  // As the gateway renders one FindSpansResponse message: {"result": {spans, nextPageToken}}.
+  std::string out = "{\"result\":{\"spans\":" + skua::model::RenderOtlpTracesData(page->spans);
+  if (!page->next_token.empty()) out += ",\"nextPageToken\":" + JsonString(page->next_token);
+  return V3Json(out + "}}");
+}
+
 }  // namespace skua::query

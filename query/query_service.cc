@@ -302,8 +302,7 @@ absl::StatusOr<QueryService::SpanPage> QueryService::FindSpans(
   if (found.size() > page) {
     found.resize(page);
     const FoundSpan& last = found.back();
-    out.next_token =
-        EncodeSpanPageToken(fingerprint, {last.start_ns, last.trace_id, last.span_id});
+    out.next_token = EncodeSpanPageToken(fingerprint, {last.start_ns, last.trace_id, last.span_id});
   }
   out.count = found.size();
   // Consecutive spans of one resource and scope share them in the answer.
