@@ -145,6 +145,21 @@ def main():
                     found.append(len(body["summaries"]))
                 results[name] = {"p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
                                  "mean_results": sum(found) / len(found)}
+            # Span search: the 20 newest spans of a service with one attribute.
+            lat = []
+            for _ in range(args.requests):
+                k, v = f"attr.key{rng.randrange(100):02d}", f"value-{rng.randrange(250) * 4 + 1:03d}"
+                params = {**WINDOW, "query.pagination.pageSize": "20", "query.filter": json.dumps(
+                    top(service(rng.choice(services)), eq_attr(k, v)))}
+                t = time.perf_counter()
+                conn.request("GET", "/api/v3/spans?" + urlencode(params))
+                r = conn.getresponse()
+                body = r.read()
+                lat.append((time.perf_counter() - t) * 1000)
+                if r.status != 200:
+                    raise SystemExit(f"span search: {r.status} {body[:300]}")
+            results["span search: service + one attribute"] = {
+                "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99), "mean_results": 20}
             # Pages: the first page of a service search, then the next two, each timed.
             for which in range(3):
                 lat = []
