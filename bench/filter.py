@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import REPO, scrape, start_skua, stop  # noqa: E402
+from ingest import REPO, settle, start_skua, stop  # noqa: E402
 from query import percentile  # noqa: E402
 
 WINDOW = {"query.start_time_min": "2000-01-01T00:00:00Z", "query.start_time_max": "2100-01-01T00:00:00Z"}
@@ -115,11 +115,7 @@ def main():
                 capture_output=True, text=True, timeout=7200)
             load = json.loads(out.stdout)
             load_seconds = time.time() - t0
-            t_settle = time.time()
-            quiet = 0
-            while quiet < 3 and time.time() - t_settle < args.settle:
-                quiet = quiet + 1 if scrape(addr["admin"], "skua_storage_background_jobs") == 0 else 0
-                time.sleep(1)
+            settle(addr["admin"], args.settle)
             host, port = addr["query-http"].rsplit(":", 1)
             conn = http.client.HTTPConnection(host, int(port), timeout=120)
 

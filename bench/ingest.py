@@ -50,6 +50,17 @@ def scrape(admin_addr, metric):
     return 0.0
 
 
+def settle(admin_addr, limit_seconds):
+    """Waits (at most `limit_seconds`) until RocksDB's flushes and compactions have caught up
+    (skua_storage_background_jobs = 0 three seconds running); returns the seconds waited."""
+    t0 = time.time()
+    quiet = 0
+    while quiet < 3 and time.time() - t0 < limit_seconds:
+        quiet = quiet + 1 if scrape(admin_addr, "skua_storage_background_jobs") == 0 else 0
+        time.sleep(1)
+    return time.time() - t0
+
+
 def start_skua(binary, data_dir, log_path, extra):
     log = open(log_path, "w")
     proc = subprocess.Popen(

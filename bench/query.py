@@ -25,7 +25,7 @@ from urllib.parse import quote
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import REPO, scrape, start_skua, stop  # noqa: E402
+from ingest import REPO, settle, start_skua, stop  # noqa: E402
 
 
 def percentile(values, p):
@@ -94,12 +94,7 @@ def main():
             # Let the flushes and compactions the bulk load left behind finish: a system holding
             # 10 M spans is not normally absorbing them at 100 K+ spans/s, and on 2 cores the
             # backlog would be measured rather than the queries.
-            t_settle = time.time()
-            quiet = 0
-            while quiet < 3 and time.time() - t_settle < args.settle:
-                quiet = quiet + 1 if scrape(addr["admin"], "skua_storage_background_jobs") == 0 else 0
-                time.sleep(1)
-            settle_seconds = time.time() - t_settle
+            settle_seconds = settle(addr["admin"], args.settle)
             host, port = addr["query-http"].rsplit(":", 1)
             conn = http.client.HTTPConnection(host, int(port), timeout=60)
             rng = random.Random(1)

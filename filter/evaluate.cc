@@ -66,23 +66,10 @@ bool EachOf(const google::protobuf::RepeatedPtrField<T>& all, const T* bound, co
 
 bool NonEmpty(const std::string& s, const ValueFn& fn) { return !s.empty() && fn(Value::Text(s)); }
 
+// RFC 0005's word for a span kind; "" (absent) for a value OTLP does not define.
 std::string_view KindWord(otlp::Span::SpanKind kind) {
-  switch (kind) {
-    case otlp::Span::SPAN_KIND_UNSPECIFIED:
-      return "unspecified";
-    case otlp::Span::SPAN_KIND_INTERNAL:
-      return "internal";
-    case otlp::Span::SPAN_KIND_SERVER:
-      return "server";
-    case otlp::Span::SPAN_KIND_CLIENT:
-      return "client";
-    case otlp::Span::SPAN_KIND_PRODUCER:
-      return "producer";
-    case otlp::Span::SPAN_KIND_CONSUMER:
-      return "consumer";
-    default:
-      return "";
-  }
+  if (kind == otlp::Span::SPAN_KIND_UNSPECIFIED) return "unspecified";
+  return model::SpanKindName(kind);
 }
 
 std::string_view StatusWord(otlp::Status::StatusCode code) {

@@ -3,11 +3,11 @@
 # UndefinedBehaviorSanitizer) into build-fuzz/ and runs each for a bounded time, first over its
 # seed corpus and the inputs that once crashed it, then on new inputs. Fails if any harness
 # crashes; the input is kept under build-fuzz/artifacts/ (add it to tests/fuzz/regressions/).
-#   SKUA_FUZZ_SECONDS   seconds per harness (default 20; five harnesses)
+#   SKUA_FUZZ_SECONDS   seconds per harness (default 20; six harnesses)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${SKUA_FUZZ_SECONDS:-20}
-harnesses=(otlp_json_fuzz ingest_roundtrip_fuzz query_params_fuzz index_block_fuzz http_request_fuzz)
+harnesses=(otlp_json_fuzz ingest_roundtrip_fuzz query_params_fuzz index_block_fuzz http_request_fuzz filter_fuzz)
 
 if [ ! -f build-fuzz/build.ninja ]; then
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
