@@ -7,6 +7,7 @@
 
 #include "common/hash.h"
 #include "common/json_write.h"
+#include "common/status_macros.h"
 
 namespace skua::query {
 namespace {
@@ -65,58 +66,59 @@ uint64_t QueryFingerprint(const storage::TraceQuery& q) {
   return common::StableHash64(text);
 }
 
-std::string EncodePageToken(uint64_t fingerprint, const storage::PageCursor& cursor) {
+namespace {
+
+// A token's bytes: version, fingerprint, start, trace ID, then `extra` (the span ID).
+std::string Wrap(uint8_t version, uint64_t fingerprint, int64_t start_ns,
+                 const common::TraceId& trace_id, std::string_view extra) {
   std::string raw;
-  raw.push_back(static_cast<char>(kVersion));
+  raw.push_back(static_cast<char>(version));
   PutU64(raw, fingerprint);
-  PutU64(raw, static_cast<uint64_t>(cursor.start_ns));
-  raw.append(cursor.trace_id.AsBytes());
+  PutU64(raw, static_cast<uint64_t>(start_ns));
+  raw.append(trace_id.AsBytes());
+  raw.append(extra);
   return UrlSafe(common::Base64Encode(raw));
+}
+
+// The bytes of a token of `version` and `size` minted for a query with `fingerprint`.
+absl::StatusOr<std::string> Unwrap(std::string_view token, uint8_t version, size_t size,
+                                   uint64_t fingerprint) {
+  if (token.size() > 64) return Refused("not a page token of this server");
+  auto raw = common::Base64Decode(token);
+  if (!raw || raw->size() != size || static_cast<uint8_t>((*raw)[0]) != version) {
+    return Refused(version == kSpanVersion ? "not a span page token of this server"
+                                           : "not a page token of this server");
+  }
+  if (GetU64(std::string_view(*raw).substr(1)) != fingerprint) {
+    return Refused("the token belongs to another query; start the search again without it");
+  }
+  return *raw;
+}
+
+}  // namespace
+
+std::string EncodePageToken(uint64_t fingerprint, const storage::PageCursor& cursor) {
+  return Wrap(kVersion, fingerprint, cursor.start_ns, cursor.trace_id, "");
 }
 
 absl::StatusOr<storage::PageCursor> DecodePageToken(std::string_view token, uint64_t fingerprint) {
-  if (token.size() > 64) return Refused("not a page token of this server");
-  auto raw = common::Base64Decode(token);
-  if (!raw || raw->size() != kTokenBytes || static_cast<uint8_t>((*raw)[0]) != kVersion) {
-    return Refused("not a page token of this server");
-  }
-  std::string_view bytes(*raw);
-  if (GetU64(bytes.substr(1)) != fingerprint) {
-    return Refused("the token belongs to another query; start the search again without it");
-  }
-  storage::PageCursor cursor;
-  cursor.start_ns = static_cast<int64_t>(GetU64(bytes.substr(9)));
-  auto id = common::TraceId::FromBytes(bytes.substr(17));
-  if (!id) return Refused("not a page token of this server");
-  cursor.trace_id = *id;
-  return cursor;
+  SKUA_ASSIGN_OR_RETURN(std::string raw, Unwrap(token, kVersion, kTokenBytes, fingerprint));
+  std::string_view bytes(raw);
+  return storage::PageCursor{static_cast<int64_t>(GetU64(bytes.substr(9))),
+                             *common::TraceId::FromBytes(bytes.substr(17, 16))};
 }
 
 std::string EncodeSpanPageToken(uint64_t fingerprint, const SpanCursor& cursor) {
-  std::string raw;
-  raw.push_back(static_cast<char>(kSpanVersion));
-  PutU64(raw, fingerprint);
-  PutU64(raw, static_cast<uint64_t>(cursor.start_ns));
-  raw.append(cursor.trace_id.AsBytes());
-  raw.append(cursor.span_id.size() == 8 ? cursor.span_id : std::string(8, '\0'));
-  return UrlSafe(common::Base64Encode(raw));
+  return Wrap(kSpanVersion, fingerprint, cursor.start_ns, cursor.trace_id,
+              cursor.span_id.size() == 8 ? cursor.span_id : std::string(8, '\0'));
 }
 
 absl::StatusOr<SpanCursor> DecodeSpanPageToken(std::string_view token, uint64_t fingerprint) {
-  if (token.size() > 64) return Refused("not a page token of this server");
-  auto raw = common::Base64Decode(token);
-  if (!raw || raw->size() != kSpanTokenBytes || static_cast<uint8_t>((*raw)[0]) != kSpanVersion) {
-    return Refused("not a span page token of this server");
-  }
-  std::string_view bytes(*raw);
-  if (GetU64(bytes.substr(1)) != fingerprint) {
-    return Refused("the token belongs to another query; start the search again without it");
-  }
-  SpanCursor cursor;
-  cursor.start_ns = static_cast<int64_t>(GetU64(bytes.substr(9)));
-  cursor.trace_id = *common::TraceId::FromBytes(bytes.substr(17, 16));
-  cursor.span_id = std::string(bytes.substr(33, 8));
-  return cursor;
+  SKUA_ASSIGN_OR_RETURN(std::string raw, Unwrap(token, kSpanVersion, kSpanTokenBytes, fingerprint));
+  std::string_view bytes(raw);
+  return SpanCursor{static_cast<int64_t>(GetU64(bytes.substr(9))),
+                    *common::TraceId::FromBytes(bytes.substr(17, 16)),
+                    std::string(bytes.substr(33, 8))};
 }
 
 }  // namespace skua::query
