@@ -34,6 +34,38 @@ std::optional<HttpResponse> V3Param(const Params& params,
   return std::nullopt;
 }
 
+// A search's required window (query.startTimeMin/Max, either spelling) into *min_ns, *max_ns;
+// Jaeger's 400 answers when missing, malformed or empty.
+std::optional<HttpResponse> V3Window(const Params& params, int64_t* min_ns, int64_t* max_ns) {
+  auto [min_v, min_name] = ParamEither(params, "query.startTimeMin", "query.start_time_min");
+  auto [max_v, max_name] = ParamEither(params, "query.startTimeMax", "query.start_time_max");
+  if (min_v == nullptr || max_v == nullptr || min_v->empty() || max_v->empty()) {
+    // Jaeger v1.76's wording, which names its (snake_case) parameters; both spellings work.
+    return V3HttpApi::Fail(400, "query.start_time_min and query.start_time_max are required");
+  }
+  if (auto bad = V3Param(params, {min_name}, ParseRfc3339Nanos, min_ns)) return bad;
+  if (auto bad = V3Param(params, {max_name}, ParseRfc3339Nanos, max_ns)) return bad;
+  if (*min_ns >= *max_ns) {
+    return V3HttpApi::Fail(400, "query.startTimeMin must be before query.startTimeMax");
+  }
+  return std::nullopt;
+}
+
+// The structured filter of `query.filter`, if given, into *out; 400 when malformed, 501 when
+// it asks what this backend does not serve.
+std::optional<HttpResponse> V3Filter(const Params& params,
+                                     std::shared_ptr<const filter::Filter>* out) {
+  const auto* v = Param(params, "query.filter");
+  if (v == nullptr || v->empty()) return std::nullopt;
+  auto parsed = ParseFilterJson(*v);
+  if (!parsed.ok()) {
+    return V3HttpApi::Fail(parsed.status().code() == absl::StatusCode::kUnimplemented ? 501 : 400,
+                           common::Message(parsed.status()));
+  }
+  *out = std::move(*parsed);
+  return std::nullopt;
+}
+
 // Appends every ResourceSpans of `from` to `to`.
 void Concatenate(otlp_trace::TracesData& to, otlp_trace::TracesData&& from) {
   for (auto& rs : *from.mutable_resource_spans()) *to.add_resource_spans() = std::move(rs);
@@ -145,24 +177,9 @@ HttpResponse V3HttpApi::FindTraces(const Params& params, bool summaries) {
       legacy = legacy || Param(params, name) != nullptr;
     }
     if (legacy) return Fail(400, kFilterExclusive);
-    auto parsed = ParseFilterJson(*v);
-    if (!parsed.ok()) {
-      return Fail(parsed.status().code() == absl::StatusCode::kUnimplemented ? 501 : 400,
-                  common::Message(parsed.status()));
-    }
-    q.filter = std::move(*parsed);
+    if (auto bad = V3Filter(params, &q.filter)) return *bad;
   }
-  auto [min_v, min_name] = ParamEither(params, "query.startTimeMin", "query.start_time_min");
-  auto [max_v, max_name] = ParamEither(params, "query.startTimeMax", "query.start_time_max");
-  if (min_v == nullptr || max_v == nullptr || min_v->empty() || max_v->empty()) {
-    // Jaeger v1.76's wording, which names its (snake_case) parameters; both spellings work.
-    return Fail(400, "query.start_time_min and query.start_time_max are required");
-  }
-  if (auto bad = V3Param(params, {min_name}, ParseRfc3339Nanos, &q.start_min_ns)) return *bad;
-  if (auto bad = V3Param(params, {max_name}, ParseRfc3339Nanos, &q.start_max_ns)) return *bad;
-  if (q.start_min_ns >= q.start_max_ns) {
-    return Fail(400, "query.startTimeMin must be before query.startTimeMax");
-  }
+  if (auto bad = V3Window(params, &q.start_min_ns, &q.start_max_ns)) return *bad;
   if (auto bad = V3Param(params, {"query.durationMin", "query.duration_min"}, ParseDurationNanos,
                          &q.duration_min_ns)) {
     return *bad;
@@ -255,24 +272,10 @@ HttpResponse V3HttpApi::FindSpans(const Params& params) {
                                    name));
     }
   }
-  auto [min_v, min_name] = ParamEither(params, "query.startTimeMin", "query.start_time_min");
-  auto [max_v, max_name] = ParamEither(params, "query.startTimeMax", "query.start_time_max");
-  if (min_v == nullptr || max_v == nullptr || min_v->empty() || max_v->empty()) {
-    return Fail(400, "query.start_time_min and query.start_time_max are required");
-  }
   int64_t min_ns = 0, max_ns = 0;
-  if (auto bad = V3Param(params, {min_name}, ParseRfc3339Nanos, &min_ns)) return *bad;
-  if (auto bad = V3Param(params, {max_name}, ParseRfc3339Nanos, &max_ns)) return *bad;
-  if (min_ns >= max_ns) return Fail(400, "query.startTimeMin must be before query.startTimeMax");
+  if (auto bad = V3Window(params, &min_ns, &max_ns)) return *bad;
   std::shared_ptr<const filter::Filter> flt;
-  if (const auto* v = Param(params, "query.filter"); v != nullptr && !v->empty()) {
-    auto parsed = ParseFilterJson(*v);
-    if (!parsed.ok()) {
-      return Fail(parsed.status().code() == absl::StatusCode::kUnimplemented ? 501 : 400,
-                  common::Message(parsed.status()));
-    }
-    flt = std::move(*parsed);
-  }
+  if (auto bad = V3Filter(params, &flt)) return *bad;
   int64_t size = kDefaultSearchLimit;
   if (auto bad = V3Param(params, {"query.pagination.pageSize", "query.pagination.page_size"},
                          ParseInt64, &size)) {

@@ -33,7 +33,7 @@ uint64_t GetU64(std::string_view in) {
   return v;
 }
 
-// Parts separated by a byte no text part holds where it matters: lengths go first.
+// A text part, preceded by its length so that no two sequences of parts run together.
 void Part(std::string& out, std::string_view s) {
   PutU64(out, s.size());
   out.append(s);

@@ -146,26 +146,12 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseStringMapJ
 
 absl::StatusOr<std::shared_ptr<const filter::Filter>> ParseFilterJson(std::string_view json) {
   // Protobuf's JSON parser recurses per level; a filter nests at most filter::kMaxDepth calls
-  // (four JSON levels each), so anything much deeper is refused before it is parsed.
-  constexpr int kMaxJsonDepth = 4 * filter::kMaxDepth + 8;
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < json.size(); ++i) {
-    char c = json[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxJsonDepth) {
-        return Err(fmt::format("query.filter: nests deeper than {} calls", filter::kMaxDepth));
-      }
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
+  // (four JSON levels each), so the bounded, iterative parser refuses anything much deeper (or
+  // larger than a filter of filter::kMaxNodes terms can be) before protobuf sees it.
+  rapidjson::Document bounded;
+  if (auto e = common::ParseJson(json, bounded, 4 * filter::kMaxDepth + 8, false,
+                                 16 * static_cast<uint64_t>(filter::kMaxNodes))) {
+    return Err(fmt::format("query.filter: not a filter in JSON (at {}): {}", e->offset, e->what));
   }
   jaeger::expression::v1::Call call;
   auto st = google::protobuf::util::JsonStringToMessage(std::string(json), &call);

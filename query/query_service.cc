@@ -216,16 +216,14 @@ absl::StatusOr<QueryService::SpanPage> QueryService::FindSpans(
     std::shared_ptr<const filter::Filter> filter, uint32_t page_size, std::string_view token) {
   if (page_size == 0) return absl::InvalidArgumentError("query.pagination.page_size is required");
   const size_t page = std::min<size_t>(page_size, static_cast<size_t>(config_.max_limit));
-  // What the tokens are bound to: the tenant, the window and the filter, marked as a span
-  // search so that a trace search's token is not taken here.
+  // What the tokens are bound to: the tenant, the window and the filter (a trace search's
+  // token has another format version, so it is refused here).
   storage::TraceQuery q;
   q.tenant = tenant;
   q.start_min_ns = start_min_ns;
   q.start_max_ns = start_max_ns;
   q.filter = filter;
-  q.tags = {{"", "span search"}};
   const uint64_t fingerprint = QueryFingerprint(q);
-  q.tags.clear();
   std::optional<SpanCursor> cursor;
   if (!token.empty()) {
     SKUA_ASSIGN_OR_RETURN(cursor, DecodeSpanPageToken(token, fingerprint));
