@@ -8,6 +8,9 @@
 #include <random>
 #include <thread>
 
+#include <rocksdb/db.h>
+
+#include "storage/rocks_options.h"
 #include "storage/span_store.h"
 #include "tests/testing/otlp_builders.h"
 #include "tests/testing/store_helpers.h"
@@ -119,6 +122,23 @@ TEST_F(RetentionTest, ExpiredSpansDisappearFromEveryQuery) {
   EXPECT_FALSE(Visible("a2"));
   Write("svc", "a3");
   EXPECT_TRUE(Visible("a3"));
+}
+
+// The compactor thread marks a partition finished while the writer thread may be dropping it. A
+// write to a dropped column family must not leave the database refusing every later write.
+TEST_F(RetentionTest, AWriteToADroppedPartitionLeavesTheDatabaseWritable) {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(o, dir_.string(), &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::ColumnFamilyHandle* cf = nullptr;
+  ASSERT_TRUE(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "p", &cf).ok());
+  ASSERT_TRUE(db->DropColumnFamily(cf).ok());
+  EXPECT_TRUE(db->Put(WriteThatMayOutliveItsPartition(), cf, "marker", "").ok());
+  EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), "after", "v").ok())
+      << "the database must still take writes";
+  ASSERT_TRUE(db->DestroyColumnFamilyHandle(cf).ok());
 }
 
 TEST_F(RetentionTest, PerServiceOverridesAreHonoured) {

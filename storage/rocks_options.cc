@@ -18,6 +18,12 @@
 
 namespace skua::storage {
 
+rocksdb::WriteOptions WriteThatMayOutliveItsPartition() {
+  rocksdb::WriteOptions o;
+  o.ignore_missing_column_families = true;
+  return o;
+}
+
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
   std::string msg = fmt::format("{}: {}", what, s.ToString());

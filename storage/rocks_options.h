@@ -18,6 +18,13 @@ namespace skua::storage {
 // their meaning, anything else is Unavailable (retryable: I/O, no space).
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what);
 
+// Options of a write that may reach a partition another thread has dropped meanwhile (the
+// compactor's finished marker; the writer thread drops partitions). With RocksDB's defaults
+// such a write fails as a memtable error, which RocksDB keeps as a background error: every
+// later write of the database is refused until it is reopened. Writes to families that are
+// gone are skipped instead: a dropped partition needs nothing more.
+rocksdb::WriteOptions WriteThatMayOutliveItsPartition();
+
 // Options of every column family (time partitions and the default one holding sequence
 // numbers, the index log and dependency counts).
 rocksdb::ColumnFamilyOptions PartitionOptions(const std::shared_ptr<rocksdb::Cache>& cache,

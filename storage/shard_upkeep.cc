@@ -87,8 +87,9 @@ bool Shard::PartitionClosed(const Partition& p, int64_t now_s) const {
   return open_index_.NothingOpenBefore(end_s);
 }
 
+// Writer or compactor thread: `p` may have been dropped meanwhile.
 absl::Status Shard::MarkFinished(const Partition& p) {
-  auto s = db_->Put(rocksdb::WriteOptions(), p.cf.get(), FinishedMarkerKey(), "");
+  auto s = db_->Put(WriteThatMayOutliveItsPartition(), p.cf.get(), FinishedMarkerKey(), "");
   if (!s.ok()) return FromRocks(s, fmt::format("mark partition {} finished", p.name));
   partitions_finished_.fetch_add(1, std::memory_order_relaxed);
   compactor_.MarkFinished(p.name);
