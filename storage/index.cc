@@ -32,6 +32,7 @@ size_t IndexBatch::ApproxBytes() const {
   size_t n = entries.size() * sizeof(Entry) + terms.size() * 8;
   for (const auto& o : origins) n += o.terms.size() * 8 + sizeof(Origin);
   for (const auto& s : strings) n += s.size() + 32;
+  for (const auto& a : attributes) n += sizeof(a) + a.key.size() + a.value.size();
   return n;
 }
 
@@ -42,6 +43,38 @@ uint32_t IndexBatchBuilder::Intern(std::string_view s) {
   batch_.strings.emplace_back(s);
   strings_.emplace(std::string(s), id);
   return id;
+}
+
+IndexBatchBuilder::IndexBatchBuilder(std::string_view tenant,
+                                     std::shared_ptr<const TruncatedKeys> truncated)
+    : tenant_(tenant), truncated_(std::move(truncated)) {
+  if (truncated_ != nullptr && truncated_->empty()) truncated_ = nullptr;
+}
+
+void IndexBatchBuilder::Occur(uint32_t service, filter::Level level, std::string_view key,
+                              uint64_t key_state, uint64_t term,
+                              const opentelemetry::proto::common::v1::AnyValue& value,
+                              std::string_view text, uint32_t count) {
+  using opentelemetry::proto::common::v1::AnyValue;
+  auto type = static_cast<uint8_t>(value.value_case());
+  // Values without a short text form are not offered; their key is.
+  bool keep_value = type == AnyValue::kStringValue || type == AnyValue::kBoolValue ||
+                    type == AnyValue::kIntValue || type == AnyValue::kDoubleValue;
+  uint64_t id = keep_value ? term : Mix(key_state, 0x6b6579);
+  id = Mix(Mix(id, static_cast<uint64_t>(level)), service);
+  auto [it, fresh] = occurrences_.try_emplace(id, static_cast<uint32_t>(batch_.attributes.size()));
+  if (!fresh) {
+    batch_.attributes[it->second].count += count;
+    return;
+  }
+  AttributeOccurrence o;
+  o.service = service;
+  o.level = level;
+  o.type = keep_value ? type : 0;
+  o.count = count;
+  o.key = std::string(key);
+  if (keep_value) o.value = std::string(text);
+  batch_.attributes.push_back(std::move(o));
 }
 
 void IndexBatchBuilder::Add(const SpanRef& ref) {
@@ -59,6 +92,9 @@ void IndexBatchBuilder::Add(const SpanRef& ref) {
   }
   auto [sit, new_service] = services_.try_emplace(ref.resource, 0);
   if (new_service) sit->second = Intern(model::ServiceNameOf(ref.resource->resource()));
+  const uint32_t service = sit->second;
+  ++resource_spans_.try_emplace(ref.resource, service, 0).first->second.second;
+  ++scope_spans_.try_emplace(ref.scope, service, 0).first->second.second;
 
   IndexBatch::Entry e;
   std::memcpy(e.trace_id.bytes.data(), span.trace_id().data(), 16);
@@ -69,13 +105,33 @@ void IndexBatchBuilder::Add(const SpanRef& ref) {
       span.end_time_unix_nano() > span.start_time_unix_nano()
           ? static_cast<int64_t>(span.end_time_unix_nano() - span.start_time_unix_nano())
           : 0;
-  e.service = sit->second;
+  e.service = service;
   e.operation = Intern(span.name().empty() ? "empty-span-name" : span.name());
   e.origin = oit->second;
   e.kind = static_cast<uint8_t>(span.kind());
   e.terms_begin = static_cast<uint32_t>(batch_.terms.size());
-  ForEachSpanTerm(span, [&](std::string_view k, std::string_view v) {
-    batch_.terms.push_back(TermHash(k, v));
+  // Truncated keys are counted for 1 span in kSampleEvery, chosen by span ID.
+  uint64_t service_identity = 0;
+  bool sampled = true;
+  if (truncated_ != nullptr) {
+    auto [id, fresh] = service_ids_.try_emplace(service, 0);
+    if (fresh) id->second = ServiceIdentity(tenant_, batch_.strings[service]);
+    service_identity = id->second;
+    sampled = (e.span_id * 0x9e3779b97f4a7c15ULL) >> 60 == 0;
+  }
+  ForEachSpanTermAt(span, [&](filter::Level level, std::string_view k, std::string_view v,
+                              const opentelemetry::proto::common::v1::AnyValue* attribute) {
+    uint64_t key_state = TermKeyState(k);
+    uint64_t term = TermHashFrom(key_state, v);
+    batch_.terms.push_back(term);
+    if (attribute == nullptr) return;
+    uint32_t count = 1;
+    if (truncated_ != nullptr &&
+        truncated_->contains(KeyIdFrom(service_identity, level, key_state))) {
+      if (!sampled) return;
+      count = AttributeCatalog::kSampleEvery;
+    }
+    Occur(service, level, k, key_state, term, *attribute, v, count);
   });
   e.terms_end = static_cast<uint32_t>(batch_.terms.size());
   batch_.entries.push_back(e);
@@ -84,6 +140,32 @@ void IndexBatchBuilder::Add(const SpanRef& ref) {
   if (catalog_seen_.try_emplace(cat, true).second) {
     batch_.catalog.push_back({e.service, e.operation, e.kind});
   }
+}
+
+// Resource and scope attributes count once per span of the batch exported under them.
+IndexBatch IndexBatchBuilder::Finish() {
+  std::string scratch;
+  auto each = [&](const auto& attrs, filter::Level level, uint32_t service, uint32_t spans) {
+    for (const auto& kv : attrs) {
+      uint64_t key_state = TermKeyState(kv.key());
+      std::string_view v = TermValue(kv.value(), scratch);
+      Occur(service, level, kv.key(), key_state, TermHashFrom(key_state, v), kv.value(), v, spans);
+    }
+  };
+  for (const auto& [r, sv] : resource_spans_) {
+    each(static_cast<const otlp::ResourceSpans*>(r)->resource().attributes(),
+         filter::Level::kResource, sv.first, sv.second);
+  }
+  for (const auto& [sc, sv] : scope_spans_) {
+    each(static_cast<const otlp::ScopeSpans*>(sc)->scope().attributes(), filter::Level::kScope,
+         sv.first, sv.second);
+  }
+  // Grouped by service, so the catalog finds each service once per run.
+  std::stable_sort(batch_.attributes.begin(), batch_.attributes.end(),
+                   [](const AttributeOccurrence& a, const AttributeOccurrence& b) {
+                     return a.service < b.service;
+                   });
+  return std::move(batch_);
 }
 
 // ---- Hits ----

@@ -21,6 +21,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "common/ids.h"
+#include "storage/attribute_catalog.h"
 #include "storage/span_store.h"
 #include "storage/span_terms.h"
 #include "storage/term_filter.h"
@@ -55,17 +56,34 @@ struct IndexBatch {
   std::vector<Entry> entries;
   std::vector<uint64_t> terms;
   std::vector<CatalogEntry> catalog;  // distinct (service, operation, kind) of the entries
+  // The spans' attributes for the attribute catalog, by service (storage/attribute_catalog.h).
+  std::vector<AttributeOccurrence> attributes;
 
   size_t ApproxBytes() const;
 };
 
 class IndexBatchBuilder {
  public:
+  IndexBatchBuilder() = default;
+  // The batch is `tenant`'s; the span attributes of `truncated` keys are sampled for the
+  // attribute catalog (AttributeCatalog::kSampleEvery).
+  IndexBatchBuilder(std::string_view tenant, std::shared_ptr<const TruncatedKeys> truncated);
   void Add(const SpanRef& ref);
-  IndexBatch Finish() { return std::move(batch_); }
+  IndexBatch Finish();
 
  private:
   uint32_t Intern(std::string_view s);
+  // Counts `count` occurrences of an attribute for the attribute catalog.
+  void Occur(uint32_t service, filter::Level level, std::string_view key, uint64_t key_state,
+             uint64_t term, const opentelemetry::proto::common::v1::AnyValue& value,
+             std::string_view text, uint32_t count);
+
+  std::string tenant_;
+  std::shared_ptr<const TruncatedKeys> truncated_;
+  absl::flat_hash_map<uint64_t, uint32_t> occurrences_;  // into batch_.attributes
+  absl::flat_hash_map<uint32_t, uint64_t> service_ids_;  // service string -> KeyId's part
+  // Spans per resource and per scope (with their service), whose attributes count once per span.
+  absl::flat_hash_map<const void*, std::pair<uint32_t, uint32_t>> resource_spans_, scope_spans_;
 
   IndexBatch batch_;
   absl::flat_hash_map<std::string, uint32_t> strings_;
@@ -73,6 +91,10 @@ class IndexBatchBuilder {
   absl::flat_hash_map<const void*, uint32_t> services_;
   absl::flat_hash_map<uint64_t, bool> catalog_seen_;
 };
+
+// PrepareWrite (span_store.h) with the index entries built by `index`.
+PreparedWrite PrepareWrite(std::string_view tenant, std::span<const SpanRef> spans,
+                           const RetentionPolicy& retention, IndexBatchBuilder index);
 
 // Traces found so far: trace -> start of its newest matching span.
 struct Hits {

@@ -78,6 +78,12 @@ int64_t BlockKeyMaxStart(std::string_view key) {
   return static_cast<int64_t>(~DecodeBigEndian64(key.substr(9)));
 }
 
+std::string AttributeKey(std::string_view catalog_key) {
+  std::string key(1, kAttributeTag);
+  key.append(catalog_key);
+  return key;
+}
+
 std::string CatalogKey(std::string_view service, std::string_view operation, uint8_t kind) {
   std::string key(1, kCatalogTag);
   key.append(service);
@@ -149,6 +155,8 @@ std::string RowKindName(char tag) {
       return "catalog (C)";
     case kDependencyTag:
       return "dependencies (D)";
+    case kAttributeTag:
+      return "attribute catalog (A)";
     default:
       return std::string("tag ") + tag;
   }

@@ -12,6 +12,7 @@
 //   'C' service \0 operation \0 kind[1]    -> (empty) catalog entry
 //   'D' bucket[8 BE] parent \0 child        -> call count, 8 bytes BE (dependencies)
 //   'D' bucket[8 BE] 0xFF tenant \0 parent \0 child -> the same, of a tenant
+//   'A' tenant \0 service                 -> attribute catalog of a service (shard 0 only)
 //
 // Trace chunk keys share a 17-byte prefix per trace; the prefix extractor and bloom filters are
 // configured on that length, so a trace lookup is one prefix seek.
@@ -40,8 +41,9 @@ inline constexpr char kBlockTag = 'B';
 inline constexpr char kFilterTag = 'F';
 inline constexpr char kCatalogTag = 'C';
 inline constexpr char kDependencyTag = 'D';
+inline constexpr char kAttributeTag = 'A';
 // Every tag above, for tools that walk the key space by kind.
-inline constexpr char kRowTags[] = "BCDFLMRST";
+inline constexpr char kRowTags[] = "ABCDFLMRST";
 // "trace chunks (T)" and so on; "tag X" for an unknown tag.
 std::string RowKindName(char tag);
 inline constexpr size_t kTracePrefixLength = 17;
@@ -67,6 +69,8 @@ std::string FilterPrefix(uint64_t service_hash);
 // max_start of a block key; REQUIRES: key from BlockKey.
 int64_t BlockKeyMaxStart(std::string_view key);
 std::string CatalogKey(std::string_view service, std::string_view operation, uint8_t kind);
+// 'A' followed by AttributeCatalog's row key (tenant \0 service).
+std::string AttributeKey(std::string_view catalog_key);
 // Without a tenant: 'D' bucket parent \0 child. With one: 'D' bucket 0xFF tenant \0 parent \0
 // child — no service name (valid UTF-8) starts with byte 0xFF, and no tenant ID holds a NUL.
 inline constexpr char kDependencyTenantMark = '\xff';

@@ -38,6 +38,11 @@ struct TraceKeyHash {
 
 PreparedWrite PrepareWrite(std::string_view tenant, std::span<const SpanRef> spans,
                            const RetentionPolicy& retention) {
+  return PrepareWrite(tenant, spans, retention, IndexBatchBuilder(tenant, nullptr));
+}
+
+PreparedWrite PrepareWrite(std::string_view tenant, std::span<const SpanRef> spans,
+                           const RetentionPolicy& retention, IndexBatchBuilder index) {
   PreparedWrite out;
   out.tenant = std::string(tenant);
   // Resource and scope ids, computed once per distinct message in the request.
@@ -58,7 +63,6 @@ PreparedWrite PrepareWrite(std::string_view tenant, std::span<const SpanRef> spa
     return id;
   };
 
-  IndexBatchBuilder index;
   std::vector<TraceGroups> traces;
   std::unordered_map<TraceKey, size_t, TraceKeyHash> trace_index;
   std::unordered_map<const void*, int64_t> retention_of;  // by resource

@@ -17,6 +17,7 @@
 
 #include "common/hash.h"
 #include "common/status_macros.h"
+#include "storage/attribute_catalog.h"
 #include "storage/catalog.h"
 #include "storage/coding.h"
 #include "storage/keys.h"
@@ -70,10 +71,12 @@ absl::Status WriteMeta(const fs::path& file, const Meta& m) {
 
 class RocksSpanStore final : public SpanStore {
  public:
-  RocksSpanStore(std::unique_ptr<Catalog> catalog, std::shared_ptr<const RetentionPolicy> retention,
+  RocksSpanStore(std::unique_ptr<Catalog> catalog, std::unique_ptr<AttributeCatalog> attributes,
+                 std::shared_ptr<const RetentionPolicy> retention,
                  std::vector<std::unique_ptr<Shard>> shards, bool sync,
                  const WriterOptions& writer_options)
       : catalog_(std::move(catalog)),
+        attributes_(std::move(attributes)),
         retention_(std::move(retention)),
         shards_(std::move(shards)),
         max_queue_bytes_(writer_options.max_queue_bytes) {
@@ -195,6 +198,14 @@ class RocksSpanStore final : public SpanStore {
     return catalog_->Operations(tenant, service, span_kind);
   }
 
+  std::vector<AttributeKeyCount> AttributeKeys(const AttributeQuery& query) override {
+    return attributes_->Keys(query);
+  }
+
+  AttributeValues AttributeValuesOf(const AttributeQuery& query) override {
+    return attributes_->ValuesOf(query);
+  }
+
   std::vector<DependencyLink> Dependencies(const std::string& tenant, int64_t start_ns,
                                            int64_t end_ns) override {
     std::map<std::pair<std::string, std::string>, uint64_t> sums;
@@ -217,7 +228,8 @@ class RocksSpanStore final : public SpanStore {
   }
 
   PreparedWrite Prepare(std::string_view tenant, std::span<const SpanRef> spans) const override {
-    return PrepareWrite(tenant, spans, *retention_);
+    return PrepareWrite(tenant, spans, *retention_,
+                        IndexBatchBuilder(tenant, attributes_->Truncated()));
   }
 
   std::vector<std::string> Tenants() const override {
@@ -265,6 +277,7 @@ class RocksSpanStore final : public SpanStore {
 
  private:
   std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<AttributeCatalog> attributes_;
   std::shared_ptr<const RetentionPolicy> retention_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<common::MetricsRegistry> own_metrics_;
@@ -314,6 +327,7 @@ absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::Storage
   }
 
   auto catalog = std::make_unique<Catalog>();
+  auto attributes = std::make_unique<AttributeCatalog>();
   auto retention = std::make_shared<const RetentionPolicy>(RetentionPolicy::From(config));
   auto cache = rocksdb::NewLRUCache(config.block_cache_size);
   rocksdb::ColumnFamilyOptions cf_options = PartitionOptions(cache, config.memtable_size);
@@ -385,15 +399,16 @@ absl::StatusOr<std::unique_ptr<SpanStore>> SpanStore::Open(const config::Storage
     Shard::Limits limits{config.max_disk_bytes / static_cast<uint64_t>(shards),
                          config.min_free_disk_bytes};
     auto shard = std::make_unique<Shard>(i, dir, std::move(db), partitions, cf_options, last_seq,
-                                         clock, *catalog, retention, limits);
+                                         clock, *catalog, *attributes, retention, limits);
     SKUA_RETURN_IF_ERROR(shard->Recover());
     shard->Maintain();  // drop what expired while Skua was down
     opened.push_back(std::move(shard));
   }
   SPDLOG_INFO("storage open: {} ({} shards, format version {}, fsync {}, retention {}s)",
               root.string(), shards, kFormatVersion, config.fsync, retention->default_seconds);
-  return std::make_unique<RocksSpanStore>(std::move(catalog), std::move(retention),
-                                          std::move(opened), config.fsync, writers);
+  return std::make_unique<RocksSpanStore>(std::move(catalog), std::move(attributes),
+                                          std::move(retention), std::move(opened), config.fsync,
+                                          writers);
 }
 
 }  // namespace skua::storage

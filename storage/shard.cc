@@ -28,12 +28,14 @@ void KeepNewest(std::vector<TraceHit>& hits, size_t limit) {
 Shard::Shard(int id, std::filesystem::path dir, std::unique_ptr<rocksdb::DB> db,
              const std::vector<rocksdb::ColumnFamilyHandle*>& families,
              rocksdb::ColumnFamilyOptions family_options, uint64_t last_seq, common::Clock& clock,
-             Catalog& catalog, std::shared_ptr<const RetentionPolicy> retention, Limits limits)
+             Catalog& catalog, AttributeCatalog& attributes,
+             std::shared_ptr<const RetentionPolicy> retention, Limits limits)
     : id_(id),
       dir_(std::move(dir)),
       db_(std::move(db)),
       clock_(clock),
       catalog_(catalog),
+      attributes_(attributes),
       retention_(std::move(retention)),
       limits_(limits),
       seal_policy_(SealPolicyFor(*retention_)),
@@ -57,6 +59,7 @@ Shard::Shard(int id, std::filesystem::path dir, std::unique_ptr<rocksdb::DB> db,
 Shard::~Shard() {
   compactor_.Stop([this] { db_->DisableManualCompaction(); });  // returns at once
   MaybeSeal(true, clock_.NowNanos());
+  if (keeps_attribute_rows()) KeepAttributeRows(false);
   std::vector<rocksdb::ColumnFamilyHandle*> all;
   auto parts = partitions_.All();
   all = FamiliesOf(parts);

@@ -36,6 +36,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "storage/attribute_catalog.h"
 #include "storage/catalog.h"
 #include "storage/compactor.h"
 #include "storage/index.h"
@@ -58,11 +59,14 @@ class Shard {
     uint64_t min_free_disk_bytes = 0;
   };
   // `families`: every partition's two column families of `db`; `last_seq`: the sequence number
-  // of the last committed request. `clock`, `catalog` must outlive the shard.
+  // of the last committed request. `clock`, `catalog`, `attributes` must outlive the shard.
+  // Every shard adds to the attribute catalog; shard 0 keeps its rows (in its default column
+  // family) and expires it.
   Shard(int id, std::filesystem::path dir, std::unique_ptr<rocksdb::DB> db,
         const std::vector<rocksdb::ColumnFamilyHandle*>& families,
         rocksdb::ColumnFamilyOptions family_options, uint64_t last_seq, common::Clock& clock,
-        Catalog& catalog, std::shared_ptr<const RetentionPolicy> retention, Limits limits);
+        Catalog& catalog, AttributeCatalog& attributes,
+        std::shared_ptr<const RetentionPolicy> retention, Limits limits);
   // A clean close seals the open index blocks and flushes the memtables, so the next start
   // replays nothing and the write-ahead log holds no second copy of the data.
   ~Shard();
@@ -128,6 +132,9 @@ class Shard {
 
   // shard.cc
   void EditCatalog(const std::string& tenant, std::string_view key, bool add);
+  // Shard 0: writes the attribute catalog's changed services (after expiring it).
+  void KeepAttributeRows(bool expire);
+  bool keeps_attribute_rows() const { return id_ == 0; }
   void Unreadable(std::string_view what);
   std::vector<Partition> LivePartitions(std::string_view tenant) const;
 
@@ -136,6 +143,7 @@ class Shard {
   const std::unique_ptr<rocksdb::DB> db_;
   common::Clock& clock_;
   Catalog& catalog_;
+  AttributeCatalog& attributes_;
   const std::shared_ptr<const RetentionPolicy> retention_;
   const Limits limits_;
   const OpenIndex::SealPolicy seal_policy_;  // of retention_, which never changes
@@ -152,6 +160,7 @@ class Shard {
   int64_t last_maintain_s_ = 0;
   int64_t last_resume_s_ = 0;
   int64_t deps_expired_before_ = 0;
+  int64_t attribute_rows_kept_s_ = 0;
   // Resource and scope row ids already written, per partition + row tag.
   std::unordered_map<std::string, std::unordered_set<uint64_t>> known_rows_;
   // The catalog rows of each partition (by name; the tenant is in the name).

@@ -45,6 +45,16 @@ absl::Status Shard::Recover() {
     open_index_.LoadDependency(key->tenant, key->bucket, key->parent, key->child,
                                DecodeBigEndian64(std::string_view(it->value().data(), 8)));
   }
+  // Before the replay below adds to it: a row replaces what the catalog holds of its service.
+  if (keeps_attribute_rows()) {
+    for (it->Seek(std::string(1, kAttributeTag));
+         it->Valid() && it->key().size() > 0 && it->key()[0] == kAttributeTag; it->Next()) {
+      std::string_view key(it->key().data() + 1, it->key().size() - 1);
+      absl::Status loaded =
+          attributes_.Load(key, std::string_view(it->value().data(), it->value().size()));
+      if (!loaded.ok()) Unreadable(fmt::format("attribute catalog row: {}", loaded.message()));
+    }
+  }
   size_t replayed = 0;
   for (it->Seek(std::string(1, kIndexLogTag));
        it->Valid() && it->key().size() == 9 && it->key()[0] == kIndexLogTag; it->Next()) {
@@ -65,6 +75,7 @@ absl::Status Shard::Recover() {
     if (!batch.ok()) return batch.status();
     MaybeSeal(false, arrival_ns);
     open_index_.Apply({{&*batch, seq}}, arrival_ns);
+    attributes_.Add(*batch, arrival_ns / 1'000'000'000);
     replayed += batch->entries.size();
   }
   if (!it->status().ok()) return FromRocks(it->status(), "recover index");

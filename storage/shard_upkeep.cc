@@ -28,6 +28,9 @@ namespace {
 constexpr size_t kMergedBlockEntries = 16384;
 // Entries merged per upkeep round of the writer thread (about a second's worth of it at most).
 constexpr size_t kMergeEntriesPerRound = 65536;
+// How often (seconds of the store's clock) the attribute catalog is expired and written: what
+// a crash may lose of its counting.
+constexpr int64_t kAttributeRowsEvery = 60;
 
 uint64_t DirectoryBytes(const std::filesystem::path& dir) {
   uint64_t total = 0;
@@ -53,6 +56,10 @@ void Shard::Maintain() {
     if (p.ExpiredAt(now_s)) Drop(p, "retention", dropped_retention_);
   }
   ExpireDependencies(now_s);
+  if (keeps_attribute_rows() && now_s - attribute_rows_kept_s_ >= kAttributeRowsEvery) {
+    KeepAttributeRows(true);
+    attribute_rows_kept_s_ = now_s;
+  }
   FinishClosedPartition(now_s);
   DropOverDiskCap(now_s);
 }
@@ -255,10 +262,43 @@ absl::Status Shard::Purge() {
   AppendBigEndian64(sealed, next_seq_ - 1);
   batch.Put(SealedSeqKey(), sealed);
   batch.DeleteRange(std::string(1, kDependencyTag), std::string(1, kDependencyTag + 1));
+  if (keeps_attribute_rows()) {
+    attributes_.Clear();
+    attributes_.Dirty([](std::string_view, std::string_view) {});  // every row goes below
+    batch.DeleteRange(std::string(1, kAttributeTag), std::string(1, kAttributeTag + 1));
+  }
   auto s = db_->Write(rocksdb::WriteOptions(), &batch);
   if (!s.ok()) return FromRocks(s, fmt::format("purge shard {}", id_));
   SPDLOG_WARN("shard {}: purged: every stored span, index entry and dependency count deleted", id_);
   return absl::OkStatus();
+}
+
+// The attribute catalog's changed services, as `A` rows; first, with `expire`, what was last
+// seen in expired partitions leaves it. A failed write marks nothing lost for good: the
+// catalog is counted again from new spans (it is a statistic, docs/storage.md).
+void Shard::KeepAttributeRows(bool expire) {
+  if (expire) {
+    int64_t now_s = clock_.NowNanos() / 1'000'000'000;
+    attributes_.Expire([&](std::string_view tenant, std::string_view service) {
+      int64_t retention = retention_->For(tenant, service);
+      int64_t width = PartitionWidthSeconds(retention);
+      int64_t edge = now_s - retention;
+      return edge - ((edge % width) + width) % width;  // floor to a partition start
+    });
+  }
+  rocksdb::WriteBatch batch;
+  attributes_.Dirty([&](std::string_view key, std::string_view value) {
+    if (value.empty()) {
+      batch.Delete(AttributeKey(key));
+    } else {
+      batch.Put(AttributeKey(key), value);
+    }
+  });
+  if (batch.Count() == 0) return;
+  if (auto s = db_->Write(rocksdb::WriteOptions(), &batch); !s.ok()) {
+    SPDLOG_WARN("shard {}: write attribute catalog ({} services): {}", id_, batch.Count(),
+                s.ToString());
+  }
 }
 
 // Forgets dependency counts older than the longest retention.

@@ -141,6 +141,7 @@ absl::Status Shard::Commit(std::span<const PreparedWrite* const> writes, bool sy
   // Open blocks never span two time partitions: entries of a new period start new blocks.
   MaybeSeal(false, now_ns);
   open_index_.Apply(indexes, now_ns);
+  for (const auto& [index, seq] : indexes) attributes_.Add(*index, now_s);
   for (size_t i = 0; i < new_catalog.size(); ++i) {
     EditCatalog(new_catalog_tenants[i], new_catalog[i].second, true);
   }

@@ -113,6 +113,31 @@ struct Operation {
   friend bool operator==(const Operation&, const Operation&) = default;
 };
 
+// Autocomplete: attribute keys, or the values of one key (storage/attribute_catalog.h says what
+// is kept and what the counts mean).
+struct AttributeQuery {
+  std::string tenant;
+  std::string service;                         // "" = every service of the tenant
+  filter::Level level = filter::Level::kNone;  // kNone = every level
+  std::string key;                             // whose values (AttributeValuesOf)
+  std::string prefix;                          // of the key (AttributeKeys) or value
+  size_t limit = 100;                          // most frequent first, ties by name
+};
+struct AttributeKeyCount {
+  filter::Level level;
+  std::string key;
+  uint64_t count;  // occurrences: spans carrying it, or spans under a resource or scope with it
+};
+struct AttributeValueCount {
+  std::string value;  // its string form (model::ValueAsString)
+  uint8_t type;       // OTLP AnyValue value_case: string, bool, int or double
+  uint64_t count;
+};
+struct AttributeValues {
+  std::vector<AttributeValueCount> values;
+  bool truncated = false;  // the key has more distinct values than are kept: the most frequent
+};
+
 struct DependencyLink {
   std::string parent;
   std::string child;
@@ -177,6 +202,10 @@ class SpanReader {
   // only) whose child span started in [start_ns, end_ns], summed per pair.
   virtual std::vector<DependencyLink> Dependencies(const std::string& tenant, int64_t start_ns,
                                                    int64_t end_ns) = 0;
+
+  // Attribute keys / values of a key, from the attribute catalog (never reads spans).
+  virtual std::vector<AttributeKeyCount> AttributeKeys(const AttributeQuery& query) = 0;
+  virtual AttributeValues AttributeValuesOf(const AttributeQuery& query) = 0;
 
   // Every stored span of the trace, grouped by resource and scope; exact duplicates (a span
   // re-sent after a lost acknowledgement) are returned once. nullopt if nothing is stored.

@@ -15,38 +15,74 @@ namespace otlp_trace = ::opentelemetry::proto::trace::v1;
 namespace otlp_common = ::opentelemetry::proto::common::v1;
 using TermFn = std::function<void(std::string_view, std::string_view)>;
 
+using LevelFn = std::function<void(filter::Level, std::string_view, std::string_view,
+                                   const otlp_common::AnyValue*)>;
+
 void EachAttribute(const google::protobuf::RepeatedPtrField<otlp_common::KeyValue>& attrs,
                    const TermFn& fn) {
-  for (const auto& kv : attrs) {
-    if (kv.value().value_case() == otlp_common::AnyValue::kStringValue) {
-      fn(kv.key(), kv.value().string_value());
-    } else {
-      fn(kv.key(), model::ValueAsString(kv.value()));
-    }
+  std::string scratch;
+  for (const auto& kv : attrs) fn(kv.key(), TermValue(kv.value(), scratch));
+}
+
+void EachAttributeAt(filter::Level level,
+                     const google::protobuf::RepeatedPtrField<otlp_common::KeyValue>& attrs,
+                     const LevelFn& fn) {
+  std::string scratch;
+  for (const auto& kv : attrs) fn(level, kv.key(), TermValue(kv.value(), scratch), &kv.value());
+}
+
+// Absorbs `s` eight bytes per round (little-endian loads), closed by a word holding its
+// length, so ("ab", "c") and ("a", "bc") differ.
+uint64_t Absorb(uint64_t h, std::string_view s) {
+  size_t i = 0;
+  uint64_t w;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::memcpy(&w, s.data() + i, 8);
+    h = (h ^ w) * 0x9fb21c651e98df25ULL;
+    h ^= h >> 29;
   }
+  w = 0;
+  std::memcpy(&w, s.data() + i, s.size() - i);
+  h = (h ^ w ^ (static_cast<uint64_t>(s.size()) << 56)) * 0x9fb21c651e98df25ULL;
+  h ^= h >> 29;
+  return h;
 }
 
 }  // namespace
 
-void ForEachSpanTerm(const otlp_trace::Span& span, const TermFn& fn) {
-  EachAttribute(span.attributes(), fn);
+void ForEachSpanTermAt(const otlp_trace::Span& span, const LevelFn& fn) {
+  using filter::Level;
+  EachAttributeAt(Level::kSpan, span.attributes(), fn);
   for (const auto& e : span.events()) {
     bool has_event_attr = false;
     for (const auto& kv : e.attributes()) has_event_attr = has_event_attr || kv.key() == "event";
-    if (!e.name().empty() && !has_event_attr) fn("event", e.name());
-    EachAttribute(e.attributes(), fn);
+    if (!e.name().empty() && !has_event_attr) fn(Level::kEvent, "event", e.name(), nullptr);
+    EachAttributeAt(Level::kEvent, e.attributes(), fn);
   }
-  for (const auto& l : span.links()) EachAttribute(l.attributes(), fn);
+  for (const auto& l : span.links()) EachAttributeAt(Level::kLink, l.attributes(), fn);
   std::string_view kind = model::SpanKindName(span.kind());
-  if (!kind.empty()) fn("span.kind", kind);
+  if (!kind.empty()) fn(Level::kSpan, "span.kind", kind, nullptr);
   if (span.status().code() == otlp_trace::Status::STATUS_CODE_ERROR) {
-    fn("otel.status_code", "ERROR");
-    fn("error", "true");
+    fn(Level::kSpan, "otel.status_code", "ERROR", nullptr);
+    fn(Level::kSpan, "error", "true", nullptr);
   } else if (span.status().code() == otlp_trace::Status::STATUS_CODE_OK) {
-    fn("otel.status_code", "OK");
+    fn(Level::kSpan, "otel.status_code", "OK", nullptr);
   }
-  if (!span.status().message().empty()) fn("otel.status_description", span.status().message());
-  if (!span.trace_state().empty()) fn("w3c.tracestate", span.trace_state());
+  if (!span.status().message().empty()) {
+    fn(Level::kSpan, "otel.status_description", span.status().message(), nullptr);
+  }
+  if (!span.trace_state().empty()) fn(Level::kSpan, "w3c.tracestate", span.trace_state(), nullptr);
+}
+
+void ForEachSpanTerm(const otlp_trace::Span& span, const TermFn& fn) {
+  ForEachSpanTermAt(span, [&fn](filter::Level, std::string_view k, std::string_view v,
+                                const otlp_common::AnyValue*) { fn(k, v); });
+}
+
+std::string_view TermValue(const otlp_common::AnyValue& value, std::string& scratch) {
+  if (value.value_case() == otlp_common::AnyValue::kStringValue) return value.string_value();
+  scratch = model::ValueAsString(value);
+  return scratch;
 }
 
 void ForEachResourceTerm(const opentelemetry::proto::resource::v1::Resource& resource,
@@ -60,30 +96,19 @@ void ForEachScopeTerm(const otlp_common::InstrumentationScope& scope, const Term
   if (!scope.version().empty()) fn("otel.scope.version", scope.version());
 }
 
-uint64_t TermHash(std::string_view key, std::string_view value) {
-  // Eight bytes per round (little-endian loads), each part closed by a word holding its length,
-  // so ("ab", "c") and ("a", "bc") differ; finished with a splitmix64 round.
-  uint64_t h = 0x9e3779b97f4a7c15ULL;
-  auto absorb = [&h](std::string_view s) {
-    size_t i = 0;
-    uint64_t w;
-    for (; i + 8 <= s.size(); i += 8) {
-      std::memcpy(&w, s.data() + i, 8);
-      h = (h ^ w) * 0x9fb21c651e98df25ULL;
-      h ^= h >> 29;
-    }
-    w = 0;
-    std::memcpy(&w, s.data() + i, s.size() - i);
-    h = (h ^ w ^ (static_cast<uint64_t>(s.size()) << 56)) * 0x9fb21c651e98df25ULL;
-    h ^= h >> 29;
-  };
-  absorb(key);
-  absorb(value);
+uint64_t TermKeyState(std::string_view key) { return Absorb(0x9e3779b97f4a7c15ULL, key); }
+
+uint64_t TermHashFrom(uint64_t key_state, std::string_view value) {
+  uint64_t h = Absorb(key_state, value);  // then a splitmix64 finish
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ULL;
   h ^= h >> 27;
   h *= 0x94d049bb133111ebULL;
   return h ^ (h >> 31);
+}
+
+uint64_t TermHash(std::string_view key, std::string_view value) {
+  return TermHashFrom(TermKeyState(key), value);
 }
 
 bool SpanMatches(const TraceQuery& q, const otlp_trace::ResourceSpans& rs,

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "filter/filter.h"
 #include "opentelemetry/proto/trace/v1/trace.pb.h"
 #include "storage/span_store.h"
 
@@ -30,8 +31,25 @@ void ForEachResourceTerm(const opentelemetry::proto::resource::v1::Resource& res
 void ForEachScopeTerm(const opentelemetry::proto::common::v1::InstrumentationScope& scope,
                       const std::function<void(std::string_view, std::string_view)>& fn);
 
-// The hash of a search term `key=value`. Stable (persisted in sealed blocks).
+// ForEachSpanTerm's terms with where each comes from: `level` is kSpan, kEvent or kLink, and
+// `attribute` the typed value of an attribute term, null for a term Jaeger derives (`event`,
+// span.kind, otel.status_code, error, otel.status_description, w3c.tracestate).
+void ForEachSpanTermAt(
+    const opentelemetry::proto::trace::v1::Span& span,
+    const std::function<void(filter::Level level, std::string_view key, std::string_view value,
+                             const opentelemetry::proto::common::v1::AnyValue* attribute)>& fn);
+
+// The string form an attribute's value is searched by (model::ValueAsString), without a copy
+// for strings; `scratch` holds any other form.
+std::string_view TermValue(const opentelemetry::proto::common::v1::AnyValue& value,
+                           std::string& scratch);
+
+// The hash of a search term `key=value`. Stable (persisted in sealed blocks). In two steps for
+// callers that also need an identity of the key alone: TermHash(k, v) ==
+// TermHashFrom(TermKeyState(k), v).
 uint64_t TermHash(std::string_view key, std::string_view value);
+uint64_t TermKeyState(std::string_view key);
+uint64_t TermHashFrom(uint64_t key_state, std::string_view value);
 
 // True if the span, exported under `rs` and `ss`, satisfies every condition of `q` (service,
 // operation, time and duration bounds, all tags, the filter): Jaeger's one-span semantics
