@@ -33,6 +33,17 @@ class FakeReader final : public storage::SpanReader {
     std::lock_guard lock(mu_);
     links_.push_back(std::move(link));
   }
+  // What AttributeKeys / AttributeValuesOf answer (to the tenant's calls).
+  void SetAttributes(std::vector<storage::AttributeKeyCount> keys,
+                     storage::AttributeValues values) {
+    std::lock_guard lock(mu_);
+    attribute_keys_ = std::move(keys);
+    attribute_values_ = std::move(values);
+  }
+  std::optional<storage::AttributeQuery> last_attribute_query() const {
+    std::lock_guard lock(mu_);
+    return last_attribute_query_;
+  }
   // The tenant whose data this holds.
   void set_tenant(std::string tenant) {
     std::lock_guard lock(mu_);
@@ -51,6 +62,19 @@ class FakeReader final : public storage::SpanReader {
   std::optional<std::pair<int64_t, int64_t>> last_dependency_range() const {
     std::lock_guard lock(mu_);
     return last_dependency_range_;
+  }
+
+  std::vector<storage::AttributeKeyCount> AttributeKeys(const storage::AttributeQuery& q) override {
+    std::lock_guard lock(mu_);
+    last_attribute_query_ = q;
+    if (q.tenant != tenant_) return {};
+    return attribute_keys_;
+  }
+  storage::AttributeValues AttributeValuesOf(const storage::AttributeQuery& q) override {
+    std::lock_guard lock(mu_);
+    last_attribute_query_ = q;
+    if (q.tenant != tenant_) return {};
+    return attribute_values_;
   }
 
   // Every stored trace with a span of q.service (any if empty), newest first by its newest
@@ -126,6 +150,9 @@ class FakeReader final : public storage::SpanReader {
  private:
   mutable std::mutex mu_;
   std::string tenant_;
+  std::vector<storage::AttributeKeyCount> attribute_keys_;
+  storage::AttributeValues attribute_values_;
+  std::optional<storage::AttributeQuery> last_attribute_query_;
   std::map<common::TraceId, storage::otlp::TracesData> traces_;
   std::map<std::string, std::vector<storage::Operation>> operations_;
   std::vector<storage::DependencyLink> links_;

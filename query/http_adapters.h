@@ -4,11 +4,14 @@
 // tenancy). Routing and resolving the tenant are http_api.cc's. Private to query/.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "common/http_server.h"
+#include "query/http_common.h"
 #include "query/params.h"
 #include "query/query_service.h"
 
@@ -57,6 +60,42 @@ class V3HttpApi {
   static common::HttpResponse Fail(int status, std::string_view msg);
 
  private:
+  QueryService& service_;
+  const std::string tenant_;
+};
+
+// Autocomplete (http_autocomplete.cc): Skua's /api/v3/attribute-keys and
+// /api/v3/attribute-values (api_v3's error envelope), and Tempo's tag endpoints as Grafana's
+// Tempo data source calls them (errors as v1's plain text).
+class AutocompleteHttpApi {
+ public:
+  AutocompleteHttpApi(QueryService& service, std::string tenant);
+
+  common::HttpResponse Keys(const Params& params);
+  common::HttpResponse Values(const Params& params);
+  common::HttpResponse TempoTags(const Params& params);    // /api/search/tags
+  common::HttpResponse TempoTagsV2(const Params& params);  // /api/v2/search/tags
+  // /api/search/tag/{tag}/values, or /api/v2/search/tag/{tag}/values when `v2`.
+  common::HttpResponse TempoTagValues(const Params& params, std::string_view raw_tag, bool v2);
+
+ private:
+  struct Tag {
+    filter::Level level = filter::Level::kNone;
+    std::string key;
+    std::string intrinsic;  // "name", "status" or "kind"; else an attribute
+  };
+  std::optional<common::HttpResponse> ParseCommon(const Params& params,
+                                                  storage::AttributeQuery& q) const;
+  std::optional<common::HttpResponse> LimitFrom(const Params& params, storage::AttributeQuery& q,
+                                                FailFn fail) const;
+  std::optional<common::HttpResponse> TempoQuery(const Params& params,
+                                                 storage::AttributeQuery& q) const;
+  static std::string TempoService(const Params& params);
+  static std::optional<Tag> ParseTempoTag(std::string_view raw, bool scoped);
+  std::vector<std::string> TagNames(storage::AttributeQuery q, filter::Level level);
+  std::vector<std::pair<std::string, std::string>> TagValues(const storage::AttributeQuery& base,
+                                                             const Tag& tag);
+
   QueryService& service_;
   const std::string tenant_;
 };

@@ -34,6 +34,12 @@ enum RouteId {
   kV1Traces,
   kV1Trace,
   kV1Dependencies,
+  kAttributeKeys,
+  kAttributeValues,
+  kTempoTags,
+  kTempoTagsV2,
+  kTempoTagValues,
+  kTempoTagValuesV2,
 };
 
 const Router& Routes() {
@@ -51,6 +57,12 @@ const Router& Routes() {
     r.Add("/api/traces", kV1Traces);
     r.Add("/api/traces/{traceID}", kV1Trace);
     r.Add("/api/dependencies", kV1Dependencies);
+    r.Add("/api/v3/attribute-keys", kAttributeKeys);
+    r.Add("/api/v3/attribute-values", kAttributeValues);
+    r.Add("/api/search/tags", kTempoTags);
+    r.Add("/api/v2/search/tags", kTempoTagsV2);
+    r.Add("/api/search/tag/{tag}/values", kTempoTagValues);
+    r.Add("/api/v2/search/tag/{tag}/values", kTempoTagValuesV2);
     return r;
   }();
   return kRoutes;
@@ -88,12 +100,15 @@ class QueryHttpApi {
       if (!resolved.ok()) {
         const absl::Status& st = resolved.status();
         int status = common::TenantRefusalHttpStatus(st);
-        return match->id <= kV3Trace ? V3HttpApi::Fail(status, common::Message(st))
-                                     : V1HttpApi::Fail(status, common::Message(st));
+        bool v3 =
+            match->id <= kV3Trace || match->id == kAttributeKeys || match->id == kAttributeValues;
+        return v3 ? V3HttpApi::Fail(status, common::Message(st))
+                  : V1HttpApi::Fail(status, common::Message(st));
       }
       tenant = std::move(*resolved);
     }
     V1HttpApi v1(service_, tenant);
+    AutocompleteHttpApi autocomplete(service_, tenant);
     V3HttpApi v3(service_, std::move(tenant));
     Params params = common::ParseQueryString(req.query);
     switch (static_cast<RouteId>(match->id)) {
@@ -121,6 +136,18 @@ class QueryHttpApi {
         return v1.GetTrace(params, match->params[0]);
       case kV1Dependencies:
         return v1.Dependencies(params);
+      case kAttributeKeys:
+        return autocomplete.Keys(params);
+      case kAttributeValues:
+        return autocomplete.Values(params);
+      case kTempoTags:
+        return autocomplete.TempoTags(params);
+      case kTempoTagsV2:
+        return autocomplete.TempoTagsV2(params);
+      case kTempoTagValues:
+        return autocomplete.TempoTagValues(params, match->params[0], false);
+      case kTempoTagValuesV2:
+        return autocomplete.TempoTagValues(params, match->params[0], true);
     }
     return NotFoundPage();
   }

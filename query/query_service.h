@@ -77,6 +77,14 @@ class QueryService {
   // keeps that kind only.
   std::vector<storage::Operation> Operations(const std::string& tenant, const std::string& service,
                                              const std::string& span_kind);
+  // Autocomplete: attribute keys, or one key's values, most frequent first, at most
+  // query.limit (SearchLimit's rules; callers set it).
+  std::vector<storage::AttributeKeyCount> AttributeKeys(const storage::AttributeQuery& query) {
+    return reader_.AttributeKeys(query);
+  }
+  storage::AttributeValues AttributeValues(const storage::AttributeQuery& query) {
+    return reader_.AttributeValuesOf(query);
+  }
   // Calls between services in `window`; `service` non-empty keeps the links it is part of.
   std::vector<storage::DependencyLink> Dependencies(const std::string& tenant, Window window,
                                                     std::string_view service);

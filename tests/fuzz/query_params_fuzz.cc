@@ -29,10 +29,13 @@ const skua::common::HttpHandler& Handler() {
 }
 
 constexpr const char* kRoutes[] = {
-    "/api/traces",    "/api/services",           "/api/operations",  "/api/dependencies",
-    "/api/v3/traces", "/api/v3/trace-summaries", "/api/v3/services", "/api/v3/operations",
-    "/api/traces/",   "/api/v3/traces/",         "/api/services/",   "/api/",
-    "/api/v3/spans",
+    "/api/traces",       "/api/services",          "/api/operations",
+    "/api/dependencies", "/api/v3/traces",         "/api/v3/trace-summaries",
+    "/api/v3/services",  "/api/v3/operations",     "/api/traces/",
+    "/api/v3/traces/",   "/api/services/",         "/api/",
+    "/api/v3/spans",     "/api/v3/attribute-keys", "/api/v3/attribute-values",
+    "/api/search/tags",  "/api/v2/search/tags",    "/api/v2/search/tag/",
+    "/api/search/tag/",
 };
 
 }  // namespace
