@@ -156,6 +156,34 @@ def main():
                     raise SystemExit(f"span search: {r.status} {body[:300]}")
             results["span search: service + one attribute"] = {
                 "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99), "mean_results": 20}
+            # Autocomplete (never reads spans): keys of a service, values of a key (top 20, and
+            # with a prefix), and Tempo's v2 tag list.
+            def timed(path):
+                t = time.perf_counter()
+                conn.request("GET", path)
+                r = conn.getresponse()
+                body = r.read()
+                if r.status != 200:
+                    raise SystemExit(f"{path}: {r.status} {body[:300]}")
+                return (time.perf_counter() - t) * 1000, json.loads(body)
+
+            for name, make in {
+                "autocomplete: keys of a service": lambda: "/api/v3/attribute-keys?" + urlencode(
+                    {"service": rng.choice(services), "limit": "20"}),
+                "autocomplete: values of a key, top 20": lambda: "/api/v3/attribute-values?" + urlencode(
+                    {"key": f"attr.key{rng.randrange(100):02d}", "limit": "20"}),
+                "autocomplete: values of a key with a prefix": lambda: "/api/v3/attribute-values?" + urlencode(
+                    {"key": f"attr.key{rng.randrange(100):02d}", "prefix": f"value-{rng.randrange(10)}",
+                     "service": rng.choice(services), "limit": "20"}),
+                "autocomplete: Tempo /api/v2/search/tags": lambda: "/api/v2/search/tags",
+            }.items():
+                lat, found = [], []
+                for _ in range(args.requests):
+                    dt, body = timed(make())
+                    lat.append(dt)
+                    found.append(len(body.get("keys", body.get("values", body.get("scopes", [])))))
+                results[name] = {"p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
+                                 "mean_results": sum(found) / len(found)}
             # Pages: the first page of a service search, then the next two, each timed.
             for which in range(3):
                 lat = []
