@@ -71,8 +71,8 @@ void AttributeCatalog::Add(const IndexBatch& batch, int64_t now_s) {
       }
       AddOne(batch.tenant, batch.strings[o.service], *s, o, now_s);
     }
+    PublishTruncated();
   }
-  PublishTruncated();
 }
 
 void AttributeCatalog::AddOne(const std::string& tenant, const std::string& service,
@@ -130,15 +130,9 @@ void AttributeCatalog::Prune(const std::string& tenant, const std::string& servi
 }
 
 void AttributeCatalog::PublishTruncated() {
-  std::shared_ptr<const TruncatedKeys> next;
-  {
-    std::shared_lock lock(mu_);
-    if (!truncated_changed_) return;
-    next = std::make_shared<TruncatedKeys>(truncated_);
-  }
-  std::unique_lock lock(mu_);
+  if (!truncated_changed_) return;
   truncated_changed_ = false;
-  truncated_snapshot_ = std::move(next);
+  truncated_snapshot_ = std::make_shared<const TruncatedKeys>(truncated_);
 }
 
 std::shared_ptr<const TruncatedKeys> AttributeCatalog::Truncated() const {
@@ -282,8 +276,8 @@ absl::Status AttributeCatalog::Load(std::string_view key, std::string_view value
     }
     slot = std::move(s);
     values_ += values;
+    PublishTruncated();
   }
-  PublishTruncated();
   return absl::OkStatus();
 }
 
@@ -331,8 +325,8 @@ void AttributeCatalog::Expire(
         ++t;
       }
     }
+    PublishTruncated();
   }
-  PublishTruncated();
 }
 
 void AttributeCatalog::Clear() {
@@ -345,8 +339,8 @@ void AttributeCatalog::Clear() {
     values_ = 0;
     truncated_.clear();
     truncated_changed_ = true;
+    PublishTruncated();
   }
-  PublishTruncated();
 }
 
 size_t AttributeCatalog::ValueCount() const {

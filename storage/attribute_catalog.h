@@ -124,7 +124,9 @@ class AttributeCatalog {
               const AttributeOccurrence& o, int64_t now_s);
   void Prune(const std::string& tenant, const std::string& service, filter::Level level,
              const std::string& key, KeyEntry& k);
-  void PublishTruncated();  // REQUIRES: mu_ held exclusively
+  // The snapshot Truncated() returns, renewed when truncated_ changed. REQUIRES: mu_ held
+  // exclusively.
+  void PublishTruncated();
   static std::string EncodeService(const ServiceEntry& s);
 
   const Limits limits_;
