@@ -77,32 +77,34 @@ void AttributeCatalog::Add(const IndexBatch& batch, int64_t now_s) {
 
 void AttributeCatalog::AddOne(const std::string& tenant, const std::string& service,
                               ServiceEntry& s, const AttributeOccurrence& o, int64_t now_s) {
-  auto k = s.keys.find({o.level, o.key});
+  auto k = s.keys.find(o.key_id);
   if (k == s.keys.end()) {
     if (s.keys.size() >= limits_.keys_per_service || values_ >= limits_.max_values) return;
-    k = s.keys.try_emplace({o.level, o.key}).first;
+    k = s.keys.try_emplace(o.key_id).first;
+    k->second.level = o.level;
+    k->second.key = o.key;
   }
   s.dirty = true;
   KeyEntry& key = k->second;
   key.count += o.count;
   key.last_s = std::max(key.last_s, now_s);
   if (o.type == 0 || o.value.size() > limits_.max_value_bytes) return;
-  auto v = key.values.find(o.value);
+  auto v = key.values.find(o.value_id);
   if (v == key.values.end()) {
     if (values_ >= limits_.max_values) return;
-    v = key.values.try_emplace(o.value).first;
+    v = key.values.try_emplace(o.value_id).first;
+    v->second.value = o.value;
     ++values_;
   }
   v->second.count += o.count;
   v->second.last_s = std::max(v->second.last_s, now_s);
   v->second.type = o.type;
-  if (key.values.size() >= 2 * limits_.values_per_key) Prune(tenant, service, o.level, o.key, key);
+  if (key.values.size() >= 2 * limits_.values_per_key) Prune(tenant, service, key);
 }
 
 // Keeps the values_per_key most frequent values (the Frequent-items idea: a value seen often
 // survives every pruning; one seen rarely is forgotten and may come back).
-void AttributeCatalog::Prune(const std::string& tenant, const std::string& service,
-                             filter::Level level, const std::string& key, KeyEntry& k) {
+void AttributeCatalog::Prune(const std::string& tenant, const std::string& service, KeyEntry& k) {
   std::vector<uint64_t> counts;
   counts.reserve(k.values.size());
   for (const auto& [v, e] : k.values) counts.push_back(e.count);
@@ -124,7 +126,7 @@ void AttributeCatalog::Prune(const std::string& tenant, const std::string& servi
   }
   if (!k.truncated) {
     k.truncated = true;
-    truncated_.insert(KeyId(tenant, service, level, key));
+    truncated_.insert(KeyId(tenant, service, k.level, k.key));
     truncated_changed_ = true;
   }
 }
@@ -146,10 +148,10 @@ std::vector<AttributeCatalog::KeyStat> AttributeCatalog::Keys(const Query& q) co
   auto t = tenants_.find(q.tenant);
   if (t == tenants_.end()) return {};
   auto add = [&](const ServiceEntry& s) {
-    for (const auto& [lk, k] : s.keys) {
-      if (q.level != filter::Level::kNone && lk.first != q.level) continue;
-      if (!lk.second.starts_with(q.prefix)) continue;
-      sum[{lk.first, lk.second}] += k.count;
+    for (const auto& [id, k] : s.keys) {
+      if (q.level != filter::Level::kNone && k.level != q.level) continue;
+      if (!k.key.starts_with(q.prefix)) continue;
+      sum[{k.level, k.key}] += k.count;
     }
   };
   if (q.service.empty()) {
@@ -167,6 +169,7 @@ std::vector<AttributeCatalog::KeyStat> AttributeCatalog::Keys(const Query& q) co
 AttributeCatalog::Values AttributeCatalog::ValuesOf(const Query& q) const {
   Values out;
   absl::flat_hash_map<std::pair<std::string_view, uint8_t>, uint64_t> sum;
+  const uint64_t key_state = TermKeyState(q.key);
   std::shared_lock lock(mu_);
   auto t = tenants_.find(q.tenant);
   if (t == tenants_.end()) return out;
@@ -174,11 +177,11 @@ AttributeCatalog::Values AttributeCatalog::ValuesOf(const Query& q) const {
     for (auto level : {filter::Level::kSpan, filter::Level::kResource, filter::Level::kScope,
                        filter::Level::kEvent, filter::Level::kLink}) {
       if (q.level != filter::Level::kNone && level != q.level) continue;
-      auto k = s.keys.find({level, q.key});
-      if (k == s.keys.end()) continue;
+      auto k = s.keys.find(AttributeKeyId(level, key_state));
+      if (k == s.keys.end() || k->second.key != q.key) continue;
       out.truncated = out.truncated || k->second.truncated;
-      for (const auto& [v, e] : k->second.values) {
-        if (v.starts_with(q.prefix)) sum[{v, e.type}] += e.count;
+      for (const auto& [id, e] : k->second.values) {
+        if (e.value.starts_with(q.prefix)) sum[{e.value, e.type}] += e.count;
       }
     }
   };
@@ -201,15 +204,15 @@ std::string AttributeCatalog::EncodeService(const ServiceEntry& s) {
   ByteWriter w;
   w.U8(kRowFormat);
   w.Var(s.keys.size());
-  for (const auto& [lk, k] : s.keys) {
-    w.U8(static_cast<uint8_t>(lk.first));
-    w.Str(lk.second);
+  for (const auto& [id, k] : s.keys) {
+    w.U8(static_cast<uint8_t>(k.level));
+    w.Str(k.key);
     w.Var(k.count);
     w.SVar(k.last_s);
     w.U8(k.truncated ? 1 : 0);
     w.Var(k.values.size());
-    for (const auto& [v, e] : k.values) {
-      w.Str(v);
+    for (const auto& [vid, e] : k.values) {
+      w.Str(e.value);
       w.U8(e.type);
       w.Var(e.count);
       w.SVar(e.last_s);
@@ -246,31 +249,34 @@ absl::Status AttributeCatalog::Load(std::string_view key, std::string_view value
   if (r.U8() != kRowFormat) return absl::DataLossError("attribute catalog row: unknown format");
   for (size_t i = 0, n = r.Count(6); i < n && r.ok(); ++i) {
     uint8_t level = r.U8();
-    std::string k(r.Str());
     KeyEntry e;
+    e.level = static_cast<filter::Level>(level);
+    e.key = std::string(r.Str());
+    const uint64_t key_state = TermKeyState(e.key);
     e.count = r.Var();
     e.last_s = r.SVar();
     e.truncated = r.U8() != 0;
     for (size_t j = 0, m = r.Count(4); j < m && r.ok(); ++j) {
-      std::string v(r.Str());
       ValueEntry ve;
+      ve.value = std::string(r.Str());
       ve.type = r.U8();
       ve.count = r.Var();
       ve.last_s = r.SVar();
-      e.values.emplace(std::move(v), ve);
+      uint64_t vid = TermHashFrom(key_state, ve.value);
+      e.values.emplace(vid, std::move(ve));
     }
     if (!ValidLevel(level)) return absl::DataLossError("attribute catalog row: bad level");
     values += e.values.size();
-    s.keys.emplace(std::make_pair(static_cast<filter::Level>(level), std::move(k)), std::move(e));
+    s.keys.emplace(AttributeKeyId(e.level, key_state), std::move(e));
   }
   if (!r.ok()) return absl::DataLossError("attribute catalog row: truncated");
   {
     std::unique_lock lock(mu_);
     auto& slot = tenants_[tenant][service];
-    for (const auto& [lk, k] : slot.keys) values_ -= k.values.size();
-    for (const auto& [lk, k] : s.keys) {
+    for (const auto& [id, k] : slot.keys) values_ -= k.values.size();
+    for (const auto& [id, k] : s.keys) {
       if (k.truncated) {
-        truncated_.insert(KeyId(tenant, service, lk.first, lk.second));
+        truncated_.insert(KeyId(tenant, service, k.level, k.key));
         truncated_changed_ = true;
       }
     }
@@ -303,7 +309,7 @@ void AttributeCatalog::Expire(
           if (key.last_s < before) {
             values_ -= key.values.size();
             if (key.truncated) {
-              truncated_.erase(KeyId(t->first, s->first, k->first.first, k->first.second));
+              truncated_.erase(KeyId(t->first, s->first, key.level, key.key));
               truncated_changed_ = true;
             }
             s->second.keys.erase(k++);

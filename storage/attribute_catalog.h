@@ -47,9 +47,18 @@ struct AttributeOccurrence {
   filter::Level level = filter::Level::kSpan;
   uint8_t type = 0;  // OTLP AnyValue value_case; 0 = the value is not kept (only the key)
   uint32_t count = 0;
+  uint64_t key_id = 0;    // AttributeKeyId(level, TermKeyState(key))
+  uint64_t value_id = 0;  // TermHash(key, value), if the value is kept
   std::string key;
   std::string value;
 };
+
+// A key's identity within a service: its level and name, hashed (storage/span_terms.h's
+// TermKeyState of the name). The catalog's maps are keyed by it and by the term hash of a value,
+// so the write path hashes nothing twice.
+inline uint64_t AttributeKeyId(filter::Level level, uint64_t key_state) {
+  return (key_state ^ static_cast<uint64_t>(level)) * 0x9fb21c651e98df25ULL;
+}
 
 // Which (tenant, service, level, key) are truncated, by KeyId: the write path samples them.
 using TruncatedKeys = absl::flat_hash_set<uint64_t>;
@@ -104,26 +113,28 @@ class AttributeCatalog {
 
  private:
   struct ValueEntry {
+    std::string value;
     uint64_t count = 0;
     int64_t last_s = 0;
     uint8_t type = 0;
   };
   struct KeyEntry {
+    filter::Level level = filter::Level::kSpan;
+    std::string key;
     uint64_t count = 0;
     int64_t last_s = 0;
     bool truncated = false;
-    absl::flat_hash_map<std::string, ValueEntry> values;
+    absl::flat_hash_map<uint64_t, ValueEntry> values;  // by TermHash(key, value)
   };
   struct ServiceEntry {
-    std::map<std::pair<filter::Level, std::string>, KeyEntry> keys;
+    absl::flat_hash_map<uint64_t, KeyEntry> keys;  // by AttributeKeyId
     bool dirty = false;
   };
   using Services = std::map<std::string, ServiceEntry>;
 
   void AddOne(const std::string& tenant, const std::string& service, ServiceEntry& s,
               const AttributeOccurrence& o, int64_t now_s);
-  void Prune(const std::string& tenant, const std::string& service, filter::Level level,
-             const std::string& key, KeyEntry& k);
+  void Prune(const std::string& tenant, const std::string& service, KeyEntry& k);
   // The snapshot Truncated() returns, renewed when truncated_ changed. REQUIRES: mu_ held
   // exclusively.
   void PublishTruncated();

@@ -72,6 +72,8 @@ void IndexBatchBuilder::Occur(uint32_t service, filter::Level level, std::string
   o.level = level;
   o.type = keep_value ? type : 0;
   o.count = count;
+  o.key_id = AttributeKeyId(level, key_state);
+  o.value_id = term;
   o.key = std::string(key);
   if (keep_value) o.value = std::string(text);
   batch_.attributes.push_back(std::move(o));
