@@ -67,9 +67,15 @@ void AttributeCatalog::Add(const IndexBatch& batch, int64_t now_s) {
     for (const AttributeOccurrence& o : batch.attributes) {
       if (o.service != s_index) {
         s_index = o.service;
-        s = &services[batch.strings[o.service]];
+        const std::string& name = batch.strings[o.service];
+        auto it = services.find(name);
+        if (it == services.end() && entries_ < limits_.max_entries) {
+          it = services.try_emplace(name).first;
+          ++entries_;
+        }
+        s = it == services.end() ? nullptr : &it->second;
       }
-      AddOne(batch.tenant, batch.strings[o.service], *s, o, now_s);
+      if (s != nullptr) AddOne(batch.tenant, batch.strings[o.service], *s, o, now_s);
     }
     PublishTruncated();
   }
@@ -79,8 +85,12 @@ void AttributeCatalog::AddOne(const std::string& tenant, const std::string& serv
                               ServiceEntry& s, const AttributeOccurrence& o, int64_t now_s) {
   auto k = s.keys.find(o.key_id);
   if (k == s.keys.end()) {
-    if (s.keys.size() >= limits_.keys_per_service || values_ >= limits_.max_values) return;
+    if (s.keys.size() >= limits_.keys_per_service || entries_ >= limits_.max_entries ||
+        o.key.size() > limits_.max_value_bytes) {
+      return;
+    }
     k = s.keys.try_emplace(o.key_id).first;
+    ++entries_;
     k->second.level = o.level;
     k->second.key = o.key;
   }
@@ -91,10 +101,14 @@ void AttributeCatalog::AddOne(const std::string& tenant, const std::string& serv
   if (o.type == 0 || o.value.size() > limits_.max_value_bytes) return;
   auto v = key.values.find(o.value_id);
   if (v == key.values.end()) {
-    if (values_ >= limits_.max_values) return;
+    // At the bound, a key holding more than its share makes room itself.
+    if (entries_ >= limits_.max_entries) {
+      if (key.values.size() <= limits_.values_per_key) return;
+      Prune(tenant, service, key);
+    }
     v = key.values.try_emplace(o.value_id).first;
     v->second.value = o.value;
-    ++values_;
+    ++entries_;
   }
   v->second.count += o.count;
   v->second.last_s = std::max(v->second.last_s, now_s);
@@ -121,7 +135,7 @@ void AttributeCatalog::Prune(const std::string& tenant, const std::string& servi
       ++it;
     } else {
       k.values.erase(it++);
-      --values_;
+      --entries_;
     }
   }
   if (!k.truncated) {
@@ -245,7 +259,7 @@ absl::Status AttributeCatalog::Load(std::string_view key, std::string_view value
   std::string tenant(key.substr(0, nul)), service(key.substr(nul + 1));
   ByteReader r(value);
   ServiceEntry s;
-  size_t values = 0;
+  size_t values = 0;  // entries: keys and values
   if (r.U8() != kRowFormat) return absl::DataLossError("attribute catalog row: unknown format");
   for (size_t i = 0, n = r.Count(6); i < n && r.ok(); ++i) {
     uint8_t level = r.U8();
@@ -266,14 +280,17 @@ absl::Status AttributeCatalog::Load(std::string_view key, std::string_view value
       e.values.emplace(vid, std::move(ve));
     }
     if (!ValidLevel(level)) return absl::DataLossError("attribute catalog row: bad level");
-    values += e.values.size();
+    values += 1 + e.values.size();
     s.keys.emplace(AttributeKeyId(e.level, key_state), std::move(e));
   }
   if (!r.ok()) return absl::DataLossError("attribute catalog row: truncated");
   {
     std::unique_lock lock(mu_);
-    auto& slot = tenants_[tenant][service];
-    for (const auto& [id, k] : slot.keys) values_ -= k.values.size();
+    auto& services = tenants_[tenant];
+    auto [it, fresh] = services.try_emplace(service);
+    auto& slot = it->second;
+    if (fresh) ++entries_;
+    for (const auto& [id, k] : slot.keys) entries_ -= 1 + k.values.size();
     for (const auto& [id, k] : s.keys) {
       if (k.truncated) {
         truncated_.insert(KeyId(tenant, service, k.level, k.key));
@@ -281,7 +298,7 @@ absl::Status AttributeCatalog::Load(std::string_view key, std::string_view value
       }
     }
     slot = std::move(s);
-    values_ += values;
+    entries_ += values;
     PublishTruncated();
   }
   return absl::OkStatus();
@@ -300,14 +317,14 @@ void AttributeCatalog::Expire(
           for (auto v = key.values.begin(); v != key.values.end();) {
             if (v->second.last_s < before) {
               key.values.erase(v++);
-              --values_;
+              --entries_;
               s->second.dirty = true;
             } else {
               ++v;
             }
           }
           if (key.last_s < before) {
-            values_ -= key.values.size();
+            entries_ -= 1 + key.values.size();
             if (key.truncated) {
               truncated_.erase(KeyId(t->first, s->first, key.level, key.key));
               truncated_changed_ = true;
@@ -320,6 +337,7 @@ void AttributeCatalog::Expire(
         }
         if (s->second.keys.empty()) {
           gone_.emplace_back(t->first, s->first);
+          --entries_;
           t->second.erase(s++);
         } else {
           ++s;
@@ -342,16 +360,16 @@ void AttributeCatalog::Clear() {
       for (const auto& [service, s] : services) gone_.emplace_back(tenant, service);
     }
     tenants_.clear();
-    values_ = 0;
+    entries_ = 0;
     truncated_.clear();
     truncated_changed_ = true;
     PublishTruncated();
   }
 }
 
-size_t AttributeCatalog::ValueCount() const {
+size_t AttributeCatalog::EntryCount() const {
   std::shared_lock lock(mu_);
-  return values_;
+  return entries_;
 }
 
 }  // namespace skua::storage

@@ -3,14 +3,16 @@
 // One catalog serves every shard. It is a statistic, not data: bounded in memory, approximate in
 // its counts, and allowed to lose the last minute of counting in a crash (spans never are).
 //
-// Bounds (Limits): a value longer than max_value_bytes, or of a type without a short text form
-// (bytes, arrays, maps), is not kept (its key is). Each (service, level, key) keeps at most
-// 2 × values_per_key values; when it reaches that, the half seen least often is dropped (the
-// key is then marked truncated: its list holds its most frequent values, not all of them). A
-// truncated key's occurrences are counted for 1 in kSampleEvery spans (its counts scaled back),
-// which bounds what a key with millions of distinct values costs on the write path. Each
-// service keeps at most keys_per_service keys, the whole catalog at most max_values values;
-// beyond them nothing new is kept.
+// Bounds (Limits): a key or value longer than max_value_bytes, or a value of a type without a
+// short text form (bytes, arrays, maps), is not kept (such a value's key is). Each (service,
+// level, key) keeps at most 2 × values_per_key values; when it reaches that, the half seen least
+// often is dropped (the key is then marked truncated: its list holds its most frequent values,
+// not all of them). A truncated key's occurrences are counted for 1 in kSampleEvery spans (its
+// counts scaled back), which bounds what a key with millions of distinct values costs on the
+// write path. Each service keeps at most keys_per_service keys, and the whole catalog at most
+// max_entries services, keys and values together: at that bound a new value is kept only by
+// pruning its own key if it holds more than values_per_key, and nothing else new is kept. With
+// the defaults that is at most ~64 MiB (about 300 bytes an entry at worst).
 //
 // Life: the shard writers add each committed request's summary (IndexBatch::attributes). Every
 // minute of the store's clock (and at a clean close) the services changed since the last time
@@ -75,7 +77,7 @@ class AttributeCatalog {
   struct Limits {
     size_t values_per_key = 100;
     size_t keys_per_service = 1000;
-    size_t max_values = 500'000;
+    size_t max_entries = 200'000;
     size_t max_value_bytes = 128;
   };
 
@@ -108,8 +110,8 @@ class AttributeCatalog {
                   expired_before_s);
   void Clear();
 
-  // Values kept, all services (for metrics and tests).
-  size_t ValueCount() const;
+  // Services, keys and values kept (for tests).
+  size_t EntryCount() const;
 
  private:
   struct ValueEntry {
@@ -143,7 +145,7 @@ class AttributeCatalog {
   const Limits limits_;
   mutable std::shared_mutex mu_;
   std::map<std::string, Services> tenants_;
-  size_t values_ = 0;
+  size_t entries_ = 0;  // services, keys and values: bounded by max_entries
   TruncatedKeys truncated_;
   bool truncated_changed_ = false;
   std::shared_ptr<const TruncatedKeys> truncated_snapshot_;

@@ -141,7 +141,7 @@ TEST(AttributeCatalogTest, LongAndStructuredValuesAreNotKeptButTheirKeysAre) {
 TEST(AttributeCatalogTest, BoundedInKeysAndValues) {
   AttributeCatalog::Limits limits;
   limits.keys_per_service = 10;
-  limits.max_values = 25;
+  limits.max_entries = 25;
   AttributeCatalog catalog(limits);
   ExportRequest req;
   auto* s =
@@ -151,7 +151,21 @@ TEST(AttributeCatalogTest, BoundedInKeysAndValues) {
   AttributeQuery q;
   q.limit = 1000;
   EXPECT_LE(catalog.Keys(q).size(), 10u + 2);  // and service.name, host.name of the resource
-  EXPECT_LE(catalog.ValueCount(), 25u);
+  EXPECT_LE(catalog.EntryCount(), 25u);
+  // Many services, long keys: still within the bound.
+  for (int i = 0; i < 50; ++i) {
+    ExportRequest more;
+    auto* m = AddSpan(AddResource(more, fmt::format("svc-{}", i)),
+                      "0af7651916cd43dd8448eb211c80319c", 1, 0, "op", kT0, 10);
+    AddStringAttr(m->mutable_attributes(), std::string(200, 'k'), "v");
+    AddStringAttr(m->mutable_attributes(), fmt::format("k{}", i), fmt::format("v{}", i));
+    catalog.Add(BatchOf(more), 1);
+  }
+  EXPECT_LE(catalog.EntryCount(), 25u);
+  AttributeQuery all;
+  all.limit = 1000;
+  all.prefix = "kkkk";
+  EXPECT_TRUE(catalog.Keys(all).empty()) << "a 200-byte key is not kept";
 }
 
 TEST(AttributeCatalogTest, RowsRoundTripAndGarbageIsRefused) {
