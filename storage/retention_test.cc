@@ -2,13 +2,12 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <filesystem>
 #include <map>
 #include <random>
 #include <thread>
-
-#include <rocksdb/db.h>
 
 #include "storage/rocks_options.h"
 #include "storage/span_store.h"
