@@ -193,6 +193,14 @@ HttpResponse AutocompleteHttpApi::TempoTagsV2(const Params& params) {
     body += fmt::format("{{\"name\":\"{}\",\"tags\":{}}}", name, JsonStringArray(tags));
   };
   bool any = scope == nullptr || scope->empty() || *scope == "all";
+  bool known = any || *scope == "intrinsic" ||
+               std::any_of(std::begin(kTempoScopes), std::end(kTempoScopes),
+                           [&](const auto& e) { return e.first == *scope; });
+  if (!known) {
+    return V1HttpApi::Fail(400, fmt::format("invalid scope '{}': one of resource, span, event, "
+                                            "link, instrumentation, intrinsic, all",
+                                            *scope));
+  }
   for (const auto& [name, level] : kTempoScopes) {
     if (!any && *scope != name) continue;
     auto tags = TagNames(q, level);

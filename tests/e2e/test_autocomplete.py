@@ -122,5 +122,7 @@ def test_bad_parameters_are_refused_naming_them(skua):
     resp = conn.getresponse()
     assert resp.status == 400 and b"tagName" in resp.read()
     conn.close()
+    r = get(skua, "/api/v2/search/tags", scope="process")
+    assert r.status_code == 400 and "scope" in r.text
     r = requests.post(skua.url("query-http", "/api/v3/attribute-keys"), timeout=10)
     assert r.status_code == 405
