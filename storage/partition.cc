@@ -30,6 +30,15 @@ std::string IndexFamilyName(const std::string& partition) {
   return partition + std::string(kIndexFamilySuffix);
 }
 
+int64_t ExpiredArrivalsBefore(int64_t retention_s, int64_t now_s) {
+  // A partition starting at p expires when p + width <= now - retention, so an arrival at t
+  // (in the partition starting at floor(t / width) * width) is expired exactly when t is below
+  // the partition start at or before now - retention.
+  int64_t width = PartitionWidthSeconds(retention_s);
+  int64_t edge = now_s - retention_s;
+  return edge - ((edge % width) + width) % width;
+}
+
 std::string PartitionName(std::string_view tenant, int64_t retention_s, int64_t width_s,
                           int64_t start_s) {
   std::string out;

@@ -33,6 +33,10 @@ struct Partition {
   bool ExpiredAt(int64_t now_s) const { return start_s + width_s <= now_s - retention_s; }
 };
 
+// ExpiredAt's rule as a bound on arrival time: whatever of data kept `retention_s` arrived
+// before this second lies in a partition that has expired at `now_s`.
+int64_t ExpiredArrivalsBefore(int64_t retention_s, int64_t now_s);
+
 inline constexpr std::string_view kIndexFamilySuffix = "-index";
 
 // Both column families of every partition in `parts`, valid while `parts` is.

@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "storage/partition.h"
 #include "storage/rocks_options.h"
 #include "storage/span_store.h"
 #include "tests/testing/otlp_builders.h"
@@ -138,6 +139,24 @@ TEST_F(RetentionTest, AWriteToADroppedPartitionLeavesTheDatabaseWritable) {
   EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), "after", "v").ok())
       << "the database must still take writes";
   ASSERT_TRUE(db->DestroyColumnFamilyHandle(cf).ok());
+}
+
+// The bound on arrival time says what ExpiredAt says of the partition holding the arrival.
+TEST(PartitionExpiryTest, ArrivalBoundAgreesWithThePartitionsRule) {
+  for (int64_t retention : {1, 6, 3600, 72 * 3600}) {
+    int64_t width = PartitionWidthSeconds(retention);
+    for (int64_t now = kT0 / 1'000'000'000; now < kT0 / 1'000'000'000 + 3 * width; now += 7) {
+      for (int64_t t = now - retention - 3 * width; t <= now;
+           t += std::max<int64_t>(1, width / 5)) {
+        Partition p;
+        p.retention_s = retention;
+        p.width_s = width;
+        p.start_s = t - t % width;
+        EXPECT_EQ(t < ExpiredArrivalsBefore(retention, now), p.ExpiredAt(now))
+            << retention << " " << now << " " << t;
+      }
+    }
+  }
 }
 
 TEST_F(RetentionTest, PerServiceOverridesAreHonoured) {

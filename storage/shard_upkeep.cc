@@ -280,10 +280,7 @@ void Shard::KeepAttributeRows(bool expire) {
   if (expire) {
     int64_t now_s = clock_.NowNanos() / 1'000'000'000;
     attributes_.Expire([&](std::string_view tenant, std::string_view service) {
-      int64_t retention = retention_->For(tenant, service);
-      int64_t width = PartitionWidthSeconds(retention);
-      int64_t edge = now_s - retention;
-      return edge - ((edge % width) + width) % width;  // floor to a partition start
+      return ExpiredArrivalsBefore(retention_->For(tenant, service), now_s);
     });
   }
   rocksdb::WriteBatch batch;
