@@ -141,7 +141,7 @@ def load(addr, traces):
 
 def bound(args):
     """docs/operations.md, "Memory", for the default settings and --shards."""
-    return (96 + 256 + (128 + 32) + args.shards * (64 + 96 + 80) + 128 + (2 + 2) * 3 * 64 + 64) * MiB
+    return (96 + 256 + (128 + 32) + args.shards * (64 + 96 + 88) + 128 + (2 + 2) * 3 * 64 + 64) * MiB
 
 
 def main():

@@ -408,7 +408,7 @@ bool Eval(const Node& n, const Context& c) {
     case Op::kRegex: {
       std::string buffer;
       return ReferenceValues(n.args[0], c, [&](const Value& v) {
-        return re2::RE2::PartialMatch(TextOf(v, buffer), *n.pattern);
+        return PatternMatches(*n.pattern, TextOf(v, buffer));
       });
     }
     case Op::kIn:
@@ -498,6 +498,10 @@ void Print(const Node& n, std::string& out, bool canonical) {
 }
 
 }  // namespace
+
+bool PatternMatches(const re2::RE2& pattern, std::string_view text) {
+  return re2::RE2::PartialMatch(text, pattern);
+}
 
 bool Filter::Matches(const otlp::ResourceSpans& resource_spans, const otlp::ScopeSpans& scope_spans,
                      const otlp::Span& span) const {

@@ -164,6 +164,17 @@ absl::StatusOr<std::shared_ptr<const Filter>> Finalize(Node root);
 // Decode then Finalize.
 absl::StatusOr<std::shared_ptr<const Filter>> FromProto(const jaeger::expression::v1::Call& call);
 
+// Whether `pattern` (a compiled `regex` constant) accepts `text`: somewhere in it, RE2 syntax.
+// The one rule for the evaluator and for indexes matching stored values.
+bool PatternMatches(const re2::RE2& pattern, std::string_view text);
+
+// An attribute every satisfying span has with a value `pattern` accepts (PatternMatches of the
+// value's string form, storage/span_terms.h), at some level.
+struct PatternHint {
+  std::string key;
+  std::shared_ptr<const re2::RE2> pattern;
+};
+
 // What a search index may assume of every span satisfying the filter: conditions implied by
 // the conjunction at the filter's top (and inside a `some` there). All are optional; an empty
 // result narrows nothing. Exact only in the "implied" direction: the index finds a superset,
@@ -180,6 +191,8 @@ struct IndexHints {
   // Groups of terms of which every satisfying span has at least one: what an `or` whose every
   // branch implies a term, or an `in` over an attribute, implies.
   std::vector<std::vector<std::pair<std::string, std::string>>> any_terms;
+  // Attribute patterns (`regex` over an attribute at the top, or inside a `some` there).
+  std::vector<PatternHint> patterns;
   // The traces (32 lowercase hex digits) every satisfying span belongs to, when the filter
   // names them (span.traceID `eq`/`in` at its top, or an `or` whose every branch does); empty:
   // no such bound. A span search reads these traces instead of searching.

@@ -97,6 +97,13 @@ void FromConjunct(const Node& n, IndexHints& hints, bool inside_some) {
     if (!group.empty()) hints.any_terms.push_back(std::move(group));
     return;
   }
+  if (n.op == Op::kRegex) {
+    // Any level's attribute values are in the index blocks' value dictionaries.
+    if (n.args[0].term == Node::Term::kAttr && n.pattern != nullptr) {
+      hints.patterns.push_back({n.args[0].key, n.pattern});
+    }
+    return;
+  }
   bool equality = n.op == Op::kEq || (n.op == Op::kIn && n.args[1].values.size() == 1);
   const Node& left = n.args.empty() ? n : n.args[0];
   if (n.args.size() != 2) return;

@@ -10,7 +10,7 @@ echo "== setup"
 scripts/setup.sh --test
 
 echo "== format (clang-format, .clang-format)"
-find common model config storage collector query server bench tests -name '*.cc' -o -name '*.h' |
+find common model config filter storage collector query server bench tests -name '*.cc' -o -name '*.h' |
   xargs clang-format --dry-run --Werror
 
 echo "== build"

@@ -24,15 +24,16 @@ bool BlockColumns::MayMatch(const TraceQuery& q, std::optional<uint32_t>& op) co
 }
 
 void BlockColumns::Collect(const TraceQuery& q, size_t n, std::optional<uint32_t> op,
-                           TermMarker mark, Hits& hits) const {
+                           const std::vector<std::vector<uint64_t>>& term_groups, TermMarker mark,
+                           Hits& hits) const {
   // Entries having every tag: the intersection of each tag's marks; an entry has a tag if it
   // has it itself or its origin (resource and scope) has it.
   // A group of `any_tags` marks the union of its tags' entries.
   std::vector<bool> all;
   bool first = true;
-  auto intersect = [&](const std::vector<std::pair<std::string, std::string>>& group) {
+  auto intersect = [&](std::span<const uint64_t> group) {
     std::vector<bool> bits(n, false), origins(origin_count, false);
-    for (const auto& [k, v] : group) mark(TermHash(k, v), bits, origins);
+    mark(group, bits, origins);
     if (std::find(origins.begin(), origins.end(), true) != origins.end()) {
       for (size_t i = 0; i < n; ++i) {
         if (origins[origin_ord[i]]) bits[i] = true;
@@ -45,8 +46,16 @@ void BlockColumns::Collect(const TraceQuery& q, size_t n, std::optional<uint32_t
       for (size_t i = 0; i < n; ++i) all[i] = all[i] && bits[i];
     }
   };
-  for (const auto& tag : q.tags) intersect({tag});
-  for (const auto& group : q.any_tags) intersect(group);
+  for (const auto& [k, v] : q.tags) {
+    uint64_t h = TermHash(k, v);
+    intersect(std::span<const uint64_t>(&h, 1));
+  }
+  for (const auto& group : q.any_tags) {
+    std::vector<uint64_t> hashes;
+    for (const auto& [k, v] : group) hashes.push_back(TermHash(k, v));
+    intersect(hashes);
+  }
+  for (const auto& group : term_groups) intersect(group);
   // Matching entries, then only this block's `limit` newest traces go to `hits`: a trace not
   // among them has `limit` newer ones here already, so it cannot make the overall result.
   std::vector<std::pair<int64_t, uint32_t>> matches;  // (start, trace ordinal)

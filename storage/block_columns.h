@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,13 +31,15 @@ struct BlockColumns {
   // (times, durations, operations) rule out every entry.
   bool MayMatch(const TraceQuery& q, std::optional<uint32_t>& op) const;
 
-  // Marks the entries having term `h` themselves (`entries`, by ordinal) and the origins having
-  // it (`origins`).
-  using TermMarker =
-      absl::FunctionRef<void(uint64_t h, std::vector<bool>& entries, std::vector<bool>& origins)>;
+  // Marks the entries having one of the terms `group` themselves (`entries`, by ordinal) and
+  // the origins having one (`origins`).
+  using TermMarker = absl::FunctionRef<void(
+      std::span<const uint64_t> group, std::vector<bool>& entries, std::vector<bool>& origins)>;
   // Adds to `hits` this block's `q.limit` newest traces among the `n` entries matching `q`
-  // (the service is not checked; `op` from MayMatch). The columns must be decoded.
-  void Collect(const TraceQuery& q, size_t n, std::optional<uint32_t> op, TermMarker mark,
+  // (the service is not checked; `op` from MayMatch) that also have a term of each group of
+  // `term_groups` (what the query's patterns imply in this block). The columns must be decoded.
+  void Collect(const TraceQuery& q, size_t n, std::optional<uint32_t> op,
+               const std::vector<std::vector<uint64_t>>& term_groups, TermMarker mark,
                Hits& hits) const;
 };
 

@@ -8,6 +8,7 @@
 #include "common/hash.h"
 #include "model/values.h"
 #include "storage/span_terms.h"
+#include "storage/value_dictionary.h"
 
 namespace skua::storage {
 namespace {
@@ -33,6 +34,7 @@ size_t IndexBatch::ApproxBytes() const {
   for (const auto& o : origins) n += o.terms.size() * 8 + sizeof(Origin);
   for (const auto& s : strings) n += s.size() + 32;
   for (const auto& a : attributes) n += sizeof(a) + a.key.size() + a.value.size();
+  for (const auto& v : values) n += sizeof(v) + v.text.size();
   return n;
 }
 
@@ -79,8 +81,19 @@ void IndexBatchBuilder::Occur(uint32_t service, filter::Level level, std::string
   batch_.attributes.push_back(std::move(o));
 }
 
+void IndexBatchBuilder::AddValue(uint32_t service, uint64_t key_state, uint64_t term,
+                                 std::string_view text) {
+  if (!values_seen_.insert(Mix(term, service)).second) return;
+  bool too_long = text.size() > kDictionaryMaxValueBytes;
+  batch_.values.push_back(
+      {service, key_state, term, too_long ? std::string() : std::string(text), too_long});
+}
+
 void IndexBatchBuilder::Add(const SpanRef& ref) {
   const auto& span = *ref.span;
+  auto [sit, new_service] = services_.try_emplace(ref.resource, 0);
+  if (new_service) sit->second = Intern(model::ServiceNameOf(ref.resource->resource()));
+  const uint32_t service = sit->second;
   auto [oit, new_origin] = origins_.try_emplace(std::make_pair(ref.resource, ref.scope), 0);
   if (new_origin) {
     IndexBatch::Origin o;
@@ -91,10 +104,17 @@ void IndexBatchBuilder::Add(const SpanRef& ref) {
     for (uint64_t t : o.terms) o.id = Mix(o.id, t);
     oit->second = static_cast<uint32_t>(batch_.origins.size());
     batch_.origins.push_back(std::move(o));
+    std::string scratch;
+    auto values = [&](const auto& attributes) {
+      for (const auto& kv : attributes) {
+        uint64_t key_state = TermKeyState(kv.key());
+        std::string_view v = TermValue(kv.value(), scratch);
+        AddValue(service, key_state, TermHashFrom(key_state, v), v);
+      }
+    };
+    values(ref.resource->resource().attributes());
+    values(ref.scope->scope().attributes());
   }
-  auto [sit, new_service] = services_.try_emplace(ref.resource, 0);
-  if (new_service) sit->second = Intern(model::ServiceNameOf(ref.resource->resource()));
-  const uint32_t service = sit->second;
   ++resource_spans_.try_emplace(ref.resource, service, 0).first->second.second;
   ++scope_spans_.try_emplace(ref.scope, service, 0).first->second.second;
 
@@ -127,6 +147,7 @@ void IndexBatchBuilder::Add(const SpanRef& ref) {
     uint64_t term = TermHashFrom(key_state, v);
     batch_.terms.push_back(term);
     if (attribute == nullptr) return;
+    AddValue(service, key_state, term, v);
     uint32_t count = 1;
     if (truncated_ != nullptr &&
         truncated_->contains(KeyIdFrom(service_identity, level, key_state))) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "common/ids.h"
 #include "storage/attribute_catalog.h"
 #include "storage/span_store.h"
@@ -46,6 +47,14 @@ struct IndexBatch {
     uint8_t kind = 0;                         // OTLP SpanKind
     uint32_t terms_begin = 0, terms_end = 0;  // span term hashes in `terms`
   };
+  // An attribute value for the value dictionary of its service's block
+  // (storage/value_dictionary.h); each distinct (service, key, value) of the batch once.
+  struct Value {
+    uint32_t service;  // into strings
+    uint64_t key_state, term;
+    std::string text;  // empty when longer than a dictionary lists (then `too_long`)
+    bool too_long;
+  };
   struct CatalogEntry {
     uint32_t service, operation;
     uint8_t kind;
@@ -56,6 +65,7 @@ struct IndexBatch {
   std::vector<Entry> entries;
   std::vector<uint64_t> terms;
   std::vector<CatalogEntry> catalog;  // distinct (service, operation, kind) of the entries
+  std::vector<Value> values;
   // The spans' attributes for the attribute catalog, by service (storage/attribute_catalog.h).
   std::vector<AttributeOccurrence> attributes;
 
@@ -73,6 +83,7 @@ class IndexBatchBuilder {
 
  private:
   uint32_t Intern(std::string_view s);
+  void AddValue(uint32_t service, uint64_t key_state, uint64_t term, std::string_view text);
   // Counts `count` occurrences of an attribute for the attribute catalog.
   void Occur(uint32_t service, filter::Level level, std::string_view key, uint64_t key_state,
              uint64_t term, const opentelemetry::proto::common::v1::AnyValue& value,
@@ -90,6 +101,7 @@ class IndexBatchBuilder {
   absl::flat_hash_map<std::pair<const void*, const void*>, uint32_t> origins_;
   absl::flat_hash_map<const void*, uint32_t> services_;
   absl::flat_hash_map<uint64_t, bool> catalog_seen_;
+  absl::flat_hash_set<uint64_t> values_seen_;  // (service, term) of batch_.values
 };
 
 // PrepareWrite (span_store.h) with the index entries built by `index`.

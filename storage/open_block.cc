@@ -4,6 +4,10 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
+#include "filter/filter.h"
+#include "storage/span_terms.h"
+
 namespace skua::storage {
 
 void OpenBlock::Append(const IndexBatch& batch, const IndexBatch::Entry& e) {
@@ -38,18 +42,46 @@ void OpenBlock::Append(const IndexBatch& batch, const IndexBatch::Entry& e) {
   c.max_duration = std::max(c.max_duration, e.duration_ns);
 }
 
+int64_t OpenBlock::AddValue(const IndexBatch::Value& v, bool may_grow) {
+  auto before = static_cast<int64_t>(values_.bytes());
+  if (v.too_long) {
+    values_.MarkIncomplete(v.key_state);
+  } else {
+    values_.Add(v.key_state, v.term, v.text, may_grow);
+  }
+  return static_cast<int64_t>(values_.bytes()) - before;
+}
+
 void OpenBlock::Search(const TraceQuery& q, Hits& hits) const {
   std::optional<uint32_t> op;
   if (size() == 0 || !columns_.MayMatch(q, op)) return;
+  std::vector<std::vector<uint64_t>> pattern_terms;
+  for (const auto& p : q.patterns) {
+    DictionaryAnswer a = values_.Match(TermKeyState(p.key), [&](std::string_view v) {
+      return filter::PatternMatches(*p.pattern, v);
+    });
+    if (!a.known) continue;
+    if (a.terms.empty()) return;
+    pattern_terms.push_back(std::move(a.terms));
+  }
   columns_.Collect(
-      q, size(), op,
-      [&](uint64_t h, std::vector<bool>& entries, std::vector<bool>& origins) {
-        for (const auto& [t, i] : span_terms_) {
-          if (t == h) entries[i] = true;
+      q, size(), op, pattern_terms,
+      [&](std::span<const uint64_t> group, std::vector<bool>& entries, std::vector<bool>& origins) {
+        auto mark = [&](auto&& has) {
+          for (const auto& [t, i] : span_terms_) {
+            if (has(t)) entries[i] = true;
+          }
+          for (const auto& [t, g] : origin_terms_) {
+            if (has(t)) origins[g] = true;
+          }
+        };
+        if (group.size() == 1) {
+          mark([h = group[0]](uint64_t t) { return t == h; });
+          return;
         }
-        for (const auto& [t, g] : origin_terms_) {
-          if (t == h) origins[g] = true;
-        }
+        // One pass over the occurrences for the whole group: a pattern's may hold many terms.
+        absl::flat_hash_set<uint64_t> wanted(group.begin(), group.end());
+        mark([&](uint64_t t) { return wanted.contains(t); });
       },
       hits);
 }

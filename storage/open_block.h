@@ -12,6 +12,7 @@
 #include "storage/block_columns.h"
 #include "storage/index.h"
 #include "storage/sealed_block.h"
+#include "storage/value_dictionary.h"
 
 namespace skua::storage {
 
@@ -21,12 +22,17 @@ class OpenBlock {
   explicit OpenBlock(std::string service) { columns_.service = std::move(service); }
 
   void Append(const IndexBatch& batch, const IndexBatch::Entry& e);
+  // Adds an attribute value to the block's value dictionary; `may_grow` as
+  // ValueDictionaryBuilder::Add. Returns the change in the dictionary's bytes.
+  int64_t AddValue(const IndexBatch::Value& v, bool may_grow);
   size_t size() const { return columns_.starts.size(); }
   const std::string& service() const { return columns_.service; }
   int64_t max_start() const { return columns_.max_start; }
 
   // Its rows in the sealed format.
-  BlockRows Seal() const { return EncodeBlock(columns_, span_terms_, origin_terms_); }
+  BlockRows Seal() const {
+    return EncodeBlock(columns_, span_terms_, origin_terms_, values_.Encode());
+  }
 
   // Adds the traces of the entries matching `q` (the service is not checked here).
   void Search(const TraceQuery& q, Hits& hits) const;
@@ -38,6 +44,7 @@ class OpenBlock {
   absl::flat_hash_map<std::string, uint32_t> op_index_;
   absl::flat_hash_map<common::TraceId, uint32_t, common::TraceIdHash> trace_index_;
   absl::flat_hash_map<uint64_t, uint32_t> origin_index_;
+  ValueDictionaryBuilder values_;
 };
 
 }  // namespace skua::storage

@@ -21,6 +21,19 @@ void OpenIndex::Apply(const std::vector<std::pair<const IndexBatch*, uint64_t>>&
       term_occurrences_ += e.terms_end - e.terms_begin;
       deps_.Add(batch->tenant, e.trace_id, e.span_id, e.parent_span_id, service, e.start_ns);
     }
+    OpenBlock* block = nullptr;
+    uint32_t block_service = UINT32_MAX;
+    for (const auto& v : batch->values) {
+      if (v.service != block_service) {
+        auto it = blocks_.find(std::make_pair(batch->tenant, batch->strings[v.service]));
+        // Every value's service has an entry in its batch, so a block: appended above.
+        if (it == blocks_.end()) continue;
+        block = &it->second;
+        block_service = v.service;
+      }
+      bool may_grow = dictionary_bytes_ < static_cast<int64_t>(kOpenDictionaryBytes);
+      dictionary_bytes_ += block->AddValue(v, may_grow);
+    }
     last_seq_ = std::max(last_seq_, seq);
   }
 }
@@ -63,6 +76,7 @@ void OpenIndex::Sealed() {
   blocks_.clear();
   entries_ = 0;
   term_occurrences_ = 0;
+  dictionary_bytes_ = 0;
   deps_.ClearDirty();
 }
 
@@ -89,6 +103,7 @@ void OpenIndex::Clear() {
   blocks_.clear();
   entries_ = 0;
   term_occurrences_ = 0;
+  dictionary_bytes_ = 0;
   oldest_arrival_ns_ = 0;
   deps_ = DependencyCounter();
 }

@@ -25,6 +25,9 @@ namespace skua::storage {
 // block format's positions are 32-bit).
 inline constexpr size_t kSealEntries = 65536;
 inline constexpr size_t kSealTermOccurrences = 4 << 20;
+// The value dictionaries of a shard's open blocks hold at most this much; past it they list
+// nothing new (and say so), until the next seal.
+inline constexpr size_t kOpenDictionaryBytes = 8 << 20;
 
 // One open block per tenant and service. The shard's writer thread appends and seals; searches
 // read concurrently. Thread-safe; the one lock of the shard's index.
@@ -83,6 +86,7 @@ class OpenIndex {
   std::map<std::pair<std::string, std::string>, OpenBlock> blocks_;
   size_t entries_ = 0;             // guarded by mu_
   size_t term_occurrences_ = 0;    // span terms of blocks_; guarded by mu_
+  int64_t dictionary_bytes_ = 0;   // value dictionaries of blocks_; guarded by mu_
   int64_t oldest_arrival_ns_ = 0;  // guarded by mu_
   uint64_t last_seq_ = 0;          // guarded by mu_
   DependencyCounter deps_;         // guarded by mu_

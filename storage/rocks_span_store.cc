@@ -186,6 +186,7 @@ class RocksSpanStore final : public SpanStore {
     if (out.duration_max_ns != 0 && out.duration_min_ns > out.duration_max_ns) return std::nullopt;
     for (auto& term : hints.terms) out.tags.push_back(std::move(term));
     for (auto& group : hints.any_terms) out.any_tags.push_back(std::move(group));
+    for (auto& p : hints.patterns) out.patterns.push_back(std::move(p));
     return out;
   }
 

@@ -8,11 +8,14 @@
 #include "storage/coding.h"
 #include "storage/span_terms.h"
 #include "storage/term_filter.h"
+#include "storage/value_dictionary.h"
 
 namespace skua::storage {
 namespace {
 
-constexpr uint8_t kBlockFormat = 5;
+// Format 6 added the value dictionary; blocks of format 5 are still read (without one).
+constexpr uint8_t kBlockFormat = 6;
+constexpr uint8_t kBlockFormatWithoutDictionary = 5;
 
 int64_t WrappingSub(int64_t a, int64_t b) {
   return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
@@ -25,7 +28,8 @@ int64_t WrappingAdd(int64_t a, int64_t b) {
 
 BlockRows EncodeBlock(const BlockColumns& c,
                       const std::vector<std::pair<uint64_t, uint32_t>>& span_terms,
-                      const std::vector<std::pair<uint64_t, uint32_t>>& origin_terms) {
+                      const std::vector<std::pair<uint64_t, uint32_t>>& origin_terms,
+                      std::string_view dictionary) {
   ByteWriter o;
   o.U8(kBlockFormat);
   o.Str(c.service);
@@ -64,6 +68,7 @@ BlockRows EncodeBlock(const BlockColumns& c,
   for (size_t i = 0; i < n; ++i) cols.Var(c.op_ids[i]);
   for (size_t i = 0; i < n; ++i) cols.Var(c.origin_ord[i]);
   o.Str(cols.Take());
+  o.Str(dictionary);
   BlockRows out;
   out.block = o.Take();
   out.filter = BuildTermFilter(keys);
@@ -72,7 +77,8 @@ BlockRows EncodeBlock(const BlockColumns& c,
 
 std::optional<SealedBlock> SealedBlock::Decode(std::string_view data) {
   ByteReader in(data);
-  if (in.U8() != kBlockFormat) return std::nullopt;
+  uint8_t format = in.U8();
+  if (format != kBlockFormat && format != kBlockFormatWithoutDictionary) return std::nullopt;
   SealedBlock b;
   BlockColumns& c = b.columns_;
   c.service = std::string(in.Str());
@@ -88,6 +94,7 @@ std::optional<SealedBlock> SealedBlock::Decode(std::string_view data) {
   }
   b.encoded_traces_ = in.Str();
   b.encoded_columns_ = in.Str();
+  if (format == kBlockFormat) b.dictionary_ = in.Str();
   if (!in.ok() || b.encoded_traces_.size() % 16 != 0) return std::nullopt;
   return b;
 }
@@ -142,15 +149,31 @@ bool SealedBlock::Search(const TraceQuery& q, Hits& hits) const {
   for (const auto& group : q.any_tags) {
     if (std::all_of(group.begin(), group.end(), absent)) return true;
   }
+  // A pattern marks the entries with a value it accepts, from the values the block lists.
+  std::vector<std::vector<uint64_t>> pattern_terms;
+  for (const auto& p : q.patterns) {
+    DictionaryAnswer a = MatchEncoded(dictionary_, TermKeyState(p.key), [&](std::string_view v) {
+      return filter::PatternMatches(*p.pattern, v);
+    });
+    if (!a.known) continue;
+    if (std::all_of(a.terms.begin(), a.terms.end(), [&](uint64_t h) {
+          return span_postings_.Find(h).empty() && origin_postings_.Find(h).empty();
+        })) {
+      return true;
+    }
+    pattern_terms.push_back(std::move(a.terms));
+  }
   if (!DecodeColumns()) return false;
   columns_.Collect(
-      q, size_, op,
-      [&](uint64_t h, std::vector<bool>& entries, std::vector<bool>& origins) {
-        for (uint32_t i : span_postings_.Find(h)) {
-          if (i < entries.size()) entries[i] = true;
-        }
-        for (uint32_t g : origin_postings_.Find(h)) {
-          if (g < origins.size()) origins[g] = true;
+      q, size_, op, pattern_terms,
+      [&](std::span<const uint64_t> group, std::vector<bool>& entries, std::vector<bool>& origins) {
+        for (uint64_t h : group) {
+          for (uint32_t i : span_postings_.Find(h)) {
+            if (i < entries.size()) entries[i] = true;
+          }
+          for (uint32_t g : origin_postings_.Find(h)) {
+            if (g < origins.size()) origins[g] = true;
+          }
         }
       },
       hits);
@@ -162,6 +185,10 @@ std::optional<BlockRows> SealedBlock::Merge(const std::vector<std::string_view>&
   std::vector<std::pair<uint64_t, uint32_t>> span_terms, origin_terms;
   absl::flat_hash_map<std::string, uint32_t> op_index;
   absl::flat_hash_map<common::TraceId, uint32_t, common::TraceIdHash> trace_index;
+  // The merged block lists a key's values completely only if every part does; if a part has no
+  // dictionary (or an unreadable one), neither has the merged block.
+  ValueDictionaryBuilder dictionary;
+  bool dictionaries = true;
   bool first = true;
   for (std::string_view data : blocks) {
     auto b = Decode(data);
@@ -209,9 +236,11 @@ std::optional<BlockRows> SealedBlock::Merge(const std::vector<std::string_view>&
       }
     });
     if (!ok) return std::nullopt;
+    dictionaries = dictionaries && !b->dictionary_.empty() && dictionary.AddEncoded(b->dictionary_);
   }
   if (first) return std::nullopt;
-  return EncodeBlock(out, span_terms, origin_terms);
+  return EncodeBlock(out, span_terms, origin_terms,
+                     dictionaries ? dictionary.Encode() : std::string());
 }
 
 }  // namespace skua::storage

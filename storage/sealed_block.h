@@ -23,11 +23,12 @@ struct BlockRows {
   std::string filter;  // the `F` row value: a Bloom filter of every term key of the block
 };
 
-// Encodes a block from its columns and term occurrences ((hash, entry ordinal) and (hash,
-// origin ordinal)).
+// Encodes a block from its columns, term occurrences ((hash, entry ordinal) and (hash, origin
+// ordinal)) and encoded value dictionary (storage/value_dictionary.h).
 BlockRows EncodeBlock(const BlockColumns& columns,
                       const std::vector<std::pair<uint64_t, uint32_t>>& span_terms,
-                      const std::vector<std::pair<uint64_t, uint32_t>>& origin_terms);
+                      const std::vector<std::pair<uint64_t, uint32_t>>& origin_terms,
+                      std::string_view dictionary);
 
 // A block decoded from its `B` row, which must outlive it. Postings, trace table and columns
 // stay encoded until a search needs them. Not thread-safe (columns are decoded on first use).
@@ -59,6 +60,7 @@ class SealedBlock {
   mutable BlockColumns columns_;
   mutable bool columns_decoded_ = false;
   std::string_view encoded_traces_, encoded_columns_;
+  std::string_view dictionary_;  // empty in blocks of format 5, written before dictionaries
   Postings span_postings_, origin_postings_;
 };
 

@@ -76,6 +76,9 @@ struct TraceQuery {
   // Groups of tags of which the span must have at least one each (what an `or` of a filter
   // implies); compared as `tags` are.
   std::vector<std::vector<std::pair<std::string, std::string>>> any_tags;
+  // Attributes the span must have with a value the pattern accepts (what a filter's `regex`
+  // implies); matched against the index blocks' value dictionaries.
+  std::vector<filter::PatternHint> patterns;
   int64_t start_min_ns = 0;     // span start >= this; 0 = unbounded
   int64_t start_max_ns = 0;     // span start <= this; 0 = unbounded
   int64_t duration_min_ns = 0;  // span duration >= this; 0 = unbounded

@@ -32,7 +32,7 @@ def rss_bound(shards=2, memtable=96 * MiB, queue=64 * MiB, block_cache=128 * MiB
               inflight=256 * MiB, grpc_memory=(128 + 32) * MiB, response=64 * MiB,
               search_threads=2):
     """The bound of docs/operations.md ("Memory"), for the settings given."""
-    return (96 * MiB + inflight + grpc_memory + shards * (queue + memtable + 80 * MiB) +
+    return (96 * MiB + inflight + grpc_memory + shards * (queue + memtable + 88 * MiB) +
             block_cache + (2 + search_threads) * 3 * response + 64 * MiB)
 
 
