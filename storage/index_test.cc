@@ -1,14 +1,17 @@
 // Sealed index blocks on their own: what a block answers after Seal/Decode (and Merge) is what
 // its entries hold, for dense, rare and unique terms, gaps that need the Rice codes' escape,
-// and enough distinct keys for many postings groups; and damaged blocks are refused or
-// answered without reading outside the row.
+// and enough distinct keys for many postings groups; damaged blocks are refused or
+// answered without reading outside the row; and a pattern (regex) is narrowed through the
+// blocks' value dictionaries to exactly the entries with an accepted value.
 
 #include "storage/index.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <type_traits>
@@ -53,6 +56,7 @@ IndexBatch MakeBatch(int n, int first_trace, const std::function<std::vector<Ter
 OpenBlock Open(const IndexBatch& batch) {
   OpenBlock block("svc");
   for (const auto& e : batch.entries) block.Append(batch, e);
+  for (const auto& v : batch.values) block.AddValue(v, true);
   return block;
 }
 
@@ -185,6 +189,68 @@ TEST_F(SealedBlockTest, DamagedBlocksAreRefusedOrReadWithinBounds) {
     }
     probe(damaged);
   }
+}
+
+// Blocks: entry i has `route` = /r/<i % 40>; a pattern search marks exactly the entries whose
+// value it accepts, in the open block, sealed and merged; a merge with a block without a
+// dictionary narrows nothing (every entry is a candidate, verified later on the spans).
+IndexBatch RouteBatch(int n, int first_trace) {
+  auto route = [](int i) { return fmt::format("/r/{}", i % 40); };
+  IndexBatch b = MakeBatch(n, first_trace,
+                           [&](int i) {
+                             return std::vector<Term>{{"route", route(i)}};
+                           },
+                           {});
+  uint64_t ks = TermKeyState("route");
+  for (int i = 0; i < std::min(n, 40); ++i) {
+    b.values.push_back({0, ks, TermHashFrom(ks, route(i)), route(i), false});
+  }
+  return b;
+}
+
+template <typename Block>
+size_t FoundByPattern(const Block& block, std::string_view pattern) {
+  TraceQuery q;
+  q.patterns.push_back({"route", std::make_shared<const re2::RE2>(pattern)});
+  q.limit = 1 << 20;
+  Hits hits;
+  block.Search(q, hits);
+  return hits.best.size();
+}
+
+TEST(BlockPatternTest, NarrowsPatternsToTheEntriesWithAcceptedValues) {
+  IndexBatch batch = RouteBatch(400, 0);
+  OpenBlock open = Open(batch);
+  BlockRows rows = open.Seal();
+  auto sealed = SealedBlock::Decode(rows.block);
+  ASSERT_TRUE(sealed.has_value());
+  // /r/1, /r/10../r/19: 11 of 40 values, 10 entries each.
+  EXPECT_EQ(FoundByPattern(open, "^/r/1"), 110u);
+  EXPECT_EQ(FoundByPattern(*sealed, "^/r/1"), 110u);
+  EXPECT_EQ(FoundByPattern(*sealed, "nothing"), 0u);
+  IndexBatch second = RouteBatch(400, 400);
+  auto merged = SealedBlock::Merge({rows.block, Open(second).Seal().block});
+  ASSERT_TRUE(merged.has_value());
+  EXPECT_EQ(FoundByPattern(*SealedBlock::Decode(merged->block), "^/r/1"), 220u);
+  // A key with a value too long to list narrows nothing: all 400 entries are candidates.
+  IndexBatch longer = RouteBatch(400, 800);
+  OpenBlock open3 = Open(longer);
+  open3.AddValue({0, TermKeyState("route"), 0, "", true}, true);
+  BlockRows incomplete = open3.Seal();
+  EXPECT_EQ(FoundByPattern(*SealedBlock::Decode(incomplete.block), "nothing"), 400u);
+  // A block of format 5 (no dictionary: the same bytes without the trailing empty one) is
+  // searched unnarrowed, and makes a merge holding it unnarrowed too.
+  IndexBatch bare = RouteBatch(400, 1200);
+  bare.values.clear();
+  std::string old = Open(bare).Seal().block;
+  ASSERT_EQ(old.substr(old.size() - 3), std::string("\x02\x01\x00", 3));
+  old.resize(old.size() - 3);
+  old[0] = 5;
+  ASSERT_TRUE(SealedBlock::Decode(old).has_value());
+  EXPECT_EQ(FoundByPattern(*SealedBlock::Decode(old), "nothing"), 400u);
+  auto mixed = SealedBlock::Merge({rows.block, old});
+  ASSERT_TRUE(mixed.has_value());
+  EXPECT_EQ(FoundByPattern(*SealedBlock::Decode(mixed->block), "nothing"), 800u);
 }
 
 }  // namespace

@@ -139,9 +139,11 @@ bool SealedBlock::Search(const TraceQuery& q, Hits& hits) const {
   std::optional<uint32_t> op;
   if (size_ == 0 || !columns_.MayMatch(q, op)) return true;
   // A tag no entry of the block has: nothing here matches, and the columns stay encoded.
-  auto absent = [&](const std::pair<std::string, std::string>& tag) {
-    uint64_t h = TermHash(tag.first, tag.second);
+  auto absent_term = [&](uint64_t h) {
     return span_postings_.Find(h).empty() && origin_postings_.Find(h).empty();
+  };
+  auto absent = [&](const std::pair<std::string, std::string>& tag) {
+    return absent_term(TermHash(tag.first, tag.second));
   };
   for (const auto& tag : q.tags) {
     if (absent(tag)) return true;
@@ -149,18 +151,16 @@ bool SealedBlock::Search(const TraceQuery& q, Hits& hits) const {
   for (const auto& group : q.any_tags) {
     if (std::all_of(group.begin(), group.end(), absent)) return true;
   }
-  // A pattern marks the entries with a value it accepts, from the values the block lists.
+  // A pattern marks the entries with a value it accepts, from the values the block lists; the
+  // terms no entry has are dropped here, so marking looks up only the others.
   std::vector<std::vector<uint64_t>> pattern_terms;
   for (const auto& p : q.patterns) {
     DictionaryAnswer a = MatchEncoded(dictionary_, TermKeyState(p.key), [&](std::string_view v) {
       return filter::PatternMatches(*p.pattern, v);
     });
     if (!a.known) continue;
-    if (std::all_of(a.terms.begin(), a.terms.end(), [&](uint64_t h) {
-          return span_postings_.Find(h).empty() && origin_postings_.Find(h).empty();
-        })) {
-      return true;
-    }
+    std::erase_if(a.terms, absent_term);
+    if (a.terms.empty()) return true;
     pattern_terms.push_back(std::move(a.terms));
   }
   if (!DecodeColumns()) return false;

@@ -1,7 +1,6 @@
-// Value dictionaries on their own and in index blocks: what a pattern is narrowed to in open,
-// sealed and merged blocks is exactly the entries with an accepted value, a key the dictionary
-// cannot vouch for narrows nothing, and damaged dictionaries answer "unknown" without reading
-// outside their bytes.
+// Value dictionaries on their own: the terms of accepted values, what bounds leave unknown,
+// merging, and damaged dictionaries answering "unknown" without reading outside their bytes.
+// In index blocks: storage/index_test.cc.
 
 #include "storage/value_dictionary.h"
 
@@ -9,18 +8,13 @@
 #include <gtest/gtest.h>
 #include <re2/re2.h>
 
-#include <memory>
 #include <random>
 #include <set>
 
-#include "storage/open_block.h"
-#include "storage/sealed_block.h"
 #include "storage/span_terms.h"
 
 namespace skua::storage {
 namespace {
-
-constexpr int64_t kT0 = 1'700'000'000'000'000'000;
 
 bool Accepts(std::string_view pattern, std::string_view v) {
   return re2::RE2::PartialMatch(v, re2::RE2(pattern));
@@ -124,84 +118,6 @@ TEST(ValueDictionaryTest, DamagedDictionariesAnswerUnknownOrWithinTheirBytes) {
     merged.AddEncoded(damaged);
     merged.Encode();
   }
-}
-
-// Blocks: entry i has `route` = /r/<i % 40>; a pattern search marks exactly the entries whose
-// value it accepts, in the open block, sealed and merged; a merge with a block without a
-// dictionary narrows nothing (every entry is a candidate, verified later on the spans).
-IndexBatch RouteBatch(int n, int first_trace) {
-  IndexBatch b;
-  b.strings = {"svc", "op"};
-  b.origins.push_back({7, {}});
-  uint64_t ks = TermKeyState("route");
-  for (int i = 0; i < n; ++i) {
-    IndexBatch::Entry e;
-    e.trace_id = *common::ParseTraceIdHex(fmt::format("{:032x}", first_trace + i + 1));
-    e.start_ns = kT0 + i;
-    e.duration_ns = 1000;
-    e.operation = 1;
-    e.terms_begin = static_cast<uint32_t>(b.terms.size());
-    std::string v = fmt::format("/r/{}", i % 40);
-    b.terms.push_back(TermHashFrom(ks, v));
-    e.terms_end = static_cast<uint32_t>(b.terms.size());
-    b.entries.push_back(e);
-    b.values.push_back({0, ks, TermHashFrom(ks, v), v, false});
-  }
-  return b;
-}
-
-template <typename Block>
-size_t Found(const Block& block, std::string_view pattern) {
-  TraceQuery q;
-  q.patterns.push_back({"route", std::make_shared<const re2::RE2>(pattern)});
-  q.limit = 1 << 20;
-  Hits hits;
-  block.Search(q, hits);
-  return hits.best.size();
-}
-
-TEST(ValueDictionaryTest, BlocksNarrowPatternsToTheEntriesWithAcceptedValues) {
-  IndexBatch batch = RouteBatch(400, 0);
-  OpenBlock open("svc");
-  for (const auto& e : batch.entries) open.Append(batch, e);
-  for (const auto& v : batch.values) open.AddValue(v, true);
-  BlockRows rows = open.Seal();
-  auto sealed = SealedBlock::Decode(rows.block);
-  ASSERT_TRUE(sealed.has_value());
-  // /r/1, /r/10../r/19: 11 of 40 values, 10 entries each.
-  EXPECT_EQ(Found(open, "^/r/1"), 110u);
-  EXPECT_EQ(Found(*sealed, "^/r/1"), 110u);
-  EXPECT_EQ(Found(*sealed, "nothing"), 0u);
-  IndexBatch second = RouteBatch(400, 400);
-  OpenBlock open2("svc");
-  for (const auto& e : second.entries) open2.Append(second, e);
-  for (const auto& v : second.values) open2.AddValue(v, true);
-  auto merged = SealedBlock::Merge({rows.block, open2.Seal().block});
-  ASSERT_TRUE(merged.has_value());
-  EXPECT_EQ(Found(*SealedBlock::Decode(merged->block), "^/r/1"), 220u);
-  // A key with a value too long to list narrows nothing: all 400 entries are candidates.
-  IndexBatch longer = RouteBatch(400, 800);
-  OpenBlock open3("svc");
-  for (const auto& e : longer.entries) open3.Append(longer, e);
-  for (const auto& v : longer.values) open3.AddValue(v, true);
-  open3.AddValue({0, TermKeyState("route"), 0, "", true}, true);
-  BlockRows incomplete = open3.Seal();
-  EXPECT_EQ(Found(*SealedBlock::Decode(incomplete.block), "nothing"), 400u);
-  // A block of format 5 (no dictionary: the same bytes without the trailing empty one) is
-  // searched unnarrowed, and makes a merge holding it unnarrowed too.
-  IndexBatch bare = RouteBatch(400, 1200);
-  bare.values.clear();
-  OpenBlock open4("svc");
-  for (const auto& e : bare.entries) open4.Append(bare, e);
-  std::string old = open4.Seal().block;
-  ASSERT_EQ(old.substr(old.size() - 3), std::string("\x02\x01\x00", 3));
-  old.resize(old.size() - 3);
-  old[0] = 5;
-  ASSERT_TRUE(SealedBlock::Decode(old).has_value());
-  EXPECT_EQ(Found(*SealedBlock::Decode(old), "nothing"), 400u);
-  auto mixed = SealedBlock::Merge({rows.block, old});
-  ASSERT_TRUE(mixed.has_value());
-  EXPECT_EQ(Found(*SealedBlock::Decode(mixed->block), "nothing"), 800u);
 }
 
 }  // namespace
